@@ -1,0 +1,127 @@
+// Command lafs is the single binary of lafs, a Go implementation of
+// Tahoe-LAFS: storage nodes, clients, introducers and the command line verbs
+// that Tahoe's `tahoe` command has. Each command is a plain function in its
+// own file, run(ctx, env, args), so tests call it without starting a process.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sort"
+	"strings"
+	"syscall"
+)
+
+// env is what a command may touch of the outside world.
+type env struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	getenv         func(string) string
+}
+
+// command is one verb of the CLI.
+type command struct {
+	name  string
+	short string // one line for the command list
+	run   func(ctx context.Context, e *env, args []string) error
+}
+
+// usageError is returned for bad command lines; main prints it and exits 2.
+type usageError struct{ msg string }
+
+func (u *usageError) Error() string { return u.msg }
+
+func usagef(format string, a ...any) error { return &usageError{fmt.Sprintf(format, a...)} }
+
+// commands lists every verb; nested verbs (debug dump-cap) live in their own tables.
+func commands() []command {
+	return []command{
+		{"debug", "debugging tools: dump-cap, chk-cap", runDebug},
+		{"version", "print the version", runVersion},
+	}
+}
+
+// Version is the program version; the build may override it with -ldflags.
+var Version = "0.1.0-dev"
+
+func runVersion(ctx context.Context, e *env, args []string) error {
+	fmt.Fprintf(e.stdout, "lafs %s\n", Version)
+	return nil
+}
+
+func lookup(table []command, name string) (command, bool) {
+	for _, c := range table {
+		if c.name == name {
+			return c, true
+		}
+	}
+	return command{}, false
+}
+
+func listCommands(w io.Writer, prefix string, table []command) {
+	sort.Slice(table, func(i, j int) bool { return table[i].name < table[j].name })
+	fmt.Fprintf(w, "usage: %s COMMAND [ARGS]\n\ncommands:\n", prefix)
+	for _, c := range table {
+		fmt.Fprintf(w, "  %-16s %s\n", c.name, c.short)
+	}
+}
+
+// dispatch runs the command that args[0] names out of table.
+func dispatch(ctx context.Context, e *env, prefix string, table []command, args []string) error {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		listCommands(e.stdout, prefix, table)
+		if len(args) == 0 {
+			return usagef("%s: no command given", prefix)
+		}
+		return nil
+	}
+	c, ok := lookup(table, args[0])
+	if !ok {
+		return usagef("%s: unknown command %q (try %s --help)", prefix, args[0], prefix)
+	}
+	return c.run(ctx, e, args[1:])
+}
+
+// run is main without the process: it returns the exit code.
+func run(ctx context.Context, e *env, args []string) int {
+	err := dispatch(ctx, e, "lafs", commands(), args)
+	if err == nil {
+		return 0
+	}
+	var ue *usageError
+	var ce *exitError
+	switch {
+	case errors.As(err, &ue):
+		fmt.Fprintln(e.stderr, err)
+		return 2
+	case errors.As(err, &ce):
+		if ce.msg != "" {
+			fmt.Fprintln(e.stderr, ce.msg)
+		}
+		return ce.code
+	default:
+		fmt.Fprintf(e.stderr, "lafs: %v\n", err)
+		return 1
+	}
+}
+
+// exitError ends a command with a chosen exit code and message.
+type exitError struct {
+	code int
+	msg  string
+}
+
+func (x *exitError) Error() string { return strings.TrimSpace(x.msg) }
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	e := &env{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv}
+	code := run(ctx, e, os.Args[1:])
+	stop()
+	os.Exit(code)
+}

@@ -1,0 +1,6 @@
+//go:build race
+
+package zfec
+
+// raceEnabled makes the slowest exhaustive tests sample under -race.
+const raceEnabled = true
