@@ -442,3 +442,39 @@ func BenchmarkDecode(b *testing.B) {
 		}
 	}
 }
+
+// TestLayoutV2 encodes with Tahoe's v2 share layout (64-bit offsets, used
+// for shares past 4 GiB) and decodes it; the cap is the same as with v1.
+func TestLayoutV2(t *testing.T) {
+	data := bytes.Repeat([]byte("v2 layout "), 30000)
+	p := lafs.Params{K: 3, N: 7, SegmentSize: 50000}
+	v1cap, _ := encodeBytes(t, data, []byte("s"), p)
+	plan, err := NewPlan(uint64(len(data)), p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if plan.Layout.Version != 1 {
+		t.Fatalf("small file got layout v%d", plan.Layout.Version)
+	}
+	plan.Layout = newLayout(plan.Geometry, int(plan.Layout.uebLen), 2)
+	var m MemoryShares
+	c, err := encode(context.Background(), bytes.NewReader(data), plan, v1cap.Key, &m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.String() != v1cap.String() {
+		t.Errorf("v2 cap %s differs from v1 cap %s", c, v1cap)
+	}
+	if v := m.Bytes(0)[3]; v != 2 || uint64(len(m.Bytes(0))) != plan.Layout.ShareSize() {
+		t.Fatalf("share version byte %d, length %d, planned %d", v, len(m.Bytes(0)), plan.Layout.ShareSize())
+	}
+	got, err := decodeAll(t, c, m.Shares()[4:])
+	if err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("decode v2: %v", err)
+	}
+	// A share larger than 4 GiB needs v2.
+	g, _ := NewGeometry(13<<30, 3, 10, 1<<20)
+	if l := NewLayout(g, 400); l.Version != 2 {
+		t.Errorf("13 GiB file: layout v%d", l.Version)
+	}
+}
