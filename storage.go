@@ -82,7 +82,9 @@ type WriteVector struct {
 }
 
 // TestWriteVectors are the tests and writes for one mutable share; when
-// NewLength is set the share is truncated (or extended) to it after writing.
+// NewLength is set and shorter than the share, the share is truncated to it
+// after writing (Tahoe never extends this way; a NewLength of 0 deletes the
+// share).
 type TestWriteVectors struct {
 	Test      []TestVector
 	Write     []WriteVector

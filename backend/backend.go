@@ -45,7 +45,8 @@ type Backend interface {
 	// io.ReaderAt does: n < len(p) only at the end (with io.EOF).
 	ReadAt(ctx context.Context, k Key, p []byte, off int64) (n int, err error)
 	// WriteAt writes p at off of a committed object in place, extending it
-	// if needed. It need not be atomic with respect to crashes.
+	// if needed; a gap left by extending reads as zeros. It need not be
+	// atomic with respect to crashes.
 	WriteAt(ctx context.Context, k Key, p []byte, off int64) error
 	// Truncate sets a committed object's size.
 	Truncate(ctx context.Context, k Key, size int64) error

@@ -8,6 +8,7 @@ import (
 	"io"
 	"sort"
 	"sync"
+	"time"
 
 	"github.com/lafs/lafs/cap"
 	"github.com/lafs/lafs/crypt"
@@ -56,6 +57,10 @@ type Reader struct {
 	geom  Geometry
 	ueb   *UEB
 	codec *zfec.Codec
+
+	// BlockTimeout bounds each block read; a share whose server takes
+	// longer is dropped for another (0: no limit beyond the caller's ctx).
+	BlockTimeout time.Duration
 
 	mu      sync.Mutex
 	ctTree  hashtree.Tree  // verified crypttext hash tree
@@ -284,7 +289,13 @@ func (r *Reader) Segment(ctx context.Context, i int) ([]byte, error) {
 				defer wg.Done()
 				nums[x] = a.share.Num()
 				off := a.layout.Data + uint64(i)*uint64(g.BlockSize)
-				b, err := readFull(ctx, a.share, off, bl)
+				bctx := ctx
+				if r.BlockTimeout > 0 {
+					var cancel context.CancelFunc
+					bctx, cancel = context.WithTimeout(ctx, r.BlockTimeout)
+					defer cancel()
+				}
+				b, err := readFull(bctx, a.share, off, bl)
 				if err == nil && crypt.BlockHash(b) != a.blockTree[len(a.blockTree)-a.blockTree.NumLeaves()+i] {
 					err = fmt.Errorf("%w: block %d fails its hash", ErrCorrupt, i)
 				}

@@ -1,0 +1,386 @@
+// Package disk stores share containers in a local folder laid out exactly as
+// Tahoe-LAFS lays out its storage directory (allmydata/storage/server.py), so
+// a Tahoe storage folder is served as it is and ours can be handed back:
+//
+//	BASEDIR/storage/shares/<prefix>/<si>/<shnum>           committed shares
+//	BASEDIR/storage/shares/incoming/<prefix>/<si>/<shnum>  uploads in progress
+//
+// <si> is the storage index in Tahoe's base32 (26 characters), <prefix> its
+// first two characters (the first 10 bits), and <shnum> the share number in
+// decimal. Immutable and mutable containers share the scheme; this package
+// never looks inside them.
+//
+// New objects are written under incoming/ and moved into place by Commit:
+// fsync the file, hard-link it to its final name (which fails, instead of
+// replacing, when a share is already there), fsync the directory, then drop
+// the incoming name. Open wipes incoming/, as Tahoe does at start, so a crash
+// mid-upload leaves nothing visible.
+//
+// No lock is held across calls. Directories come and go concurrently (Delete
+// and Commit remove the ones they empty, relying on rmdir refusing a
+// non-empty directory, as Tahoe does), so the steps that create a file in a
+// directory retry when it vanishes under them.
+package disk
+
+import (
+	"context"
+	"encoding/base32"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+
+	"github.com/lafs/lafs"
+	"github.com/lafs/lafs/backend"
+)
+
+// Permissions of what the backend creates.
+const (
+	dirPerm  = 0o700
+	filePerm = 0o600
+)
+
+// Disk is a backend.Backend over a Tahoe storage directory. Its methods are
+// safe for concurrent use; callers serialize writes to one key, as
+// backend.Backend requires.
+type Disk struct {
+	shares   string // <dir>/shares
+	incoming string // <dir>/shares/incoming
+}
+
+var _ backend.Backend = (*Disk)(nil)
+
+// Open opens the Tahoe storage directory dir (BASEDIR/storage), creating dir,
+// dir/shares and dir/shares/incoming when missing, and removes everything
+// left under incoming/ by uploads that never finished.
+func Open(dir string) (*Disk, error) {
+	d := &Disk{shares: filepath.Join(dir, "shares")}
+	d.incoming = filepath.Join(d.shares, "incoming")
+	if err := os.MkdirAll(d.incoming, dirPerm); err != nil {
+		return nil, fmt.Errorf("backend/disk: %w", mapNoSpace(err))
+	}
+	ents, err := os.ReadDir(d.incoming)
+	if err != nil {
+		return nil, fmt.Errorf("backend/disk: %w", err)
+	}
+	for _, e := range ents {
+		if err := os.RemoveAll(filepath.Join(d.incoming, e.Name())); err != nil {
+			return nil, fmt.Errorf("backend/disk: cleaning incoming: %w", err)
+		}
+	}
+	return d, nil
+}
+
+// siDir is shares/<prefix>/<si> under root (d.shares or d.incoming).
+func siDir(root string, si lafs.StorageIndex) string {
+	s := si.String()
+	return filepath.Join(root, s[:2], s)
+}
+
+func (d *Disk) path(k backend.Key) string {
+	return filepath.Join(siDir(d.shares, k.SI), strconv.Itoa(int(k.Share)))
+}
+
+// mapErr wraps the backend's sentinel errors around an error of the file
+// system met at path, a committed object's name: ErrNoSpace around ENOSPC
+// and EDQUOT, ErrNotExist around ENOENT and when path is not a regular file
+// (a folder with a share's name is no share).
+func mapErr(path string, err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("%w: %w", backend.ErrNotExist, err)
+	case isNoSpace(err):
+		return fmt.Errorf("%w: %w", backend.ErrNoSpace, err)
+	}
+	if fi, serr := os.Lstat(path); serr == nil && !fi.Mode().IsRegular() {
+		return fmt.Errorf("%w: %w", backend.ErrNotExist, err)
+	}
+	return err
+}
+
+// shareNum parses a share file's name: a decimal number in canonical form
+// (no sign, no leading zeros) that fits a ShareNum. Tahoe accepts any
+// ^[0-9]+$, but a name such as "007" could not be found again by its number.
+func shareNum(name string) (lafs.ShareNum, bool) {
+	n, err := strconv.ParseUint(name, 10, 16)
+	if err != nil || strconv.FormatUint(n, 10) != name {
+		return 0, false
+	}
+	return lafs.ShareNum(n), true
+}
+
+// isFile reports whether the entry e of dir is a regular file, or a
+// symbolic link to one (Size and ReadAt follow links).
+func isFile(dir string, e fs.DirEntry) bool {
+	if e.Type()&fs.ModeSymlink != 0 {
+		fi, err := os.Stat(filepath.Join(dir, e.Name()))
+		return err == nil && fi.Mode().IsRegular()
+	}
+	return e.Type().IsRegular()
+}
+
+// List returns the share numbers of the files named by a number in si's
+// folder, ascending; anything else there (folders, other names, names with
+// leading zeros) is ignored.
+func (d *Disk) List(ctx context.Context, si lafs.StorageIndex) ([]lafs.ShareNum, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	ents, err := os.ReadDir(siDir(d.shares, si))
+	if errors.Is(err, fs.ErrNotExist) {
+		return []lafs.ShareNum{}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("backend/disk: %w", err)
+	}
+	out := []lafs.ShareNum{}
+	for _, e := range ents {
+		if n, ok := shareNum(e.Name()); ok && isFile(siDir(d.shares, si), e) {
+			out = append(out, n)
+		}
+	}
+	// ReadDir sorts by name, which is not numeric order ("10" < "2").
+	slices.Sort(out)
+	return out, nil
+}
+
+// stat returns the FileInfo of a committed object, which must be a regular
+// file.
+func (d *Disk) stat(k backend.Key) (fs.FileInfo, error) {
+	fi, err := os.Stat(d.path(k))
+	if err != nil {
+		return nil, fmt.Errorf("backend/disk: %w", mapErr(d.path(k), err))
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("backend/disk: %s is not a regular file: %w", d.path(k), backend.ErrNotExist)
+	}
+	return fi, nil
+}
+
+// Size returns the size of the file of a committed object.
+func (d *Disk) Size(ctx context.Context, k backend.Key) (int64, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	fi, err := d.stat(k)
+	if err != nil {
+		return 0, err
+	}
+	return fi.Size(), nil
+}
+
+// ReadAt reads from a committed object as io.ReaderAt does.
+func (d *Disk) ReadAt(ctx context.Context, k backend.Key, p []byte, off int64) (int, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	if off < 0 {
+		return 0, fmt.Errorf("backend/disk: negative offset %d", off)
+	}
+	path := d.path(k)
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, fmt.Errorf("backend/disk: %w", mapErr(path, err))
+	}
+	defer f.Close()
+	n, err := f.ReadAt(p, off)
+	if err != nil && err != io.EOF {
+		err = fmt.Errorf("backend/disk: %w", mapErr(path, err))
+	}
+	return n, err
+}
+
+// openCommitted opens a committed object for writing.
+func (d *Disk) openCommitted(k backend.Key) (*os.File, error) {
+	f, err := os.OpenFile(d.path(k), os.O_WRONLY, 0)
+	if err != nil {
+		return nil, fmt.Errorf("backend/disk: %w", mapErr(d.path(k), err))
+	}
+	return f, nil
+}
+
+// WriteAt writes p at off of a committed object and fsyncs it, so that a
+// disk that fills up is reported here rather than lost on close.
+func (d *Disk) WriteAt(ctx context.Context, k backend.Key, p []byte, off int64) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if off < 0 {
+		return fmt.Errorf("backend/disk: negative offset %d", off)
+	}
+	f, err := d.openCommitted(k)
+	if err != nil {
+		return err
+	}
+	_, err = f.WriteAt(p, off)
+	return closeSynced(f, err)
+}
+
+// Truncate sets a committed object's size and fsyncs it.
+func (d *Disk) Truncate(ctx context.Context, k backend.Key, size int64) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if size < 0 {
+		return fmt.Errorf("backend/disk: negative size %d", size)
+	}
+	f, err := d.openCommitted(k)
+	if err != nil {
+		return err
+	}
+	return closeSynced(f, f.Truncate(size))
+}
+
+// closeSynced fsyncs (unless err is already set) and closes f, a committed
+// object open for writing, returning the first error, mapped.
+func closeSynced(f *os.File, err error) error {
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("backend/disk: %w", mapErr(f.Name(), err))
+	}
+	return nil
+}
+
+// Delete removes a committed object, then its storage index's folder and
+// the prefix folder if that left them empty (as Tahoe does).
+func (d *Disk) Delete(ctx context.Context, k backend.Key) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	// os.Remove would also remove an empty directory with a share's name.
+	if _, err := d.stat(k); err != nil {
+		return err
+	}
+	if err := os.Remove(d.path(k)); err != nil {
+		return fmt.Errorf("backend/disk: %w", mapErr(d.path(k), err))
+	}
+	removeEmpty(siDir(d.shares, k.SI), d.shares)
+	return nil
+}
+
+// removeEmpty removes dir and then its parents up to, not including, stop,
+// while they are empty. rmdir refuses a directory that is not empty (and
+// anything that is not a directory), so a concurrent writer's file is safe.
+func removeEmpty(dir, stop string) {
+	for dir != stop && len(dir) > len(stop) {
+		if rmdir(dir) != nil {
+			return
+		}
+		dir = filepath.Dir(dir)
+	}
+}
+
+// Available returns the bytes free to unprivileged users of the file
+// system holding the shares (statfs f_bavail × f_bsize). Space reserved by
+// configuration is for the caller to subtract.
+func (d *Disk) Available(ctx context.Context) (uint64, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	n, err := available(d.shares)
+	if err != nil {
+		return 0, fmt.Errorf("backend/disk: free space of %s: %w", d.shares, err)
+	}
+	return n, nil
+}
+
+// Walk calls f, in the order of the base32 names, for every storage index
+// whose folder shares/<prefix>/<si> holds at least one share. It skips
+// incoming/ and every name that is not a two-character prefix holding
+// strictly valid base32 storage indexes that begin with it. Folders removed
+// during the walk are skipped.
+func (d *Disk) Walk(ctx context.Context, f func(si lafs.StorageIndex) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	prefixes, err := os.ReadDir(d.shares)
+	if err != nil {
+		return fmt.Errorf("backend/disk: %w", err)
+	}
+	for _, p := range prefixes {
+		if !p.IsDir() || len(p.Name()) != 2 {
+			continue // incoming/ has more than 2 characters
+		}
+		sis, err := os.ReadDir(filepath.Join(d.shares, p.Name()))
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("backend/disk: %w", err)
+		}
+		for _, e := range sis {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			si, ok := parseSI(p.Name(), e.Name())
+			if !ok || !e.IsDir() {
+				continue
+			}
+			has, err := hasShares(filepath.Join(d.shares, p.Name(), e.Name()))
+			if err != nil {
+				return fmt.Errorf("backend/disk: %w", err)
+			}
+			if !has {
+				continue
+			}
+			if err := f(si); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// b32 is Tahoe's base32: RFC 4648's alphabet in lower case, unpadded.
+var b32 = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
+
+// parseSI parses a storage index folder's name, which must begin with
+// prefix and be the one spelling lafs.StorageIndex.String gives (so upper
+// case, wrong lengths and stray low bits in the last character are
+// refused). It decodes here rather than with package crypt, as backends
+// import nothing above package lafs.
+func parseSI(prefix, name string) (lafs.StorageIndex, bool) {
+	var si lafs.StorageIndex
+	if len(name) != b32.EncodedLen(len(si)) || name[:2] != prefix {
+		return si, false
+	}
+	n, err := b32.Decode(si[:], []byte(name))
+	return si, err == nil && n == len(si) && si.String() == name
+}
+
+// hasShares reports whether dir holds a share file; a missing dir holds none.
+func hasShares(dir string) (bool, error) {
+	f, err := os.Open(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	for {
+		ents, err := f.ReadDir(64)
+		for _, e := range ents {
+			if _, ok := shareNum(e.Name()); ok && isFile(dir, e) {
+				return true, nil
+			}
+		}
+		if err == io.EOF {
+			return false, nil
+		}
+		if err != nil {
+			return false, err
+		}
+	}
+}

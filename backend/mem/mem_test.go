@@ -1,0 +1,12 @@
+package mem
+
+import (
+	"testing"
+
+	"github.com/lafs/lafs/backend"
+	"github.com/lafs/lafs/backend/backendtest"
+)
+
+func TestBackend(t *testing.T) {
+	backendtest.Run(t, func(t *testing.T) backend.Backend { return New() })
+}

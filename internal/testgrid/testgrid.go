@@ -1,0 +1,171 @@
+// Package testgrid is an in-process grid for tests: N real storage servers
+// (package storage over in-memory backends) seen through lafs.Peers, with
+// faults to inject per server: offline, corrupt reads, slow answers.
+package testgrid
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/lafs/lafs"
+	"github.com/lafs/lafs/backend/mem"
+	"github.com/lafs/lafs/grid"
+	"github.com/lafs/lafs/storage"
+)
+
+// Grid is a set of in-memory storage servers.
+type Grid struct {
+	Servers []*lafs.Server
+	Faults  []*Faults
+	Storage []*storage.Server
+}
+
+// Faults are what a server does wrong; change them at any time.
+type Faults struct {
+	mu       sync.Mutex
+	Offline  bool          // every call fails
+	Corrupt  bool          // immutable reads come back with a flipped bit
+	Delay    time.Duration // every call waits this long first
+	Declines bool          // allocations are refused
+}
+
+// Set changes the faults under the lock.
+func (f *Faults) Set(change func(f *Faults)) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	change(f)
+}
+
+func (f *Faults) get() Faults {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return Faults{Offline: f.Offline, Corrupt: f.Corrupt, Delay: f.Delay, Declines: f.Declines}
+}
+
+// New starts n servers.
+func New(t testing.TB, n int) *Grid {
+	g := &Grid{}
+	for i := 0; i < n; i++ {
+		var id [20]byte
+		rand.Read(id[:])
+		s, err := storage.New(mem.New(), storage.Config{ServerID: id})
+		if err != nil {
+			t.Fatal(err)
+		}
+		f := &Faults{}
+		seed := make([]byte, 32)
+		rand.Read(seed)
+		g.Storage = append(g.Storage, s)
+		g.Faults = append(g.Faults, f)
+		g.Servers = append(g.Servers, &lafs.Server{
+			ID:              fmt.Sprintf("v0-test-server-%02d", i),
+			Nickname:        fmt.Sprintf("s%d", i),
+			LeaseSeed:       id,
+			PermutationSeed: seed,
+			Storage:         &faulty{StorageServer: s, f: f},
+		})
+	}
+	return g
+}
+
+// ServersFor implements lafs.Peers: every server not offline, permuted.
+func (g *Grid) ServersFor(si lafs.StorageIndex) []*lafs.Server {
+	var up []*lafs.Server
+	for i, s := range g.Servers {
+		if !g.Faults[i].get().Offline {
+			up = append(up, s)
+		}
+	}
+	return grid.Permute(si, up)
+}
+
+// ErrOffline is what an offline server answers.
+var ErrOffline = fmt.Errorf("test server offline")
+
+type faulty struct {
+	lafs.StorageServer
+	f *Faults
+}
+
+func (s *faulty) check(ctx context.Context) error {
+	f := s.f.get()
+	if f.Delay > 0 {
+		select {
+		case <-time.After(f.Delay):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	if f.Offline {
+		return ErrOffline
+	}
+	return nil
+}
+
+func (s *faulty) Version(ctx context.Context) (lafs.ServerVersion, error) {
+	if err := s.check(ctx); err != nil {
+		return lafs.ServerVersion{}, err
+	}
+	return s.StorageServer.Version(ctx)
+}
+
+func (s *faulty) AllocateBuckets(ctx context.Context, si lafs.StorageIndex, l lafs.LeaseSecrets, up []byte, sh []lafs.ShareNum, size uint64) (lafs.AllocateResult, error) {
+	if err := s.check(ctx); err != nil {
+		return lafs.AllocateResult{}, err
+	}
+	if s.f.get().Declines {
+		return lafs.AllocateResult{}, lafs.ErrNoSpace
+	}
+	return s.StorageServer.AllocateBuckets(ctx, si, l, up, sh, size)
+}
+
+func (s *faulty) WriteImmutable(ctx context.Context, si lafs.StorageIndex, sh lafs.ShareNum, up []byte, off uint64, data []byte) (lafs.WriteResult, error) {
+	if err := s.check(ctx); err != nil {
+		return lafs.WriteResult{}, err
+	}
+	return s.StorageServer.WriteImmutable(ctx, si, sh, up, off, data)
+}
+
+func (s *faulty) ReadImmutable(ctx context.Context, si lafs.StorageIndex, sh lafs.ShareNum, off, n uint64) ([]byte, error) {
+	if err := s.check(ctx); err != nil {
+		return nil, err
+	}
+	b, err := s.StorageServer.ReadImmutable(ctx, si, sh, off, n)
+	if err == nil && s.f.get().Corrupt && len(b) > 0 {
+		b = append([]byte(nil), b...)
+		b[len(b)/2] ^= 0x40
+	}
+	return b, err
+}
+
+func (s *faulty) ListImmutable(ctx context.Context, si lafs.StorageIndex) ([]lafs.ShareNum, error) {
+	if err := s.check(ctx); err != nil {
+		return nil, err
+	}
+	return s.StorageServer.ListImmutable(ctx, si)
+}
+
+func (s *faulty) ReadTestWrite(ctx context.Context, si lafs.StorageIndex, we lafs.Secret, l lafs.LeaseSecrets, tw map[lafs.ShareNum]lafs.TestWriteVectors, rv []lafs.ReadVector) (lafs.ReadTestWriteResult, error) {
+	if err := s.check(ctx); err != nil {
+		return lafs.ReadTestWriteResult{}, err
+	}
+	return s.StorageServer.ReadTestWrite(ctx, si, we, l, tw, rv)
+}
+
+func (s *faulty) ReadMutable(ctx context.Context, si lafs.StorageIndex, sh lafs.ShareNum, off, n uint64) ([]byte, error) {
+	if err := s.check(ctx); err != nil {
+		return nil, err
+	}
+	return s.StorageServer.ReadMutable(ctx, si, sh, off, n)
+}
+
+func (s *faulty) ListMutable(ctx context.Context, si lafs.StorageIndex) ([]lafs.ShareNum, error) {
+	if err := s.check(ctx); err != nil {
+		return nil, err
+	}
+	return s.StorageServer.ListMutable(ctx, si)
+}

@@ -1,0 +1,506 @@
+package storage
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"sync"
+	"time"
+
+	"github.com/lafs/lafs"
+	"github.com/lafs/lafs/backend"
+)
+
+// upload is an immutable share being written (Tahoe's BucketWriter): a
+// staged container whose header went out at allocation and whose lease is
+// appended when the last byte arrives.
+type upload struct {
+	key    backend.Key
+	secret []byte
+	size   uint64
+	lease  Lease // as the container will store it (v2: hashed)
+
+	mu        sync.Mutex // serializes writes; guards the fields below
+	staged    backend.Staged
+	written   rangeSet
+	chunks    map[chunk][sha256.Size]byte // only when staged cannot be read back
+	lastWrite time.Time
+	done      bool // committed or aborted
+}
+
+// chunk is one earlier write, for backends whose staged objects cannot be
+// read back: a rewrite must then repeat an earlier write exactly.
+type chunk struct{ off, n uint64 }
+
+// maxAllocation is the largest share whose container size fits an int64.
+const maxAllocation = math.MaxInt64 - ImmutableHeaderSize - ImmutableLeaseSize
+
+// AllocateBuckets implements lafs.StorageServer, as Tahoe's
+// allocate_buckets with the HTTP server's bookkeeping of upload secrets:
+//
+//   - every complete immutable share of si is listed in AlreadyHave, asked
+//     for or not, and gets the lease (renewed if the renew secret matches,
+//     else added with owner 0);
+//   - a share with an upload in progress is listed in Allocated when the
+//     upload secret is the same (a retried call), left out otherwise;
+//   - a new share is allocated while its size fits in the available space
+//     less the reserved space less what uploads in progress were promised;
+//     the rest are left out. A read-only server allocates nothing.
+//
+// Tahoe's code leaves an in-progress share out even for the same upload
+// secret; the protocol specification (and lafs) lists it, so that a retry
+// after a lost response sees the same answer.
+func (s *Server) AllocateBuckets(ctx context.Context, si lafs.StorageIndex, lease lafs.LeaseSecrets, uploadSecret []byte, shares []lafs.ShareNum, allocatedSize uint64) (lafs.AllocateResult, error) {
+	if err := ctx.Err(); err != nil {
+		return lafs.AllocateResult{}, err
+	}
+	if len(uploadSecret) == 0 {
+		return lafs.AllocateResult{}, fmt.Errorf("%w: empty upload secret", lafs.ErrBadRequest)
+	}
+	var want [lafs.MaxShares]bool
+	for _, sh := range shares {
+		if err := validShare(sh); err != nil {
+			return lafs.AllocateResult{}, err
+		}
+		want[sh] = true
+	}
+	s.expireUploads()
+
+	unlock := s.locks.lock(si)
+	defer unlock()
+	now := s.now()
+	avail, err := s.availableSpace(ctx)
+	if err != nil {
+		return lafs.AllocateResult{}, err
+	}
+	existing, err := s.b.List(ctx, si)
+	if err != nil {
+		return lafs.AllocateResult{}, s.backendErr(err)
+	}
+	res := lafs.AllocateResult{AlreadyHave: []lafs.ShareNum{}, Allocated: []lafs.ShareNum{}}
+	taken := make(map[lafs.ShareNum]bool, len(existing))
+	for _, sh := range existing {
+		taken[sh] = true
+		k := backend.Key{SI: si, Share: sh}
+		kind, err := s.shareKindOf(ctx, k)
+		if err != nil {
+			return lafs.AllocateResult{}, err
+		}
+		if kind != kindImmutable {
+			continue
+		}
+		res.AlreadyHave = append(res.AlreadyHave, sh)
+		if err := s.addOrRenewImmutableLease(ctx, k, OwnerUpload, lease, now, avail); err != nil {
+			return lafs.AllocateResult{}, err
+		}
+	}
+
+	for i := range want {
+		sh := lafs.ShareNum(i)
+		if !want[i] || taken[sh] {
+			continue
+		}
+		k := backend.Key{SI: si, Share: sh}
+		s.mu.Lock()
+		u := s.uploads[k]
+		s.mu.Unlock()
+		if u != nil {
+			if subtle.ConstantTimeCompare(u.secret, uploadSecret) == 1 {
+				res.Allocated = append(res.Allocated, sh)
+			}
+			continue
+		}
+		if s.cfg.ReadOnly || allocatedSize > maxAllocation ||
+			s.cfg.MaxImmutableShareSize != 0 && allocatedSize > s.cfg.MaxImmutableShareSize {
+			continue
+		}
+		ok, err := s.startUpload(ctx, k, uploadSecret, allocatedSize, lease, now, avail)
+		if err != nil {
+			return lafs.AllocateResult{}, err
+		}
+		if ok {
+			res.Allocated = append(res.Allocated, sh)
+		}
+	}
+	s.log.Debug("allocate_buckets", "si", si, "already_have", res.AlreadyHave, "allocated", res.Allocated, "size", allocatedSize)
+	return res, nil
+}
+
+// startUpload promises size bytes of avail to a new upload and stages its
+// container. It reports false, without error, when there is no room.
+func (s *Server) startUpload(ctx context.Context, k backend.Key, secret []byte, size uint64, lease lafs.LeaseSecrets, now time.Time, avail uint64) (bool, error) {
+	s.mu.Lock()
+	if s.promised > avail || avail-s.promised < size {
+		s.mu.Unlock()
+		return false, nil
+	}
+	s.promised += size
+	s.mu.Unlock()
+	unpromise := func() {
+		s.mu.Lock()
+		s.promised -= size
+		s.mu.Unlock()
+	}
+
+	st, err := s.b.Create(ctx, k, int64(ImmutableHeaderSize+size+ImmutableLeaseSize))
+	if err == nil {
+		err = st.WriteAt(newImmutableHeader(size).Append(nil), 0)
+		if err != nil {
+			st.Abort()
+		}
+	}
+	if err != nil {
+		unpromise()
+		if errors.Is(err, backend.ErrNoSpace) {
+			s.log.Warn("no space for a new share", "si", k.SI, "share", k.Share, "err", err)
+			return false, nil
+		}
+		return false, s.backendErr(err)
+	}
+	u := &upload{
+		key:       k,
+		secret:    bytes.Clone(secret),
+		size:      size,
+		lease:     newLease(OwnerUpload, lease, expirationFrom(now), [20]byte{}, true),
+		staged:    st,
+		lastWrite: now,
+	}
+	if _, ok := st.(io.ReaderAt); !ok {
+		u.chunks = make(map[chunk][sha256.Size]byte)
+	}
+	s.mu.Lock()
+	s.uploads[k] = u
+	s.mu.Unlock()
+	return true, nil
+}
+
+// findUpload returns the upload in progress for a share, checking the
+// secret as the HTTP server does: ErrUnauthorized for another secret,
+// ErrNotExist when there is no upload.
+func (s *Server) findUpload(si lafs.StorageIndex, sh lafs.ShareNum, secret []byte) (*upload, error) {
+	s.mu.Lock()
+	u := s.uploads[backend.Key{SI: si, Share: sh}]
+	s.mu.Unlock()
+	if u == nil {
+		return nil, fmt.Errorf("%w: no upload of share %v/%d in progress", lafs.ErrNotExist, si, sh)
+	}
+	if subtle.ConstantTimeCompare(u.secret, secret) != 1 {
+		return nil, fmt.Errorf("%w: upload secret for share %v/%d", lafs.ErrUnauthorized, si, sh)
+	}
+	return u, nil
+}
+
+// forget removes a finished upload and releases its promised space; the
+// caller holds u.mu and has set u.done.
+func (s *Server) forget(u *upload) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.uploads[u.key] == u {
+		delete(s.uploads, u.key)
+		s.promised -= u.size
+	}
+}
+
+// dropUpload aborts an upload in progress; the caller holds u.mu.
+func (s *Server) dropUpload(u *upload) error {
+	if u.done {
+		return nil
+	}
+	u.done = true
+	s.forget(u)
+	s.log.Info("aborting share upload", "si", u.key.SI, "share", u.key.Share)
+	return u.staged.Abort()
+}
+
+// expireUploads aborts the uploads that have had no write for
+// uploadTimeout, as BucketWriter's timer does. Uploads busy writing are
+// skipped: they are not idle.
+func (s *Server) expireUploads() {
+	now := s.now()
+	s.mu.Lock()
+	var idle []*upload
+	for _, u := range s.uploads {
+		idle = append(idle, u)
+	}
+	s.mu.Unlock()
+	for _, u := range idle {
+		if !u.mu.TryLock() {
+			continue
+		}
+		if now.Sub(u.lastWrite) > uploadTimeout {
+			if err := s.dropUpload(u); err != nil {
+				s.log.Warn("aborting an idle upload", "si", u.key.SI, "share", u.key.Share, "err", err)
+			}
+		}
+		u.mu.Unlock()
+	}
+}
+
+// WriteImmutable implements lafs.StorageServer (BucketWriter.write and,
+// on the last byte, close). A write overlapping bytes already written must
+// repeat them (ErrConflict otherwise, and nothing is written); a write past
+// the allocated size is ErrRange. When the backend runs out of space the
+// upload is aborted, leaving no partial share, and the error is
+// lafs.ErrNoSpace.
+func (s *Server) WriteImmutable(ctx context.Context, si lafs.StorageIndex, shnum lafs.ShareNum, uploadSecret []byte, offset uint64, data []byte) (lafs.WriteResult, error) {
+	if err := ctx.Err(); err != nil {
+		return lafs.WriteResult{}, err
+	}
+	u, err := s.findUpload(si, shnum, uploadSecret)
+	if err != nil {
+		return lafs.WriteResult{}, err
+	}
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.done {
+		return lafs.WriteResult{}, fmt.Errorf("%w: upload of share %v/%d is over", lafs.ErrNotExist, si, shnum)
+	}
+	now := s.now()
+	if now.Sub(u.lastWrite) > uploadTimeout {
+		s.dropUpload(u)
+		return lafs.WriteResult{}, fmt.Errorf("%w: upload of share %v/%d timed out", lafs.ErrNotExist, si, shnum)
+	}
+	end := offset + uint64(len(data))
+	if end < offset || end > u.size {
+		return lafs.WriteResult{}, fmt.Errorf("%w: write of %d bytes at %d, share is %d bytes", lafs.ErrRange, len(data), offset, u.size)
+	}
+	if err := u.checkRewrite(offset, data); err != nil {
+		return lafs.WriteResult{}, err
+	}
+	if err := u.staged.WriteAt(data, int64(ImmutableHeaderSize+offset)); err != nil {
+		return lafs.WriteResult{}, s.failUpload(u, err)
+	}
+	u.written.add(offset, end)
+	if u.chunks != nil {
+		u.chunks[chunk{offset, uint64(len(data))}] = sha256.Sum256(data)
+	}
+	u.lastWrite = now
+	if !u.written.covers(u.size) {
+		return lafs.WriteResult{Required: u.written.missing(u.size)}, nil
+	}
+	if err := s.finishUpload(context.WithoutCancel(ctx), u); err != nil {
+		return lafs.WriteResult{}, err
+	}
+	return lafs.WriteResult{Done: true, Required: []lafs.ByteRange{}}, nil
+}
+
+// failUpload handles a backend error while writing an upload: out of
+// space, the upload is aborted so that no broken share stays behind.
+func (s *Server) failUpload(u *upload, err error) error {
+	if errors.Is(err, backend.ErrNoSpace) {
+		s.log.Warn("out of space during an upload; aborting it", "si", u.key.SI, "share", u.key.Share, "err", err)
+		if aerr := s.dropUpload(u); aerr != nil {
+			s.log.Warn("aborting upload", "err", aerr)
+		}
+	}
+	return s.backendErr(err)
+}
+
+// checkRewrite reports ErrConflict if data, to be written at offset,
+// differs from bytes already written there (BucketWriter.write compares
+// with what is on disk). When the backend's staged objects cannot be read
+// back, an overlapping write must repeat an earlier write exactly.
+func (u *upload) checkRewrite(offset uint64, data []byte) error {
+	over := u.written.overlaps(offset, offset+uint64(len(data)))
+	if len(over) == 0 {
+		return nil
+	}
+	conflict := fmt.Errorf("%w: share %v/%d, bytes %d-%d", lafs.ErrConflict, u.key.SI, u.key.Share, offset, offset+uint64(len(data)))
+	ra, ok := u.staged.(io.ReaderAt)
+	if !ok {
+		if h, ok := u.chunks[chunk{offset, uint64(len(data))}]; ok && h == sha256.Sum256(data) {
+			return nil
+		}
+		return conflict
+	}
+	buf := make([]byte, min(64<<10, len(data)))
+	for _, r := range over {
+		for at := r.Begin; at < r.End; {
+			p := buf[:min(uint64(len(buf)), r.End-at)]
+			if n, err := ra.ReadAt(p, int64(ImmutableHeaderSize+at)); n < len(p) {
+				return fmt.Errorf("storage: reading back share %v/%d: %v", u.key.SI, u.key.Share, err)
+			}
+			if !bytes.Equal(p, data[at-offset:at-offset+uint64(len(p))]) {
+				return conflict
+			}
+			at += uint64(len(p))
+		}
+	}
+	return nil
+}
+
+// finishUpload appends the lease, counts it in the header and commits the
+// container (BucketWriter.close); the caller holds u.mu. On failure the
+// upload is aborted.
+func (s *Server) finishUpload(ctx context.Context, u *upload) error {
+	unlock := s.locks.lock(u.key.SI)
+	defer unlock()
+	h := newImmutableHeader(u.size)
+	h.NumLeases = 1
+	err := u.staged.WriteAt(u.lease.AppendImmutable(nil), int64(ImmutableHeaderSize+u.size))
+	if err == nil {
+		err = u.staged.WriteAt(h.Append(nil), 0)
+	}
+	if err == nil {
+		err = u.staged.Commit(ctx)
+	}
+	if err != nil {
+		if aerr := s.dropUpload(u); aerr != nil {
+			s.log.Warn("aborting upload", "err", aerr)
+		}
+		if errors.Is(err, backend.ErrExist) {
+			return fmt.Errorf("%w: share %v/%d appeared during the upload: %w", lafs.ErrConflict, u.key.SI, u.key.Share, err)
+		}
+		return s.backendErr(err)
+	}
+	u.done = true
+	s.forget(u)
+	s.log.Debug("share upload complete", "si", u.key.SI, "share", u.key.Share, "size", u.size)
+	return nil
+}
+
+// AbortImmutable implements lafs.StorageServer as the HTTP server does:
+// ErrUnauthorized for another upload's secret; with no upload in
+// progress, ErrNotAllowed if the share is complete, else ErrNotExist.
+func (s *Server) AbortImmutable(ctx context.Context, si lafs.StorageIndex, shnum lafs.ShareNum, uploadSecret []byte) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	u, err := s.findUpload(si, shnum, uploadSecret)
+	if err == nil {
+		u.mu.Lock()
+		defer u.mu.Unlock()
+		if !u.done {
+			return s.dropUpload(u)
+		}
+		err = fmt.Errorf("%w: no upload of share %v/%d in progress", lafs.ErrNotExist, si, shnum)
+	}
+	if !errors.Is(err, lafs.ErrNotExist) {
+		return err
+	}
+	unlock := s.locks.rlock(si)
+	defer unlock()
+	kind, kerr := s.shareKindOf(ctx, backend.Key{SI: si, Share: shnum})
+	if kerr != nil {
+		return kerr
+	}
+	if kind == kindImmutable {
+		return fmt.Errorf("%w: share %v/%d is complete", lafs.ErrNotAllowed, si, shnum)
+	}
+	return err
+}
+
+// openImmutable returns the header of a complete immutable share and where
+// its data ends; ErrNotExist when there is no such share or it is not
+// immutable.
+func (s *Server) openImmutable(ctx context.Context, k backend.Key) (ImmutableHeader, int64, int64, error) {
+	size, err := s.b.Size(ctx, k)
+	if err != nil {
+		return ImmutableHeader{}, 0, 0, s.backendErr(err)
+	}
+	kind, err := s.shareKindOf(ctx, k)
+	if err != nil {
+		return ImmutableHeader{}, 0, 0, err
+	}
+	if kind != kindImmutable {
+		return ImmutableHeader{}, 0, 0, fmt.Errorf("%w: share %v/%d is not immutable", lafs.ErrNotExist, k.SI, k.Share)
+	}
+	var head [ImmutableHeaderSize]byte
+	if err := s.readFull(ctx, k, head[:], 0); err != nil {
+		return ImmutableHeader{}, 0, 0, err
+	}
+	h, err := ParseImmutableHeader(head[:])
+	if err != nil {
+		return ImmutableHeader{}, 0, 0, err
+	}
+	end, err := h.leaseOffset(size)
+	if err != nil {
+		return ImmutableHeader{}, 0, 0, err
+	}
+	return h, end, size, nil
+}
+
+// ReadImmutable implements lafs.StorageServer (ShareFile.read_share_data):
+// the share data ends where the leases begin, whatever the header's length
+// field says.
+func (s *Server) ReadImmutable(ctx context.Context, si lafs.StorageIndex, shnum lafs.ShareNum, offset, length uint64) ([]byte, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	unlock := s.locks.rlock(si)
+	defer unlock()
+	k := backend.Key{SI: si, Share: shnum}
+	_, end, _, err := s.openImmutable(ctx, k)
+	if err != nil {
+		return nil, err
+	}
+	return s.readClamped(ctx, k, ImmutableHeaderSize, end, offset, length)
+}
+
+// ListImmutable implements lafs.StorageServer: the complete immutable
+// shares, sorted; uploads in progress are not listed.
+func (s *Server) ListImmutable(ctx context.Context, si lafs.StorageIndex) ([]lafs.ShareNum, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	unlock := s.locks.rlock(si)
+	defer unlock()
+	return s.sharesOfKind(ctx, si, kindImmutable)
+}
+
+// leaseBatch is how many lease records are read at a time.
+const leaseBatch = 512
+
+// addOrRenewImmutableLease is ShareFile.add_or_renew_lease: renew the
+// lease whose renew secret matches (only ever extending it), or append a
+// new one if avail has room for it (lafs.ErrNoSpace otherwise). The caller
+// holds si's lock.
+func (s *Server) addOrRenewImmutableLease(ctx context.Context, k backend.Key, owner uint32, secrets lafs.LeaseSecrets, now time.Time, avail uint64) error {
+	h, lo, size, err := s.openImmutable(ctx, k)
+	if err != nil {
+		return err
+	}
+	exp := expirationFrom(now)
+	buf := make([]byte, ImmutableLeaseSize*min(leaseBatch, int64(h.NumLeases)))
+	for i := int64(0); i < int64(h.NumLeases); {
+		n := min(leaseBatch, int64(h.NumLeases)-i)
+		p := buf[:n*ImmutableLeaseSize]
+		if err := s.readFull(ctx, k, p, lo+i*ImmutableLeaseSize); err != nil {
+			return err
+		}
+		for j := range n {
+			l, err := ParseImmutableLease(p[j*ImmutableLeaseSize : (j+1)*ImmutableLeaseSize])
+			if err != nil {
+				return err
+			}
+			if !l.HasRenewSecret(secrets.Renew, h.hashed()) {
+				continue
+			}
+			if exp > l.Expiration {
+				l.Expiration = exp
+				if err := s.b.WriteAt(ctx, k, l.AppendImmutable(nil), lo+(i+j)*ImmutableLeaseSize); err != nil {
+					return s.backendErr(err)
+				}
+			}
+			return nil
+		}
+		i += n
+	}
+	if avail < ImmutableLeaseSize {
+		return fmt.Errorf("%w: no room for a lease on share %v/%d", lafs.ErrNoSpace, k.SI, k.Share)
+	}
+	if h.NumLeases == math.MaxUint32 {
+		return fmt.Errorf("%w: share %v/%d has the most leases a container holds", lafs.ErrNotAllowed, k.SI, k.Share)
+	}
+	l := newLease(owner, secrets, exp, [20]byte{}, h.hashed())
+	if err := s.b.WriteAt(ctx, k, l.AppendImmutable(nil), size); err != nil {
+		return s.backendErr(err)
+	}
+	h.NumLeases++
+	return s.backendErr(s.b.WriteAt(ctx, k, h.Append(nil), 0))
+}

@@ -1,0 +1,312 @@
+package storage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/lafs/lafs"
+	"github.com/lafs/lafs/backend"
+)
+
+// Config configures a Server. The zero value is usable: no reserved
+// space, Tahoe's limits, the system clock and no logging.
+type Config struct {
+	// ServerID is the node's 20-byte Foolscap tubid. Tahoe writes it into
+	// every mutable container (as the write enabler's nodeid) and every
+	// mutable lease, and clients derive lease secrets and write enablers
+	// from it.
+	ServerID [20]byte
+	// ReservedSpace is kept free: immutable allocations and new leases
+	// may not eat into it (Tahoe's [storage]reserved_space).
+	ReservedSpace uint64
+	// ReadOnly accepts no new immutable shares and no mutable writes, and
+	// announces no available space ([storage]readonly).
+	ReadOnly bool
+	// MaxImmutableShareSize caps allocations. Zero means Tahoe's rule:
+	// the available space is the limit.
+	MaxImmutableShareSize uint64
+	// MaxMutableShareSize caps mutable share data; zero means
+	// DefaultMaxMutableShareSize.
+	MaxMutableShareSize uint64
+	// ApplicationVersion is announced by Version; nil means "lafs".
+	ApplicationVersion []byte
+	// Now is the clock (lease expirations, upload timeouts, advisory
+	// names); nil means time.Now.
+	Now func() time.Time
+	// AdvisoryDir is where corruption advisories are written, one file
+	// each, as Tahoe writes storage/corruption-advisories/. Empty means
+	// advisories are only logged.
+	AdvisoryDir string
+	// Logger receives the server's log; nil discards it.
+	Logger *slog.Logger
+}
+
+// uploadTimeout is how long an upload may sit without a write before it is
+// aborted (BucketWriter's 30-minute timer).
+const uploadTimeout = 30 * time.Minute
+
+// Server is a storage server over a backend: it implements
+// lafs.StorageServer. All methods are safe for concurrent use.
+type Server struct {
+	b      backend.Backend
+	cfg    Config
+	now    func() time.Time
+	log    *slog.Logger
+	appVer []byte
+
+	locks siLocks // serialize the operations on one storage index
+
+	mu       sync.Mutex
+	uploads  map[backend.Key]*upload // immutable uploads in progress
+	promised uint64                  // sum of their allocated sizes
+}
+
+var _ lafs.StorageServer = (*Server)(nil)
+
+// New returns a server storing shares in b.
+func New(b backend.Backend, cfg Config) (*Server, error) {
+	if b == nil {
+		return nil, errors.New("storage: nil backend")
+	}
+	s := &Server{b: b, cfg: cfg, now: cfg.Now, log: cfg.Logger, uploads: make(map[backend.Key]*upload)}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.cfg.MaxMutableShareSize == 0 {
+		s.cfg.MaxMutableShareSize = DefaultMaxMutableShareSize
+	}
+	s.appVer = []byte("lafs")
+	if cfg.ApplicationVersion != nil {
+		s.appVer = append([]byte(nil), cfg.ApplicationVersion...)
+	}
+	if cfg.AdvisoryDir != "" {
+		if err := os.MkdirAll(cfg.AdvisoryDir, 0o700); err != nil {
+			return nil, fmt.Errorf("storage: corruption advisory folder: %w", err)
+		}
+	}
+	return s, nil
+}
+
+// Close aborts every upload in progress, as Tahoe does when its storage
+// service stops. The server stays usable.
+func (s *Server) Close() error {
+	s.mu.Lock()
+	ups := make([]*upload, 0, len(s.uploads))
+	for _, u := range s.uploads {
+		ups = append(ups, u)
+	}
+	s.mu.Unlock()
+	var errs []error
+	for _, u := range ups {
+		u.mu.Lock()
+		errs = append(errs, s.dropUpload(u))
+		u.mu.Unlock()
+	}
+	return errors.Join(errs...)
+}
+
+// availableSpace is Tahoe's get_available_space: nothing when read-only,
+// else what the backend has less the reserved space.
+func (s *Server) availableSpace(ctx context.Context) (uint64, error) {
+	if s.cfg.ReadOnly {
+		return 0, nil
+	}
+	avail, err := s.b.Available(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("storage: available space: %w", err)
+	}
+	if avail < s.cfg.ReservedSpace {
+		return 0, nil
+	}
+	return avail - s.cfg.ReservedSpace, nil
+}
+
+// maxImmutable is the largest allocation accepted given avail.
+func (s *Server) maxImmutable(avail uint64) uint64 {
+	if m := s.cfg.MaxImmutableShareSize; m != 0 && m < avail {
+		return m
+	}
+	return avail
+}
+
+// Version implements lafs.StorageServer. Like Tahoe it announces the
+// available space (0 when read-only) as the largest immutable share too.
+func (s *Server) Version(ctx context.Context) (lafs.ServerVersion, error) {
+	if err := ctx.Err(); err != nil {
+		return lafs.ServerVersion{}, err
+	}
+	avail, err := s.availableSpace(ctx)
+	if err != nil {
+		return lafs.ServerVersion{}, err
+	}
+	return lafs.ServerVersion{
+		MaximumImmutableShareSize: s.maxImmutable(avail),
+		MaximumMutableShareSize:   s.cfg.MaxMutableShareSize,
+		AvailableSpace:            avail,
+		ApplicationVersion:        append([]byte(nil), s.appVer...),
+	}, nil
+}
+
+// shareKind is what a committed object under a storage index holds.
+type shareKind int
+
+const (
+	kindNone      shareKind = iota // no object
+	kindImmutable                  // an immutable container
+	kindMutable                    // a mutable container
+	kindUnknown                    // something else: ignored, as Tahoe ignores non-share files
+)
+
+// shareKindOf reads enough of a committed object to tell its kind.
+func (s *Server) shareKindOf(ctx context.Context, k backend.Key) (shareKind, error) {
+	var head [mutableMagicSize]byte
+	n, err := s.b.ReadAt(ctx, k, head[:], 0)
+	switch {
+	case errors.Is(err, backend.ErrNotExist):
+		return kindNone, nil
+	case err != nil && !errors.Is(err, io.EOF):
+		return kindNone, s.backendErr(err)
+	case MutableVersion(head[:n]) != 0:
+		return kindMutable, nil
+	}
+	if _, err := ParseImmutableHeader(head[:n]); err == nil {
+		return kindImmutable, nil
+	}
+	return kindUnknown, nil
+}
+
+// sharesOfKind lists the committed shares of si of one kind, sorted.
+func (s *Server) sharesOfKind(ctx context.Context, si lafs.StorageIndex, want shareKind) ([]lafs.ShareNum, error) {
+	all, err := s.b.List(ctx, si)
+	if err != nil {
+		return nil, s.backendErr(err)
+	}
+	out := []lafs.ShareNum{}
+	for _, sh := range all {
+		kind, err := s.shareKindOf(ctx, backend.Key{SI: si, Share: sh})
+		if err != nil {
+			return nil, err
+		}
+		if kind == want {
+			out = append(out, sh)
+		}
+	}
+	return out, nil
+}
+
+// backendErr maps the backend's sentinels onto lafs's.
+func (s *Server) backendErr(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, backend.ErrNoSpace):
+		return fmt.Errorf("%w: %w", lafs.ErrNoSpace, err)
+	case errors.Is(err, backend.ErrNotExist):
+		return fmt.Errorf("%w: %w", lafs.ErrNotExist, err)
+	}
+	return err
+}
+
+// readFull reads len(p) bytes at off of a committed object; a short read
+// means the container is truncated.
+func (s *Server) readFull(ctx context.Context, k backend.Key, p []byte, off int64) error {
+	n, err := s.b.ReadAt(ctx, k, p, off)
+	if n == len(p) {
+		return nil
+	}
+	if err == nil || errors.Is(err, io.EOF) {
+		return fmt.Errorf("%w: share %v/%d ends before byte %d", ErrCorrupt, k.SI, k.Share, off+int64(len(p)))
+	}
+	return s.backendErr(err)
+}
+
+// readClamped reads up to length bytes at offset of the region
+// [start, end) of an object: fewer at its end, none past it.
+func (s *Server) readClamped(ctx context.Context, k backend.Key, start, end int64, offset, length uint64) ([]byte, error) {
+	size := uint64(end - start)
+	if offset >= size || length == 0 {
+		return []byte{}, nil
+	}
+	n := min(length, size-offset)
+	p := make([]byte, n)
+	if err := s.readFull(ctx, k, p, start+int64(offset)); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// validShare rejects share numbers no file can have (N is at most 256).
+func validShare(sh lafs.ShareNum) error {
+	if int(sh) >= lafs.MaxShares {
+		return fmt.Errorf("%w: share number %d (at most %d)", lafs.ErrBadRequest, sh, lafs.MaxShares-1)
+	}
+	return nil
+}
+
+// addClamp returns a+b, saturated at math.MaxInt64, for offsets that are
+// compared with object sizes.
+func addClamp(a, b uint64) uint64 {
+	if a > math.MaxInt64 || b > math.MaxInt64-a {
+		return math.MaxInt64
+	}
+	return a + b
+}
+
+// siLocks is a keyed read-write mutex: one lock per storage index, made on
+// demand and dropped when unused.
+type siLocks struct {
+	mu sync.Mutex
+	m  map[lafs.StorageIndex]*siLock
+}
+
+type siLock struct {
+	sync.RWMutex
+	refs int
+}
+
+func (l *siLocks) get(si lafs.StorageIndex) *siLock {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.m == nil {
+		l.m = make(map[lafs.StorageIndex]*siLock)
+	}
+	k := l.m[si]
+	if k == nil {
+		k = new(siLock)
+		l.m[si] = k
+	}
+	k.refs++
+	return k
+}
+
+func (l *siLocks) put(si lafs.StorageIndex, k *siLock) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if k.refs--; k.refs == 0 {
+		delete(l.m, si)
+	}
+}
+
+// lock takes si's lock for writing; call the result to release it.
+func (l *siLocks) lock(si lafs.StorageIndex) func() {
+	k := l.get(si)
+	k.Lock()
+	return func() { k.Unlock(); l.put(si, k) }
+}
+
+// rlock takes si's lock for reading; call the result to release it.
+func (l *siLocks) rlock(si lafs.StorageIndex) func() {
+	k := l.get(si)
+	k.RLock()
+	return func() { k.RUnlock(); l.put(si, k) }
+}
