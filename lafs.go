@@ -45,13 +45,14 @@ var DefaultParams = Params{K: 3, Happy: 7, N: 10, SegmentSize: DefaultSegmentSiz
 var ErrBadParams = errors.New("bad encoding parameters")
 
 // Validate reports whether p is usable: 1 <= K <= N <= 256,
-// K <= Happy <= N (when Happy is set) and SegmentSize >= 1.
+// 1 <= Happy <= N (when Happy is set; Tahoe allows happy below k) and
+// SegmentSize >= 1.
 func (p Params) Validate() error {
 	switch {
 	case p.K < 1 || p.N < p.K || p.N > MaxShares:
 		return fmt.Errorf("%w: need 1 <= k <= n <= %d, have k=%d n=%d", ErrBadParams, MaxShares, p.K, p.N)
-	case p.Happy != 0 && (p.Happy < p.K || p.Happy > p.N):
-		return fmt.Errorf("%w: need k <= happy <= n, have k=%d happy=%d n=%d", ErrBadParams, p.K, p.Happy, p.N)
+	case p.Happy < 0 || p.Happy > p.N:
+		return fmt.Errorf("%w: need 1 <= happy <= n, have happy=%d n=%d", ErrBadParams, p.Happy, p.N)
 	case p.SegmentSize < 1:
 		return fmt.Errorf("%w: segment size %d", ErrBadParams, p.SegmentSize)
 	}

@@ -5,6 +5,13 @@
 // they can be relayed and checked unchanged. Tahoe's introducer speaks only
 // Foolscap; ours speaks HTTPS with CBOR bodies and a NURL-pinned
 // certificate, like the storage protocol (see docs/introducer.md).
+//
+// Server is the introducer: it keeps the newest announcement of each
+// (server id, service) and answers subscribers' long polls. Client is a
+// node's connection to one introducer: it publishes the node's
+// announcements and passes on the storage announcements it verified;
+// Clients merges several. ReadIntroducersYAML reads the introducers of
+// private/introducers.yaml.
 package introducer
 
 import (

@@ -21,6 +21,8 @@ type env struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
 	getenv         func(string) string
+	// nodeDir is the global -d/--node-directory given before the command.
+	nodeDir string
 }
 
 // command is one verb of the CLI.
@@ -40,7 +42,14 @@ func usagef(format string, a ...any) error { return &usageError{fmt.Sprintf(form
 // commands lists every verb; nested verbs (debug dump-cap) live in their own tables.
 func commands() []command {
 	return []command{
+		{"create-node", "create a node (storage server and client)", runCreateNode},
+		{"create-client", "create a client node (no storage)", runCreateClient},
+		{"create-introducer", "create an introducer node", runCreateIntroducer},
+		{"run", "run a node in the foreground", runRun},
+		{"put", "upload a file and print its cap", runPut},
+		{"get", "download a file by its cap", runGet},
 		{"debug", "debugging tools: dump-cap, chk-cap", runDebug},
+		{"admin", "node administration: print-server-entry", runAdmin},
 		{"version", "print the version", runVersion},
 	}
 }
@@ -86,9 +95,34 @@ func dispatch(ctx context.Context, e *env, prefix string, table []command, args 
 	return c.run(ctx, e, args[1:])
 }
 
+// globalOptions takes Tahoe's global options from before the command:
+// -d/--node-directory DIR (also -dDIR, --node-directory=DIR).
+func globalOptions(e *env, args []string) ([]string, error) {
+	for len(args) > 0 {
+		a := args[0]
+		switch {
+		case a == "-d" || a == "--node-directory":
+			if len(args) < 2 {
+				return nil, usagef("%s needs a directory", a)
+			}
+			e.nodeDir, args = args[1], args[2:]
+		case strings.HasPrefix(a, "--node-directory="):
+			e.nodeDir, args = strings.TrimPrefix(a, "--node-directory="), args[1:]
+		case strings.HasPrefix(a, "-d") && len(a) > 2:
+			e.nodeDir, args = a[2:], args[1:]
+		default:
+			return args, nil
+		}
+	}
+	return args, nil
+}
+
 // run is main without the process: it returns the exit code.
 func run(ctx context.Context, e *env, args []string) int {
-	err := dispatch(ctx, e, "lafs", commands(), args)
+	args, err := globalOptions(e, args)
+	if err == nil {
+		err = dispatch(ctx, e, "lafs", commands(), args)
+	}
 	if err == nil {
 		return 0
 	}

@@ -1,0 +1,103 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/lafs/lafs/node"
+)
+
+// multiFlag collects a repeatable string flag.
+type multiFlag []string
+
+func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
+func (m *multiFlag) Set(s string) error { *m = append(*m, s); return nil }
+
+func runCreateNode(ctx context.Context, e *env, args []string) error {
+	return create(e, "create-node", node.KindNode, args)
+}
+
+func runCreateClient(ctx context.Context, e *env, args []string) error {
+	return create(e, "create-client", node.KindClient, args)
+}
+
+func runCreateIntroducer(ctx context.Context, e *env, args []string) error {
+	return create(e, "create-introducer", node.KindIntroducer, args)
+}
+
+// create implements Tahoe's create-node, create-client and
+// create-introducer, with their flags.
+func create(e *env, name string, kind node.Kind, args []string) error {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	var o node.CreateOptions
+	o.Kind = kind
+	var introducers multiFlag
+	basedir := fs.String("basedir", "", "the node directory")
+	fs.StringVar(basedir, "C", "", "the node directory (short for --basedir)")
+	fs.StringVar(&o.Nickname, "nickname", "", "the node's nickname")
+	fs.StringVar(&o.Nickname, "n", "", "short for --nickname")
+	if kind != node.KindIntroducer {
+		fs.Var(&introducers, "introducer", "introducer address (NURL or fURL); may be repeated")
+		fs.Var(&introducers, "i", "short for --introducer")
+		fs.IntVar(&o.SharesNeeded, "shares-needed", 0, "shares needed to recover a file (k, default 3)")
+		fs.IntVar(&o.SharesHappy, "shares-happy", 0, "distinct servers an upload must reach (default 7)")
+		fs.IntVar(&o.SharesTotal, "shares-total", 0, "shares made of each file (N, default 10)")
+		fs.StringVar(&o.WebPort, "webport", "", `web API endpoint, or "none" (default tcp:3456:interface=127.0.0.1)`)
+		fs.StringVar(&o.WebPort, "p", "", "short for --webport")
+	}
+	if kind != node.KindClient {
+		fs.StringVar(&o.Listen, "listen", "", `where to listen: "tcp" (default) or "none"`)
+		fs.StringVar(&o.Hostname, "hostname", "", "this host's name or address, for a free TCP port chosen now")
+		fs.StringVar(&o.Location, "location", "", "tub.location: connection hints to announce")
+		fs.StringVar(&o.Port, "port", "", "tub.port: endpoint to listen on, e.g. tcp:3457:interface=127.0.0.1")
+	}
+	if kind == node.KindNode {
+		fs.BoolVar(&o.NoStorage, "no-storage", false, "do not offer storage")
+		fs.StringVar(&o.StorageDir, "storage-dir", "", "where to keep shares (default BASEDIR/storage)")
+		fs.BoolVar(&o.Helper, "helper", false, "run an upload helper")
+	}
+	if err := fs.Parse(args); err != nil {
+		return usagef("%v", err)
+	}
+	o.Introducers = introducers
+	dir := *basedir
+	switch {
+	case fs.NArg() == 1 && dir == "":
+		dir = fs.Arg(0)
+	case fs.NArg() > 1 || (fs.NArg() == 1 && dir != ""):
+		return usagef("lafs %s: one node directory at most", name)
+	case dir == "":
+		dir = defaultNodeDir(e)
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return err
+	}
+	if err := node.Create(abs, o); err != nil {
+		return err
+	}
+	what := map[node.Kind]string{node.KindNode: "Node", node.KindClient: "Node", node.KindIntroducer: "Introducer"}[kind]
+	fmt.Fprintf(e.stdout, "%s created in '%s'\n", what, abs)
+	if kind != node.KindIntroducer && len(introducers) == 0 {
+		fmt.Fprintln(e.stdout, " Please add introducers to private/introducers.yaml or storage servers to private/servers.yaml before starting")
+	}
+	fmt.Fprintf(e.stdout, " To start it, run 'lafs run %s'\n", abs)
+	return nil
+}
+
+// defaultNodeDir is Tahoe's default node directory, ~/.tahoe.
+func defaultNodeDir(e *env) string {
+	if e.nodeDir != "" {
+		return e.nodeDir
+	}
+	home := e.getenv("HOME")
+	if home == "" {
+		home, _ = os.UserHomeDir()
+	}
+	return filepath.Join(home, ".tahoe")
+}

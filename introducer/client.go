@@ -1,0 +1,307 @@
+package introducer
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"sync"
+	"time"
+
+	"github.com/lafs/lafs/crypt"
+	"github.com/lafs/lafs/storagehttp"
+)
+
+// Client defaults.
+const (
+	// DefaultPollWait is how long a poll asks the introducer to wait.
+	DefaultPollWait = 60 * time.Second
+	// DefaultMinBackoff is the first wait before trying again after a
+	// failure; the wait doubles after each further failure.
+	DefaultMinBackoff = time.Second
+	// DefaultMaxBackoff caps the wait between attempts.
+	DefaultMaxBackoff = 30 * time.Second
+	// minPollInterval spaces polls, so that an introducer that answers at
+	// once, again and again, cannot make us spin.
+	minPollInterval = 100 * time.Millisecond
+	// requestSlack is how much longer than its wait a poll may take.
+	requestSlack = 30 * time.Second
+)
+
+// AnnouncementFunc receives a verified announcement that is new or newer
+// (by seqnum) than the last one from the same server id.
+type AnnouncementFunc func(serverID string, ann Announcement)
+
+// Client is a node's connection to one introducer: it publishes the node's
+// announcements (again whenever it reconnects or the introducer restarts),
+// and long-polls for storage announcements, checking every signature
+// itself, since an introducer is not trusted. It keeps the newest seqnum per
+// server id and passes each new or changed announcement to its
+// AnnouncementFunc. After a failure it retries with a doubling back-off.
+// A Client is safe for concurrent use.
+type Client struct {
+	nurl     storagehttp.NURL
+	censored string
+	base     string
+	auth     string
+	subHdr   string
+	cfg      clientConfig
+	tr       *http.Transport
+	hc       *http.Client
+	ctx      context.Context
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
+	kick     chan struct{} // wakes the publisher
+
+	mu           sync.Mutex
+	closed       bool
+	connected    bool
+	since        time.Time
+	lastReceived time.Time
+	lastErr      error
+	rejected     int
+	instance     []byte
+	known        map[string]known  // server id -> newest accepted storage announcement
+	pub          map[string]Signed // service -> our newest announcement
+	sent         map[string]bool   // service -> pub[service] published to this instance
+	gen          int               // bumped when sent is reset
+}
+
+type known struct {
+	seqnum int64
+	msg    []byte
+}
+
+// ClientOption configures NewClient.
+type ClientOption func(*clientConfig)
+
+type clientConfig struct {
+	onAnn      AnnouncementFunc
+	minBackoff time.Duration
+	maxBackoff time.Duration
+	pollWait   time.Duration
+	myVersion  string
+	dial       func(ctx context.Context, network, addr string) (net.Conn, error)
+	log        *slog.Logger
+}
+
+// OnAnnouncement sets the function that receives storage announcements.
+// It is called from one goroutine at a time, in the order the
+// announcements are accepted, and must not block for long.
+func OnAnnouncement(fn AnnouncementFunc) ClientOption {
+	return func(c *clientConfig) { c.onAnn = fn }
+}
+
+// WithBackoff sets the first and the longest wait between attempts after a
+// failure (DefaultMinBackoff and DefaultMaxBackoff unless set).
+func WithBackoff(minWait, maxWait time.Duration) ClientOption {
+	return func(c *clientConfig) {
+		c.minBackoff = max(minWait, time.Millisecond)
+		c.maxBackoff = max(maxWait, c.minBackoff)
+	}
+}
+
+// WithPollWait sets how long each poll asks the introducer to wait for a
+// change (DefaultPollWait unless set; the introducer may wait less).
+func WithPollWait(d time.Duration) ClientOption {
+	return func(c *clientConfig) { c.pollWait = max(d, 0) }
+}
+
+// WithMyVersion sets the version the client reports to the introducer's
+// status page ("lafs" unless set).
+func WithMyVersion(v string) ClientOption { return func(c *clientConfig) { c.myVersion = v } }
+
+// WithDialContext sets how connections are made, for instance through Tor
+// (which a pb+tor NURL needs). The function gets the NURL's host:port.
+func WithDialContext(dial func(ctx context.Context, network, addr string) (net.Conn, error)) ClientOption {
+	return func(c *clientConfig) { c.dial = dial }
+}
+
+// WithLogger sets where the client logs (slog.Default unless set).
+func WithLogger(l *slog.Logger) ClientOption { return func(c *clientConfig) { c.log = l } }
+
+// NewClient starts a client of the introducer at nurl,
+// pb://<spki-hash>@<host>:<port>/<swissnum>#v=1 (a "tcp:" before the host
+// is accepted too), reporting nickname to its status page. A Foolscap
+// fURL (no "#v=1") gets an error wrapping ErrFoolscap. The client connects
+// in the background; Status tells how it goes, Close stops it.
+func NewClient(nurl, nickname string, opts ...ClientOption) (*Client, error) {
+	n, err := parseNURL(nurl)
+	if err != nil {
+		return nil, err
+	}
+	cfg := clientConfig{
+		minBackoff: DefaultMinBackoff,
+		maxBackoff: DefaultMaxBackoff,
+		pollWait:   DefaultPollWait,
+		myVersion:  "lafs",
+	}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	if cfg.log == nil {
+		cfg.log = slog.Default()
+	}
+	if n.Tor && cfg.dial == nil {
+		return nil, fmt.Errorf("%w %s: a pb+tor NURL needs a Tor dialer (WithDialContext)", storagehttp.ErrNURL, censor(n))
+	}
+	if cfg.dial == nil {
+		d := &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}
+		cfg.dial = d.DialContext
+	}
+	tlsConf, err := storagehttp.ClientTLSConfig(n.SPKIHash)
+	if err != nil {
+		return nil, err
+	}
+	tr := &http.Transport{
+		DialContext:         cfg.dial,
+		TLSClientConfig:     tlsConf,
+		TLSHandshakeTimeout: 30 * time.Second,
+		MaxIdleConnsPerHost: 2,
+		IdleConnTimeout:     90 * time.Second,
+		DisableCompression:  true,
+		// HTTP/1.1 only, as the storage protocol.
+		TLSNextProto: map[string]func(string, *tls.Conn) http.RoundTripper{},
+	}
+	id := make([]byte, 10)
+	rand.Read(id)
+	ctx, cancel := context.WithCancel(context.Background())
+	c := &Client{
+		nurl:     n,
+		censored: censor(n),
+		base:     "https://" + n.Address(),
+		auth:     authorization([]byte(n.Swissnum)),
+		subHdr: url.Values{
+			"id":         {crypt.Base32(id)},
+			"nickname":   {truncateUTF8(nickname, maxSubscriberField)},
+			"my-version": {truncateUTF8(cfg.myVersion, maxSubscriberField)},
+		}.Encode(),
+		cfg:    cfg,
+		tr:     tr,
+		hc:     &http.Client{Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
+		ctx:    ctx,
+		cancel: cancel,
+		kick:   make(chan struct{}, 1),
+		since:  time.Now(),
+		known:  map[string]known{},
+		pub:    map[string]Signed{},
+		sent:   map[string]bool{},
+	}
+	c.wg.Add(2)
+	go c.pollLoop()
+	go c.publishLoop()
+	return c, nil
+}
+
+// Close stops the client's goroutines, abandoning requests under way, and
+// waits for them to end. It is safe to call more than once.
+func (c *Client) Close() error {
+	c.mu.Lock()
+	c.closed = true
+	c.mu.Unlock()
+	c.cancel()
+	c.wg.Wait()
+	c.tr.CloseIdleConnections()
+	return nil
+}
+
+// Publish has the client publish s, a signed announcement of this node,
+// now if it is connected, else as soon as it connects, and again whenever
+// it reconnects. A later call for the same service replaces it: its seqnum
+// must be higher. An announcement that does not verify is refused.
+func (c *Client) Publish(s Signed) error {
+	service, seqnum, err := checkSigned(s)
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return ErrClosed
+	}
+	if old, ok := c.pub[service]; ok {
+		if bytes.Equal(old.Msg, s.Msg) && old.Key == s.Key {
+			return nil
+		}
+		if _, oldSeq, _ := checkSigned(old); oldSeq >= seqnum && old.Key == s.Key {
+			return fmt.Errorf("%w: seqnum %d is not above the %d already published", ErrBadAnnouncement, seqnum, oldSeq)
+		}
+	}
+	c.pub[service] = s
+	c.sent[service] = false
+	c.wake()
+	return nil
+}
+
+// checkSigned verifies one of our own announcements before it is sent.
+func checkSigned(s Signed) (service string, seqnum int64, err error) {
+	if err := checkShape(s); err != nil {
+		return "", 0, fmt.Errorf("%w: %v", ErrBadAnnouncement, err)
+	}
+	a, err := Verify(s)
+	if err != nil {
+		return "", 0, err
+	}
+	return checkAnnouncement(a)
+}
+
+func (c *Client) wake() {
+	select {
+	case c.kick <- struct{}{}:
+	default:
+	}
+}
+
+// Status is the state of a client's connection to its introducer, for the
+// welcome page (Tahoe's introducers.statuses).
+type Status struct {
+	// NURL is the introducer's NURL with the swissnum censored.
+	NURL string
+	// Connected tells whether the last poll succeeded.
+	Connected bool
+	// Since is when Connected last changed (or the client started).
+	Since time.Time
+	// LastReceived is when an answer last came (zero if none did).
+	LastReceived time.Time
+	// LastError is the last failure, of a poll or a publish; nil once a
+	// reconnection succeeds. A 401 matches ErrUnauthorized, a certificate
+	// that is not the pinned one storagehttp.ErrPin.
+	LastError error
+	// Servers counts the storage servers whose announcements were
+	// accepted; Rejected the announcements refused (bad signature, bad
+	// form), which an honest introducer never relays.
+	Servers  int
+	Rejected int
+}
+
+// Summary says in a few words how the connection is, as Tahoe's
+// connection status summary does.
+func (s Status) Summary() string {
+	switch {
+	case s.Connected:
+		return "connected to " + s.NURL
+	case s.LastError != nil:
+		return "not connected: " + s.LastError.Error()
+	}
+	return "connecting to " + s.NURL
+}
+
+// Status returns the state of the connection.
+func (c *Client) Status() Status {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return Status{
+		NURL:         c.censored,
+		Connected:    c.connected,
+		Since:        c.since,
+		LastReceived: c.lastReceived,
+		LastError:    c.lastErr,
+		Servers:      len(c.known),
+		Rejected:     c.rejected,
+	}
+}

@@ -1,0 +1,327 @@
+package introducer
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/lafs/lafs"
+	"github.com/lafs/lafs/grid"
+	"github.com/lafs/lafs/storagehttp"
+)
+
+func TestRoundTrip(t *testing.T) {
+	ti := startIntro(t)
+	server := newNode("server1")
+	pubc := newTestClient(t, ti.NURL())
+	if err := pubc.Publish(server.storageAnn(t, 1)); err != nil {
+		t.Fatal(err)
+	}
+	rec := newRecorder()
+	newTestClient(t, ti.NURL(), OnAnnouncement(rec.fn))
+	waitFor(t, "the announcement", 5*time.Second, func() bool { return rec.seqnum(server.id()) == 1 })
+
+	// What the node does with it: feed the storage broker.
+	rec.mu.Lock()
+	ann := rec.last[server.id()]
+	rec.mu.Unlock()
+	ga, err := grid.AnnouncementFromMap(ann)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ga.Nickname != "server1" || ga.Seqnum != 1 || len(ga.NURLs) != 1 || ga.FURL == "" {
+		t.Errorf("grid announcement: %+v", ga)
+	}
+	b := grid.NewBroker(func(context.Context, string) (lafs.StorageServer, error) {
+		return nil, errors.New("no dialing in this test")
+	}, quietLog())
+	defer b.Close()
+	if err := b.Add(server.id(), ga); err != nil {
+		t.Fatal(err)
+	}
+	if st := b.States(); len(st) != 1 || st[0].ID != server.id() {
+		t.Errorf("broker states: %+v", st)
+	}
+
+	waitFor(t, "the publisher to see it", 5*time.Second, func() bool { return pubc.Status().Servers == 1 })
+	if st := pubc.Status(); !st.Connected || st.LastError != nil || strings.Contains(st.NURL, ti.swissnum) {
+		t.Errorf("publisher status: %+v", st)
+	}
+	// The introducer lists both clients as subscribers.
+	waitFor(t, "two subscribers", 5*time.Second, func() bool {
+		s := ti.Server.Status().Subscribers
+		return len(s) == 2 && s[0].Nickname == "tester"
+	})
+}
+
+func TestClientSeqnums(t *testing.T) {
+	ti := startIntro(t)
+	server := newNode("s")
+	pubc := newTestClient(t, ti.NURL())
+	rec := newRecorder()
+	newTestClient(t, ti.NURL(), OnAnnouncement(rec.fn))
+
+	pubc.Publish(server.storageAnn(t, 1))
+	waitFor(t, "seqnum 1", 5*time.Second, func() bool { return rec.seqnum(server.id()) == 1 })
+	if err := pubc.Publish(server.storageAnn(t, 2)); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "seqnum 2", 5*time.Second, func() bool { return rec.seqnum(server.id()) == 2 })
+	// The client refuses to go back.
+	if err := pubc.Publish(server.storageAnn(t, 1)); !errors.Is(err, ErrBadAnnouncement) {
+		t.Errorf("publish of an older seqnum: %v", err)
+	}
+	// Another publisher of the same key with an old seqnum is ignored by
+	// the introducer; and a newer one goes through.
+	if out := ti.publishRaw(t, server.storageAnn(t, 1)); out.Outcome != outcomeStale {
+		t.Errorf("outcome %q", out.Outcome)
+	}
+	ti.publishRaw(t, server.storageAnn(t, 5))
+	waitFor(t, "seqnum 5", 5*time.Second, func() bool { return rec.seqnum(server.id()) == 5 })
+	if n := rec.count(); n != 3 {
+		t.Errorf("%d deliveries, want 3 (1, 2, 5)", n)
+	}
+}
+
+// TestMaliciousIntroducer has an introducer relay forged, tampered and
+// replayed announcements: the client takes only the genuine newest one.
+func TestMaliciousIntroducer(t *testing.T) {
+	x, y, z, w := newNode("x"), newNode("y"), newNode("z"), newNode("w")
+	x1, x2 := x.storageAnn(t, 1), x.storageAnn(t, 2)
+	tampered := y.storageAnn(t, 1)
+	tampered.Msg = []byte(strings.Replace(string(tampered.Msg), `"y"`, `"evil"`, 1))
+	swapped := z.storageAnn(t, 1)
+	swapped.Key = y.id() // z's message and signature, claimed as y's
+	forgedSig := y.storageAnn(t, 9)
+	forgedSig.Sig = "v0-" + strings.Repeat("a", 103)
+	other, _ := Sign(NewAnnouncement("other", "w", "v", 1), w.key)
+	anns := []wireSigned{toWire(x2), toWire(tampered), toWire(swapped), toWire(forgedSig), toWire(other), toWire(x1), toWire(Signed{Msg: x2.Msg, Sig: forgedSig.Sig, Key: x2.Key})}
+	answer := mustCBOR(t, pollResponse{Version: 7, Instance: []byte("evil"), Announcements: anns})
+
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET "+pathAnnouncements, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Query().Has("after") {
+			time.Sleep(50 * time.Millisecond)
+		}
+		writeCBOR(w, 200, answer)
+	})
+	ti := serveHandler(t, mux)
+	rec := newRecorder()
+	c := newTestClient(t, ti.NURL(), OnAnnouncement(rec.fn))
+	waitFor(t, "a poll", 5*time.Second, func() bool { return c.Status().Rejected >= 4 })
+	time.Sleep(200 * time.Millisecond) // a few more polls
+	if n := rec.count(); n != 1 || rec.seqnum(x.id()) != 2 {
+		t.Errorf("deliveries %d: %+v", n, rec.got)
+	}
+	st := c.Status()
+	if st.Servers != 1 || st.Rejected%4 != 0 || !st.Connected {
+		t.Errorf("status: %+v", st)
+	}
+}
+
+func TestWrongSwissnum(t *testing.T) {
+	ti := startIntro(t)
+	nurl := strings.Replace(ti.NURL(), ti.swissnum, "wrong", 1)
+	c := newTestClient(t, nurl)
+	waitFor(t, "an error", 5*time.Second, func() bool { return c.Status().LastError != nil })
+	st := c.Status()
+	if !errors.Is(st.LastError, ErrUnauthorized) || st.Connected {
+		t.Errorf("status: %+v", st)
+	}
+	var se *StatusError
+	if !errors.As(st.LastError, &se) || se.Code != 401 || !strings.Contains(st.Summary(), "401") {
+		t.Errorf("error: %v; summary %q", st.LastError, st.Summary())
+	}
+	// Publishing waits for a connection; nothing reaches the introducer.
+	c.Publish(newNode("n").storageAnn(t, 1))
+	time.Sleep(100 * time.Millisecond)
+	if n := len(ti.Server.Status().Announcements); n != 0 {
+		t.Errorf("%d announcements", n)
+	}
+}
+
+func TestPinning(t *testing.T) {
+	ti := startIntro(t)
+	wrong := "pb://" + storagehttp.SPKIHash(testCert(t, "impostor").Leaf) + "@" + ti.addr + "/" + ti.swissnum + "#v=1"
+	c := newTestClient(t, wrong)
+	waitFor(t, "an error", 5*time.Second, func() bool { return c.Status().LastError != nil })
+	if st := c.Status(); !errors.Is(st.LastError, storagehttp.ErrPin) || st.Connected {
+		t.Errorf("status: %+v", st)
+	}
+	if len(ti.Server.Status().Subscribers) != 0 {
+		t.Error("a request got through")
+	}
+}
+
+func TestLongPollWakesPromptly(t *testing.T) {
+	ti := startIntro(t)
+	rec := newRecorder()
+	newTestClient(t, ti.NURL(), OnAnnouncement(rec.fn), WithPollWait(30*time.Second))
+	waitFor(t, "a waiting poll", 5*time.Second, func() bool {
+		s := ti.Server.Status().Subscribers
+		return len(s) == 1 && s[0].Polling
+	})
+	time.Sleep(200 * time.Millisecond) // surely waiting now
+	n := newNode("n")
+	start := time.Now()
+	ti.publishRaw(t, n.storageAnn(t, 1))
+	select {
+	case <-rec.ch:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no announcement")
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("announcement arrived after %v", d)
+	}
+}
+
+func TestTwoIntroducersOneDown(t *testing.T) {
+	up := startIntro(t)
+	down := newIntro(t, "intro2", "swiss2")
+	rec := newRecorder()
+	cs := NewClients("me", rec.fn, fast()...)
+	defer cs.Close()
+	if err := cs.Add("up", up.NURL()); err != nil {
+		t.Fatal(err)
+	}
+	if err := cs.Add("down", down.NURL()); err != nil {
+		t.Fatal(err)
+	}
+	if err := cs.Add("up", up.NURL()); err == nil {
+		t.Error("petname used twice")
+	}
+	s := newNode("s")
+	if err := cs.Publish(s.storageAnn(t, 1)); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the announcement through the live introducer", 5*time.Second, func() bool { return rec.seqnum(s.id()) == 1 })
+	waitFor(t, "the down one's error", 5*time.Second, func() bool { return cs.Statuses()["down"].LastError != nil })
+	st := cs.Statuses()
+	if !st["up"].Connected || st["down"].Connected || cs.Connected() != 1 {
+		t.Errorf("statuses: %+v", st)
+	}
+
+	down.start()
+	waitFor(t, "the reconnection", 5*time.Second, func() bool { return cs.Statuses()["down"].Connected })
+	waitFor(t, "the announcement published to the revived introducer", 5*time.Second, func() bool {
+		return len(down.Server.Status().Announcements) == 1
+	})
+	waitFor(t, "the revived introducer's relay", 5*time.Second, func() bool { return cs.Statuses()["down"].Servers == 1 })
+	if st := cs.Statuses()["down"]; st.LastError != nil {
+		t.Errorf("revived status: %+v", st)
+	}
+	// Both introducers relay it; it is delivered once. A later client
+	// added gets what was published.
+	time.Sleep(100 * time.Millisecond)
+	if n := rec.count(); n != 1 {
+		t.Errorf("%d deliveries", n)
+	}
+	third := startIntro(t)
+	if err := cs.Add("third", third.NURL()); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "publication to the third", 5*time.Second, func() bool { return len(third.Server.Status().Announcements) == 1 })
+}
+
+func TestRepublishAfterRestart(t *testing.T) {
+	ti := startIntro(t)
+	c := newTestClient(t, ti.NURL())
+	if err := c.Publish(newNode("n").storageAnn(t, 1)); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "publication", 5*time.Second, func() bool { return len(ti.Server.Status().Announcements) == 1 })
+	// The introducer restarts with an empty table.
+	ti.stop()
+	ti.Server = NewServer([]byte(ti.swissnum), WithServerLogger(quietLog()))
+	ti.handler = ti.Server.Handler()
+	ti.start()
+	waitFor(t, "publication to the new instance", 5*time.Second, func() bool { return len(ti.Server.Status().Announcements) == 1 })
+}
+
+func TestNewClientURLs(t *testing.T) {
+	hash := storagehttp.SPKIHash(testCert(t, "intro").Leaf)
+	for _, c := range []struct {
+		in   string
+		want error // nil: accepted
+	}{
+		{"pb://" + hash + "@127.0.0.1:1/swiss#v=1", nil},
+		{"pb://" + hash + "@tcp:127.0.0.1:1/swiss#v=1", nil},
+		{"pb://ok45ssoklj4y7eok5c3xkmj@tcp:tahoe.example:44801/ii3uumo", ErrFoolscap},
+		{"pb://ok45ssoklj4y7eok5c3xkmj@tcp:a:1,tcp:b:2/ii3uumo", ErrFoolscap},
+		{"pb://" + hash + "@127.0.0.1:1/swiss#v=2", storagehttp.ErrNURL},
+		{"https://example.com/", storagehttp.ErrNURL},
+		{"pb+tor://" + hash + "@abcdefghijklmnop.onion:1/swiss#v=1", storagehttp.ErrNURL}, // no Tor dialer
+	} {
+		cl, err := NewClient(c.in, "n", fast()...)
+		if c.want == nil {
+			if err != nil {
+				t.Errorf("%s: %v", c.in, err)
+			} else {
+				cl.Close()
+			}
+			continue
+		}
+		if !errors.Is(err, c.want) {
+			t.Errorf("%s: %v, want %v", c.in, err, c.want)
+		}
+		if err != nil && strings.Contains(err.Error(), "ii3uumo") {
+			t.Errorf("error shows the swissnum: %v", err)
+		}
+	}
+	if !strings.Contains(ErrFoolscap.Error(), "private/servers.yaml") {
+		t.Error(ErrFoolscap)
+	}
+}
+
+func TestClientClose(t *testing.T) {
+	before := runtime.NumGoroutine()
+	ti := startIntro(t)
+	c, err := NewClient(ti.NURL(), "n", fast(WithPollWait(30*time.Second))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Publish(newNode("n").storageAnn(t, 1))
+	waitFor(t, "a waiting poll", 5*time.Second, func() bool {
+		s := ti.Server.Status().Subscribers
+		return len(s) == 1 && s[0].Polling
+	})
+	done := make(chan struct{})
+	go func() { c.Close(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Close hangs")
+	}
+	if !clientGoroutinesGone() {
+		t.Error("client goroutines still running after Close")
+	}
+	if err := c.Publish(newNode("m").storageAnn(t, 1)); !errors.Is(err, ErrClosed) {
+		t.Errorf("Publish after Close: %v", err)
+	}
+	c.Close() // again
+	ti.stop()
+	ti.Server.Close()
+	waitFor(t, "goroutines to end", 5*time.Second, func() bool { return runtime.NumGoroutine() <= before })
+
+	// Clients closes all of its clients, even a disconnected one.
+	cs := NewClients("me", nil, fast()...)
+	cs.Add("nowhere", newIntro(t, "intro", "s").NURL())
+	cs.Close()
+	if !clientGoroutinesGone() {
+		t.Error("goroutines left after Clients.Close")
+	}
+	if err := cs.Add("late", ti.NURL()); !errors.Is(err, ErrClosed) {
+		t.Errorf("Add after Close: %v", err)
+	}
+}
+
+// clientGoroutinesGone reports whether no goroutine runs a Client's code.
+func clientGoroutinesGone() bool {
+	buf := make([]byte, 1<<20)
+	n := runtime.Stack(buf, true)
+	return !strings.Contains(string(buf[:n]), "introducer.(*Client)")
+}

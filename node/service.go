@@ -1,0 +1,415 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/lafs/lafs"
+	"github.com/lafs/lafs/backend/disk"
+	"github.com/lafs/lafs/client"
+	"github.com/lafs/lafs/grid"
+	"github.com/lafs/lafs/introducer"
+	"github.com/lafs/lafs/storage"
+	"github.com/lafs/lafs/storagehttp"
+)
+
+// Version is what nodes announce as their software version.
+var Version = "lafs/0.1.0"
+
+// Node is a running node: the services its tahoe.cfg asks for.
+type Node struct {
+	Basedir  string
+	Config   *Config
+	Identity *Identity
+	Log      *slog.Logger
+
+	// Broker knows the grid's storage servers; Client stores and fetches
+	// files through them (every kind of node but an introducer).
+	Broker *grid.Broker
+	Client *client.Client
+
+	// Introducers are the clients of the introducers this node uses.
+	Introducers *introducer.Clients
+	// IntroducerServer and IntroducerURLs are set on an introducer node.
+	IntroducerServer *introducer.Server
+	IntroducerURLs   *ServiceURLs
+
+	// Storage is the storage server, when [storage] enabled.
+	Storage     *storage.Server
+	StorageURLs *ServiceURLs
+
+	mu       sync.Mutex
+	servers  []*http.Server
+	closers  []func()
+	errc     chan error
+	listenAt []string // the addresses the tub listeners got
+}
+
+// Start starts the node in basedir and returns once every service listens.
+func Start(ctx context.Context, basedir string, log *slog.Logger) (*Node, error) {
+	if log == nil {
+		log = slog.Default()
+	}
+	cfg, err := ReadConfig(basedir)
+	if err != nil {
+		return nil, err
+	}
+	id, err := LoadOrCreateIdentity(basedir)
+	if err != nil {
+		return nil, err
+	}
+	n := &Node{Basedir: basedir, Config: cfg, Identity: id, Log: log, errc: make(chan error, 8)}
+	if err := n.startStorage(ctx); err != nil {
+		n.Close()
+		return nil, err
+	}
+	if cfg.Kind() == KindIntroducer {
+		if err := n.startIntroducer(ctx); err != nil {
+			n.Close()
+			return nil, err
+		}
+		return n, nil
+	}
+	if err := n.startClient(ctx); err != nil {
+		n.Close()
+		return nil, err
+	}
+	if err := n.startIntroducerClients(ctx); err != nil {
+		n.Close()
+		return nil, err
+	}
+	return n, nil
+}
+
+// Errors delivers errors of services that stopped on their own.
+func (n *Node) Errors() <-chan error { return n.errc }
+
+func (n *Node) path(p string) string {
+	if filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(n.Basedir, p)
+}
+
+// startStorage serves the storage protocol over HTTPS on the tub listeners
+// and writes private/storage.furl and private/storage.nurl.
+func (n *Node) startStorage(ctx context.Context) error {
+	sc := n.Config.Storage()
+	nc := n.Config.Node()
+	if !sc.Enabled || n.Config.Kind() == KindIntroducer {
+		return nil
+	}
+	if nc.TubDisabled || len(nc.TubListeners) == 0 {
+		return fmt.Errorf("%s: [storage] enabled needs [node] tub.port to listen on", n.Config.File())
+	}
+	dir := sc.StorageDir
+	if dir == "" {
+		dir = "storage"
+	}
+	dir = n.path(dir)
+	b, err := disk.Open(dir)
+	if err != nil {
+		return fmt.Errorf("storage folder: %w", err)
+	}
+	srv, err := storage.New(b, storage.Config{
+		ServerID:           n.Identity.ServerID,
+		ReservedSpace:      uint64(max(sc.ReservedSpace, 0)),
+		ReadOnly:           sc.ReadOnly,
+		ApplicationVersion: []byte(Version),
+		AdvisoryDir:        filepath.Join(dir, "corruption-advisories"),
+		Logger:             n.Log.With("service", "storage"),
+	})
+	if err != nil {
+		return err
+	}
+	n.Storage = srv
+	lns, err := n.listen(nc.TubListeners)
+	if err != nil {
+		return err
+	}
+	hints := n.locationHints(nc.Location, lns)
+	urls, err := LoadOrCreateStorageURLs(n.Basedir, n.Identity, hints)
+	if err != nil {
+		for _, ln := range lns {
+			ln.Close()
+		}
+		return err
+	}
+	n.StorageURLs = urls
+	h := storagehttp.Handler(srv, []byte(urls.Swissnum), storagehttp.WithErrorLog(n.Log.With("service", "storage-http")))
+	for _, ln := range lns {
+		n.serveTLS(ln, h)
+	}
+	n.addCloser(func() { srv.Close() })
+	n.Log.Info("storage server listening", "nurls", strings.Join(urls.NURLs, " "), "dir", dir)
+	return nil
+}
+
+// DialStorage connects to a storage server by NURL, pinning its certificate.
+func DialStorage(ctx context.Context, nurl string) (lafs.StorageServer, error) {
+	u, err := storagehttp.ParseNURL(nurl)
+	if err != nil {
+		return nil, err
+	}
+	return storagehttp.Dial(u)
+}
+
+// startClient starts the storage broker, fed by private/servers.yaml, and
+// the client on top of it.
+func (n *Node) startClient(ctx context.Context) error {
+	secrets, err := LoadOrCreateSecrets(n.Basedir)
+	if err != nil {
+		return err
+	}
+	n.Broker = grid.NewBroker(DialStorage, n.Log.With("service", "broker"))
+	n.addCloser(n.Broker.Close)
+	static, err := grid.StaticServers(filepath.Join(n.Basedir, "private", "servers.yaml"))
+	if err != nil {
+		return err
+	}
+	for id, ann := range static {
+		if err := n.Broker.Add(id, ann); err != nil {
+			n.Log.Warn("ignoring static server", "id", id, "err", err)
+		}
+	}
+	cc := n.Config.Client()
+	tmp := n.Config.Node().TempDir
+	if tmp == "" {
+		tmp = "tmp"
+	}
+	tmp = n.path(tmp)
+	if err := os.MkdirAll(tmp, 0o700); err != nil {
+		return err
+	}
+	n.Client, err = client.New(client.Config{
+		Params:      cc.Params(),
+		Convergence: secrets.Convergence,
+		LeaseSecret: secrets.Lease,
+		Peers:       n.Broker,
+		TempDir:     tmp,
+	})
+	return err
+}
+
+// startIntroducer serves the introduction service over HTTPS on the tub
+// listeners and writes private/introducer.furl and private/introducer.nurl.
+func (n *Node) startIntroducer(ctx context.Context) error {
+	nc := n.Config.Node()
+	if nc.TubDisabled || len(nc.TubListeners) == 0 {
+		return fmt.Errorf("%s: an introducer needs [node] tub.port to listen on", n.Config.File())
+	}
+	lns, err := n.listen(nc.TubListeners)
+	if err != nil {
+		return err
+	}
+	urls, err := LoadOrCreateServiceURLs(n.Basedir, "introducer", n.Identity, n.locationHints(nc.Location, lns))
+	if err != nil {
+		for _, ln := range lns {
+			ln.Close()
+		}
+		return err
+	}
+	n.IntroducerURLs = urls
+	n.IntroducerServer = introducer.NewServer([]byte(urls.Swissnum),
+		introducer.WithServerLogger(n.Log.With("service", "introducer")),
+		introducer.WithApplicationVersion(Version))
+	for _, ln := range lns {
+		n.serveTLS(ln, n.IntroducerServer.Handler())
+	}
+	n.addCloser(func() { n.IntroducerServer.Close() })
+	n.Log.Info("introducer listening", "nurls", strings.Join(urls.NURLs, " "))
+	return nil
+}
+
+// startIntroducerClients connects to every introducer of
+// private/introducers.yaml (and the deprecated [client] introducer.furl),
+// feeds their announcements to the broker, and publishes this node's
+// storage announcement. A Foolscap introducer is reported and skipped.
+func (n *Node) startIntroducerClients(ctx context.Context) error {
+	intros, err := introducer.ReadIntroducersYAML(filepath.Join(n.Basedir, "private", "introducers.yaml"))
+	if err != nil {
+		return err
+	}
+	if furl := n.Config.Client().IntroducerFURL; furl != "" {
+		if intros, err = introducer.WithDeprecatedFURL(intros, furl); err != nil {
+			return err
+		}
+	}
+	n.Introducers = introducer.NewClients(n.Config.Node().Nickname, func(id string, a introducer.Announcement) {
+		if a.String("service-name") != introducer.StorageService {
+			return
+		}
+		ga, err := grid.AnnouncementFromMap(a)
+		if err == nil {
+			err = n.Broker.Add(id, ga)
+		}
+		if err != nil {
+			n.Log.Warn("ignoring announcement", "server", id, "err", err)
+		}
+	}, introducer.WithLogger(n.Log.With("service", "introducer-client")), introducer.WithMyVersion(Version))
+	n.addCloser(func() { n.Introducers.Close() })
+	for pet, addr := range intros {
+		if err := n.Introducers.Add(pet, addr); err != nil {
+			if errors.Is(err, introducer.ErrFoolscap) {
+				n.Log.Warn("skipping introducer", "petname", pet, "err", err)
+				continue
+			}
+			return fmt.Errorf("introducer %q: %w", pet, err)
+		}
+	}
+	if n.StorageURLs != nil {
+		ann, err := StorageAnnouncement(n.Basedir, n.Config, n.Identity, n.StorageURLs)
+		if err != nil {
+			return err
+		}
+		signed, err := introducer.Sign(ann, n.Identity.SigningKey)
+		if err != nil {
+			return err
+		}
+		if err := n.Introducers.Publish(signed); err != nil {
+			return err
+		}
+		// A node also uses its own storage server, as Tahoe's does.
+		if ga, err := grid.AnnouncementFromMap(ann); err == nil {
+			n.Broker.Add(n.Identity.LongNodeID(), ga)
+		}
+	}
+	return nil
+}
+
+// listen opens every TCP listener of tub.port.
+func (n *Node) listen(eps []Endpoint) ([]net.Listener, error) {
+	var lns []net.Listener
+	for _, ep := range eps {
+		if !ep.IsTCP() {
+			return nil, fmt.Errorf("%s: tub.port %q: only tcp listeners are supported so far", n.Config.File(), ep.Raw)
+		}
+		network := "tcp"
+		if ep.Type == "tcp6" {
+			network = "tcp6"
+		}
+		ln, err := net.Listen(network, net.JoinHostPort(ep.Interface, strconv.Itoa(ep.Port)))
+		if err != nil {
+			for _, l := range lns {
+				l.Close()
+			}
+			return nil, fmt.Errorf("listening on %s: %w", ep.Raw, err)
+		}
+		lns = append(lns, ln)
+	}
+	return lns, nil
+}
+
+// locationHints replaces AUTO in tub.location with the addresses the node
+// listens on, as Tahoe does (loopback only when that is all there is).
+func (n *Node) locationHints(location []string, lns []net.Listener) []string {
+	var out []string
+	for _, h := range location {
+		if h != "AUTO" {
+			out = append(out, h)
+			continue
+		}
+		for _, ln := range lns {
+			addr := ln.Addr().(*net.TCPAddr)
+			for _, ip := range autoAddresses(addr.IP) {
+				out = append(out, "tcp:"+net.JoinHostPort(ip, strconv.Itoa(addr.Port)))
+			}
+		}
+	}
+	if len(out) == 0 {
+		for _, ln := range lns {
+			addr := ln.Addr().(*net.TCPAddr)
+			out = append(out, "tcp:"+net.JoinHostPort("127.0.0.1", strconv.Itoa(addr.Port)))
+		}
+	}
+	return out
+}
+
+func autoAddresses(bound net.IP) []string {
+	if bound != nil && !bound.IsUnspecified() {
+		return []string{bound.String()}
+	}
+	var out []string
+	addrs, _ := net.InterfaceAddrs()
+	for _, a := range addrs {
+		if ipn, ok := a.(*net.IPNet); ok && ipn.IP.To4() != nil && !ipn.IP.IsLoopback() {
+			out = append(out, ipn.IP.String())
+		}
+	}
+	if len(out) == 0 {
+		out = []string{"127.0.0.1"}
+	}
+	return out
+}
+
+func (n *Node) serveTLS(ln net.Listener, h http.Handler) {
+	s := storagehttp.NewServer(h, n.Identity.TLSCert)
+	n.mu.Lock()
+	n.servers = append(n.servers, s)
+	n.listenAt = append(n.listenAt, ln.Addr().String())
+	n.mu.Unlock()
+	go func() {
+		if err := s.ServeTLS(ln, "", ""); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			n.errc <- fmt.Errorf("serving %s: %w", ln.Addr(), err)
+		}
+	}()
+}
+
+func (n *Node) serve(ln net.Listener, h http.Handler) {
+	s := &http.Server{Handler: h, ReadHeaderTimeout: 30 * time.Second}
+	n.mu.Lock()
+	n.servers = append(n.servers, s)
+	n.mu.Unlock()
+	go func() {
+		if err := s.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			n.errc <- fmt.Errorf("serving %s: %w", ln.Addr(), err)
+		}
+	}()
+}
+
+func (n *Node) addCloser(f func()) {
+	n.mu.Lock()
+	n.closers = append(n.closers, f)
+	n.mu.Unlock()
+}
+
+// Close stops every service, letting requests in flight finish for a few
+// seconds.
+func (n *Node) Close() error {
+	n.mu.Lock()
+	servers, closers := n.servers, n.closers
+	n.servers, n.closers = nil, nil
+	n.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	var wg sync.WaitGroup
+	for _, s := range servers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := s.Shutdown(ctx); err != nil {
+				s.Close()
+			}
+		}()
+	}
+	wg.Wait()
+	for i := len(closers) - 1; i >= 0; i-- {
+		closers[i]()
+	}
+	return nil
+}
+
+// writeFile0600 writes a node file readable by its owner only.
+func writeFile0600(path string, data []byte) error {
+	return os.WriteFile(path, data, 0o600)
+}
