@@ -122,7 +122,8 @@ type StorageServer interface {
 	// WriteImmutable writes data at offset of a share being uploaded.
 	// Rewriting bytes with the same values is allowed; different values
 	// give ErrConflict. When the last byte arrives the share becomes
-	// visible, complete and durable.
+	// visible, complete and durable. Implementations must not keep data
+	// after returning (callers reuse their buffers).
 	WriteImmutable(ctx context.Context, si StorageIndex, shnum ShareNum, uploadSecret []byte, offset uint64, data []byte) (WriteResult, error)
 	// AbortImmutable drops an upload in progress and frees its space.
 	AbortImmutable(ctx context.Context, si StorageIndex, shnum ShareNum, uploadSecret []byte) error

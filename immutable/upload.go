@@ -327,12 +327,12 @@ func (u *uploader) unhappy(cands []*lafs.Server, readOnly map[int]bool, h int, p
 			why = append(why, p)
 		}
 	}
-	msg := fmt.Sprintf("%v: shares could be placed on only %d servers such that any %d of them have enough shares to recover the file, but we were asked to place shares on at least %d such servers (found %d servers, %d usable)",
-		ErrUnhappy, h, u.params.K, u.params.Happy, len(cands), usable)
+	msg := fmt.Sprintf("shares could be placed on only %d servers such that any %d of them have enough shares to recover the file, but we were asked to place shares on at least %d such servers (found %d servers, %d usable)",
+		h, u.params.K, u.params.Happy, len(cands), usable)
 	if len(why) > 0 {
 		msg += "; " + strings.Join(why, "; ")
 	}
-	return errors.New(msg)
+	return fmt.Errorf("%w: %s", ErrUnhappy, msg)
 }
 
 // WriteShare implements Sink: it sends share data to the server holding

@@ -3,6 +3,7 @@ package node
 import (
 	"errors"
 	"fmt"
+	"github.com/lafs/lafs/storagehttp"
 	"io/fs"
 	"net"
 	"os"
@@ -363,7 +364,13 @@ func introducersYAML(furls []string) ([]byte, error) {
 	}
 	m := map[string]entry{}
 	for i, f := range furls {
-		if _, _, _, err := decodeFURL(f); err != nil {
+		// A NURL (pb://SPKIHASH@HOST:PORT/SWISSNUM#v=1) names one of our
+		// HTTPS introducers; anything else must be a Foolscap fURL.
+		if strings.HasSuffix(f, "#v=1") {
+			if _, err := storagehttp.ParseNURL(strings.Replace(f, "@tcp:", "@", 1)); err != nil {
+				return nil, fmt.Errorf("%w: --introducer: %v", ErrUsage, err)
+			}
+		} else if _, _, _, err := decodeFURL(f); err != nil {
 			return nil, fmt.Errorf("%w: --introducer: %v", ErrUsage, err)
 		}
 		name := "default"

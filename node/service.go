@@ -88,6 +88,10 @@ func Start(ctx context.Context, basedir string, log *slog.Logger) (*Node, error)
 		n.Close()
 		return nil, err
 	}
+	if err := n.startWeb(ctx); err != nil {
+		n.Close()
+		return nil, err
+	}
 	return n, nil
 }
 

@@ -46,6 +46,7 @@ func commands() []command {
 		{"create-client", "create a client node (no storage)", runCreateClient},
 		{"create-introducer", "create an introducer node", runCreateIntroducer},
 		{"run", "run a node in the foreground", runRun},
+		{"local-grid", "create and run a whole grid on 127.0.0.1", runLocalGrid},
 		{"put", "upload a file and print its cap", runPut},
 		{"get", "download a file by its cap", runGet},
 		{"debug", "debugging tools: dump-cap, chk-cap", runDebug},

@@ -1,0 +1,84 @@
+package node
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+
+	"github.com/lafs/lafs/grid"
+	"github.com/lafs/lafs/webapi"
+)
+
+// NodeURLFile is where the web API's URL is written for the CLI.
+const NodeURLFile = "node.url"
+
+// startWeb serves the web API on [node] web.port (when set) and writes
+// BASEDIR/node.url for the command line.
+func (n *Node) startWeb(ctx context.Context) error {
+	nc := n.Config.Node()
+	if nc.WebPort == "" || nc.Web.Type == EndpointDisabled {
+		return nil
+	}
+	ep := nc.Web
+	if !ep.IsTCP() {
+		return fmt.Errorf("%s: [node] web.port %q: only tcp is supported so far", n.Config.File(), ep.Raw)
+	}
+	ln, err := net.Listen("tcp", net.JoinHostPort(ep.Interface, strconv.Itoa(ep.Port)))
+	if err != nil {
+		return fmt.Errorf("web API on %s: %w", ep.Raw, err)
+	}
+	host := ep.Interface
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "127.0.0.1"
+	}
+	url := "http://" + net.JoinHostPort(host, strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)) + "/"
+	tmp := nc.TempDir
+	if tmp == "" {
+		tmp = "tmp"
+	}
+	h := webapi.New(n.Client, webStatus{n}, webapi.Options{TempDir: n.path(tmp), Log: n.Log.With("service", "web")})
+	n.serve(ln, h)
+	if err := os.WriteFile(filepath.Join(n.Basedir, NodeURLFile), []byte(url+"\n"), 0o644); err != nil {
+		return err
+	}
+	n.Log.Info("web API listening", "url", url)
+	return nil
+}
+
+// webStatus tells the web API about the node.
+type webStatus struct{ n *Node }
+
+func (s webStatus) Node() webapi.NodeInfo {
+	return webapi.NodeInfo{Nickname: s.n.Config.Node().Nickname, NodeID: s.n.Identity.LongNodeID(), Version: Version}
+}
+
+func (s webStatus) Introducers() []webapi.IntroducerStatus {
+	if s.n.Introducers == nil {
+		return nil
+	}
+	st := s.n.Introducers.Statuses()
+	names := make([]string, 0, len(st))
+	for k := range st {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	out := make([]webapi.IntroducerStatus, 0, len(st))
+	for _, k := range names {
+		x := st[k]
+		out = append(out, webapi.IntroducerStatus{URL: x.NURL, Connected: x.Connected, Since: x.Since, LastReceived: x.LastReceived})
+	}
+	return out
+}
+
+func (s webStatus) Servers() []grid.State {
+	if s.n.Broker == nil {
+		return nil
+	}
+	return s.n.Broker.States()
+}
+
+func (s webStatus) Stats() webapi.Stats { return webapi.Stats{} }

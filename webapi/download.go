@@ -1,0 +1,137 @@
+package webapi
+
+import (
+	"fmt"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/lafs/lafs/cap"
+)
+
+// download sends the contents of fn, or for HEAD only its headers: Tahoe's
+// FileDownloader. The headers come from the cap (a HEAD never touches the
+// grid); for GET the file is opened before anything is sent, so that a
+// file that cannot be read gets a proper error (410 when its shares are
+// missing), and then streamed segment by segment.
+func (h *handler) download(w http.ResponseWriter, q *request, fn *fileNode, name string) error {
+	filename, given := q.arg("filename")
+	if !given {
+		filename = name
+	}
+	if filename == "" {
+		filename = "unknown"
+	}
+	hd := w.Header()
+	ctype, enc := guessType(filename)
+	hd.Set("Content-Type", ctype)
+	if enc != "" {
+		hd.Set("Content-Encoding", enc)
+	}
+	save, err := q.boolArg("save", "False")
+	if err != nil {
+		return err
+	}
+	if save {
+		// Tahoe echoes the name's bytes (raw UTF-8) rather than use RFC
+		// 5987; browsers agree with that. Quotes are escaped here so that
+		// the header stays one quoted string.
+		hd.Set("Content-Disposition", `attachment; filename="`+quotedStringEscaper.Replace(filename)+`"`)
+	}
+	size, err := contentLength(fn.size)
+	if err != nil {
+		return err
+	}
+	hd.Set("Accept-Ranges", "bytes")
+
+	status, first, length := http.StatusOK, int64(0), size
+	if rh := lastHeader(q.Request, "Range"); rh != "" {
+		r, st := parseRange(rh, size)
+		switch st {
+		case http.StatusRequestedRangeNotSatisfiable:
+			return &webError{st, "First beyond end of file"}
+		case http.StatusPartialContent:
+			status, first, length = st, r.first, r.last-r.first+1
+			hd.Set("Content-Range", fmt.Sprintf("bytes %d-%d/%d", r.first, r.last, size))
+		}
+	}
+	hd.Set("Content-Length", strconv.FormatInt(length, 10))
+	if q.Method == http.MethodHead {
+		w.WriteHeader(status)
+		return nil
+	}
+
+	f, err := h.c.OpenFile(q.Context(), fn.cap)
+	if err != nil {
+		return err
+	}
+	w.WriteHeader(status)
+	n, err := f.WriteRange(q.Context(), w, first, length)
+	if _, lit := fn.cap.(*cap.LIT); !lit {
+		h.count.filesDownloaded.Add(1)
+		h.count.bytesDownloaded.Add(n)
+	}
+	if err != nil && q.Context().Err() == nil {
+		// The status is sent; the short body (less than Content-Length)
+		// makes the server close the connection, so the client sees the
+		// failure instead of a silently truncated file.
+		h.log.Warn("download failed after the response started", "cap_si", fn.si, "sent", n, "of", length, "err", err)
+	}
+	return nil
+}
+
+var quotedStringEscaper = strings.NewReplacer(`\`, `\\`, `"`, `\"`)
+
+// guessType is Twisted's static.getTypeAndEncoding as Tahoe calls it: the
+// Content-Type from the name's extension (default text/plain), and a
+// Content-Encoding for .gz and .bz2, the type then coming from the
+// extension before.
+func guessType(filename string) (ctype, encoding string) {
+	base := filename[strings.LastIndexByte(filename, '/')+1:]
+	ext := strings.ToLower(splitExt(base))
+	if enc, ok := contentEncodings[ext]; ok {
+		encoding = enc
+		ext = strings.ToLower(splitExt(base[:len(base)-len(ext)]))
+	}
+	if t, ok := contentTypes[ext]; ok {
+		return t, encoding
+	}
+	if ext != "" {
+		if t := mime.TypeByExtension(ext); t != "" {
+			if mt, _, err := mime.ParseMediaType(t); err == nil {
+				return mt, encoding
+			}
+		}
+	}
+	return "text/plain", encoding
+}
+
+// splitExt is the extension os.path.splitext finds: from the last dot,
+// unless the dots before it are all the name has (".profile" has none).
+func splitExt(base string) string {
+	dot := strings.LastIndexByte(base, '.')
+	if dot <= 0 || strings.TrimLeft(base[:dot], ".") == "" {
+		return ""
+	}
+	return base[dot:]
+}
+
+var contentEncodings = map[string]string{".gz": "gzip", ".bz2": "bzip2"}
+
+// contentTypes are Twisted's additions to Python's mimetypes and the most
+// common of Python's own, so that these do not depend on the system's
+// mime.types; other extensions go to mime.TypeByExtension.
+var contentTypes = map[string]string{
+	// Twisted's loadMimeTypes.
+	".conf": "text/plain", ".diff": "text/plain", ".flac": "audio/x-flac",
+	".java": "text/plain", ".oz": "text/x-oz", ".swf": "application/x-shockwave-flash",
+	".wml": "text/vnd.wap.wml", ".xul": "application/vnd.mozilla.xul+xml", ".patch": "text/plain",
+	// Python's mimetypes.types_map, where the systems' mime.types agree.
+	".txt": "text/plain", ".html": "text/html", ".htm": "text/html", ".css": "text/css",
+	".js": "text/javascript", ".json": "application/json", ".csv": "text/csv",
+	".pdf": "application/pdf", ".zip": "application/zip", ".tar": "application/x-tar",
+	".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".gif": "image/gif",
+	".svg": "image/svg+xml", ".mp3": "audio/mpeg", ".mp4": "video/mp4", ".webm": "video/webm",
+	".wasm": "application/wasm",
+}

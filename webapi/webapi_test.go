@@ -1,0 +1,241 @@
+package webapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/lafs/lafs/internal/testgrid"
+	"github.com/lafs/lafs/internal/vectors"
+)
+
+// recording is tahoe120_webapi.json, the parts these tests use.
+type recording struct {
+	BaseURL string            `json:"base_url"`
+	Caps    map[string]string `json:"caps"`
+	Inputs  struct {
+		CHKBody []byte `json:"chk_body_b64"`
+	} `json:"inputs"`
+	Exchanges []exchange `json:"exchanges"`
+}
+
+type exchange struct {
+	Name, Group, Note string
+	Request           struct {
+		Method   string
+		Path     string
+		Headers  [][2]string
+		BodyText *string `json:"body_text"`
+		BodyB64  []byte  `json:"body_b64"`
+	}
+	Response struct {
+		Status      int
+		Headers     [][2]string
+		BodyKind    string          `json:"body_kind"`
+		BodyJSON    json.RawMessage `json:"body_json"`
+		BodyText    *string         `json:"body_text"`
+		HTMLTitle   string          `json:"html_title"`
+		Disposition string          `json:"content_disposition_raw_utf8"`
+	}
+}
+
+func (e exchange) header(name string) (string, bool) {
+	for _, h := range e.Response.Headers {
+		if strings.EqualFold(h[0], name) {
+			return h[1], true
+		}
+	}
+	return "", false
+}
+
+// differences are the recorded exchanges this web API deliberately answers
+// otherwise than Tahoe 1.20 did: the status it gives, and why.
+var differences = map[string]struct {
+	status int
+	why    string
+}{
+	// Tahoe's 500s (Python exceptions) for a client's mistakes.
+	"post_uri_upload_nofile":      {400, "Tahoe: 500 KeyError 'file'. A form without a file field is the client's mistake."},
+	"post_uri_no_t":               {400, "Tahoe: 500 TypeError (no form to read the file from). Same answer as a form without a file."},
+	"get_chk_save_only":           {200, `Tahoe: 500 TypeError (its default name "unknown" is a str where bytes are needed). We send the file with filename="unknown", as Tahoe's code means to.`},
+	"wrong_method_delete_filecap": {400, "Tahoe: 500 AssertionError. A bare file cap has no directory entry to unlink."},
+
+	// Mutable files are not supported yet: 501 with a text saying so.
+	"post_uri_upload_mutable": {501, "SDMF upload: mutable files are not supported yet"},
+	"post_uri_upload_mdmf":    {501, "MDMF upload: mutable files are not supported yet"},
+	"get_missing_ssk":         {501, "mutable files are not supported yet (Tahoe: 410)"},
+	"get_missing_mdmf":        {501, "mutable files are not supported yet (Tahoe: 410)"},
+	"get_missing_mdmf_t_json": {501, "mutable files are not supported yet (Tahoe: 200, made from the cap)"},
+	"get_missing_ssk_t_json":  {501, "mutable files are not supported yet (Tahoe: 200, made from the cap)"},
+	"put_missing_ssk":         {501, "mutable files are not supported yet (Tahoe: 410)"},
+	"check_missing_ssk":       {501, "mutable files are not supported yet (Tahoe: 200, check results)"},
+
+	// The checker is not supported yet.
+	"check_missing_chk": {501, "t=check is not supported yet (Tahoe: 200, check results)"},
+
+	// Directories are not supported yet: 501 with a text saying so.
+	"get_missing_dir_html":                {501, "directories are not supported yet (Tahoe: 200 page)"},
+	"get_missing_dir_child":               {501, "directories are not supported yet (Tahoe: 410)"},
+	"put_missing_dir_child":               {501, "directories are not supported yet (Tahoe: 410)"},
+	"get_missing_dir_t_json":              {501, "directories are not supported yet (Tahoe: 410)"},
+	"put_into_readonly_dir":               {501, "directories are not supported yet (Tahoe: 500 NotWriteableError)"},
+	"post_mkdir_in_readonly_dir":          {501, "directories are not supported yet (Tahoe: 500 NotWriteableError)"},
+	"delete_in_readonly_dir":              {501, "directories are not supported yet (Tahoe: 500 NotWriteableError)"},
+	"put_into_immutable_dir":              {501, "directories are not supported yet (Tahoe: 500 NotWriteableError)"},
+	"get_missing_child":                   {501, "directories are not supported yet (Tahoe: 404)"},
+	"get_missing_child_t_json":            {501, "directories are not supported yet (Tahoe: 404)"},
+	"get_missing_deep_child":              {501, "directories are not supported yet (Tahoe: 404)"},
+	"get_child_of_file":                   {501, "directories are not supported yet (Tahoe: 400)"},
+	"delete_missing_child":                {501, "directories are not supported yet (Tahoe: 404)"},
+	"post_unknown_t":                      {501, "directories are not supported yet (Tahoe: 400)"},
+	"get_unknown_t":                       {501, "directories are not supported yet (Tahoe: 400)"},
+	"delete_dir_self":                     {501, "directories are not supported yet (Tahoe: 500 AssertionError)"},
+	"put_dir_self":                        {501, "directories are not supported yet (Tahoe: 400)"},
+	"post_rename_missing_args":            {501, "directories are not supported yet (Tahoe: 400)"},
+	"put_child_into_file_path":            {501, "directories are not supported yet (Tahoe: 409)"},
+	"put_clash_victim":                    {501, "directories are not supported yet (Tahoe: 201)"},
+	"post_mkdir_name_clash_file":          {501, "directories are not supported yet (Tahoe: 200)"},
+	"get_clash_after":                     {501, "directories are not supported yet (Tahoe: 200)"},
+	"post_mkdir_name_clash_replace_false": {501, "directories are not supported yet (Tahoe: 409)"},
+}
+
+// variableBody names the exchanges whose text depends on the grid: the
+// text is compared up to the grid's own words.
+var variableBody = map[string]string{
+	"get_missing_chk": noSharesText,
+}
+
+func loadRecording(t *testing.T) *recording {
+	t.Helper()
+	var rec recording
+	if err := json.Unmarshal(vectors.Read(t, "tahoe120_webapi.json"), &rec); err != nil {
+		t.Fatalf("tahoe120_webapi.json: %v", err)
+	}
+	return &rec
+}
+
+// TestTahoeRecording replays every exchange of the groups welcome,
+// immutable and errors of tahoe120_webapi.json against a real in-process
+// grid and compares status, the headers that matter and the bodies.
+func TestTahoeRecording(t *testing.T) {
+	rec := loadRecording(t)
+	g := testgrid.New(t, 10)
+	c := testClient(t, g)
+	var mu sync.Mutex
+	var lastURI string
+	api := New(c, fakeStatus{g, time.Now()}, Options{TempDir: t.TempDir()})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		lastURI = r.RequestURI
+		mu.Unlock()
+		api.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	hc := &http.Client{
+		Transport:     &http.Transport{DisableCompression: true},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+
+	seen := map[string]bool{}
+	for _, e := range rec.Exchanges {
+		if e.Group != "welcome" && e.Group != "immutable" && e.Group != "errors" {
+			continue
+		}
+		seen[e.Name] = true
+		t.Run(e.Name, func(t *testing.T) {
+			var body []byte
+			if e.Request.BodyText != nil {
+				body = []byte(*e.Request.BodyText)
+			} else {
+				body = e.Request.BodyB64
+			}
+			req, err := http.NewRequest(e.Request.Method, srv.URL+e.Request.Path, bytes.NewReader(body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, h := range e.Request.Headers {
+				if !strings.EqualFold(h[0], "Content-Length") {
+					req.Header.Set(h[0], h[1])
+				}
+			}
+			resp, err := hc.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if resp.Header.Get("X-Frame-Options") != "DENY" || resp.Header.Get("Referrer-Policy") != "no-referrer" {
+				t.Errorf("X-Frame-Options %q, Referrer-Policy %q", resp.Header.Get("X-Frame-Options"), resp.Header.Get("Referrer-Policy"))
+			}
+			mu.Lock()
+			if lastURI != e.Request.Path {
+				t.Errorf("request sent as %q, recorded %q", lastURI, e.Request.Path)
+			}
+			mu.Unlock()
+			if d, ok := differences[e.Name]; ok {
+				checkDifference(t, e, resp, got, d.status)
+				return
+			}
+			compareExchange(t, rec, srv.URL, e, resp, got)
+		})
+	}
+	for name := range differences {
+		if !seen[name] {
+			t.Errorf("differences lists %s, which is not in the recording's groups", name)
+		}
+	}
+}
+
+// checkDifference checks a deliberate difference: the status we chose,
+// and a plain-text explanation for every error.
+func checkDifference(t *testing.T, e exchange, resp *http.Response, body []byte, status int) {
+	t.Helper()
+	if resp.StatusCode == e.Response.Status {
+		t.Errorf("status %d is what Tahoe sent: remove %s from differences", resp.StatusCode, e.Name)
+	}
+	if resp.StatusCode != status {
+		t.Fatalf("status %d, want %d; body %q", resp.StatusCode, status, body)
+	}
+	if status >= 400 {
+		if ct := resp.Header.Get("Content-Type"); ct != "text/plain;charset=utf-8" {
+			t.Errorf("Content-Type %q", ct)
+		}
+		if status == 501 && !bytes.Contains(body, []byte("not supported yet")) {
+			t.Errorf("501 body %q does not say what is not supported", body)
+		}
+		t.Logf("%d %s", status, body)
+	}
+	if e.Name == "get_chk_save_only" {
+		if cd := resp.Header.Get("Content-Disposition"); cd != `attachment; filename="unknown"` {
+			t.Errorf("Content-Disposition %q", cd)
+		}
+	}
+}
+
+// TestConvergentCaps checks that the test client makes the very caps the
+// recording's Tahoe client made, which the replay relies on.
+func TestConvergentCaps(t *testing.T) {
+	rec := loadRecording(t)
+	g := testgrid.New(t, 10)
+	srv := httptest.NewServer(New(testClient(t, g), nil, Options{}))
+	defer srv.Close()
+	req, _ := http.NewRequest(http.MethodPut, srv.URL+"/uri", bytes.NewReader(rec.Inputs.CHKBody))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(b) != rec.Caps["chk"] {
+		t.Fatalf("PUT /uri gave %q, Tahoe %q", b, rec.Caps["chk"])
+	}
+}
