@@ -278,7 +278,9 @@ func (m *Mem) Create(ctx context.Context, k backend.Key, size int64) (backend.St
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.staged++
-	return &staged{m: m, k: k, limit: size}, nil
+	// Room for the whole object up front (bounded, since the size is only
+	// a promise), so that sequential writes do not copy it again and again.
+	return &staged{m: m, k: k, limit: size, b: make([]byte, 0, min(size, 64<<20))}, nil
 }
 
 // errFinished is returned by a staged object's WriteAt after Commit or Abort.

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 
 	"github.com/lafs/lafs/node"
 )
@@ -36,6 +37,17 @@ func runRun(ctx context.Context, e *env, args []string) error {
 	}
 	if _, err := os.Stat(filepath.Join(abs, "tahoe.cfg")); err != nil {
 		return fmt.Errorf("%s is not a node directory (no tahoe.cfg): %w", abs, err)
+	}
+	if path := e.getenv("LAFS_CPUPROFILE"); path != "" {
+		// For performance work: profile the whole life of the node.
+		f, err := os.Create(path)
+		if err != nil {
+			return err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	log := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	n, err := node.Start(ctx, abs, log)
