@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lafs/lafs/internal/tahoevec"
 	"github.com/lafs/lafs/internal/testutil"
 )
 
@@ -156,4 +157,45 @@ func TestHeavyGridEndToEnd(t *testing.T) {
 		t.Fatalf("second put: %q %s", out2, errOut)
 	}
 	t.Logf("second put of the same 100 MB (nothing to send) in %v", time.Since(start))
+}
+
+// TestHeavyTahoeSharesThroughGrid lays the share files a live Tahoe 1.20
+// grid wrote at their paths in ten lafs storage nodes' folders, and reads
+// the Tahoe-made CHK files back through the grid with lafs get.
+func TestHeavyTahoeSharesThroughGrid(t *testing.T) {
+	testutil.Heavy(t)
+	tg := tahoevec.LoadGrid(t)
+	g := startRealGrid(t, 10)
+	server := map[string]string{}
+	for _, o := range tg.Objects {
+		for _, s := range o.Shares {
+			if _, ok := server[s.Server]; !ok {
+				server[s.Server] = g.storeDirs[len(server)]
+			}
+			path := filepath.Join(server[s.Server], filepath.FromSlash(s.Path))
+			if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(path, s.Container, 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	n := 0
+	for _, o := range tg.Objects {
+		if o.Kind != "chk" && o.Kind != "lit" {
+			continue
+		}
+		n++
+		dst := filepath.Join(g.dir, "tahoe-file")
+		if _, errOut, code := runCmd(t, nil, "-d", g.clientDir, "get", o.Cap, dst); code != 0 {
+			t.Fatalf("%s: get: %s", o.Note, errOut)
+		}
+		if got := sha256File(t, dst); fmt.Sprintf("%x", got) != o.PlaintextSHA {
+			t.Errorf("%s: contents differ from Tahoe's", o.Note)
+		}
+	}
+	if n != 3 {
+		t.Errorf("read %d Tahoe files, want 3", n)
+	}
 }
