@@ -1,0 +1,88 @@
+package mutable
+
+import (
+	"context"
+	"crypto/rsa"
+	"sync"
+
+	"github.com/lafs/lafs/crypt"
+)
+
+// KeyPool hands out fresh 2048-bit RSA keys for new mutable files. Making
+// one takes about a tenth of a second, so the pool keeps up to its size
+// ready, made in the background, and makes one on the spot when it has
+// none. Tahoe's client keeps such a pool too (its KeyGenerator).
+type KeyPool struct {
+	keys chan *rsa.PrivateKey
+	stop chan struct{}
+	done sync.WaitGroup
+	once sync.Once
+}
+
+// NewKeyPool starts a pool that keeps size keys ready. A size of 0 makes
+// every key on demand. Close stops its background work.
+func NewKeyPool(size int) *KeyPool {
+	p := &KeyPool{keys: make(chan *rsa.PrivateKey, max(size, 0)), stop: make(chan struct{})}
+	if size > 0 {
+		p.done.Go(p.fill)
+	}
+	return p
+}
+
+// fill keeps the pool full until Close.
+func (p *KeyPool) fill() {
+	for {
+		k, err := crypt.GenerateRSAKey()
+		if err != nil {
+			return
+		}
+		select {
+		case p.keys <- k:
+		case <-p.stop:
+			return
+		}
+	}
+}
+
+// Get returns a fresh key, never the same one twice: one from the pool,
+// or a new one if the pool is empty (or nil).
+func (p *KeyPool) Get(ctx context.Context) (*rsa.PrivateKey, error) {
+	if p == nil {
+		return crypt.GenerateRSAKey()
+	}
+	select {
+	case k := <-p.keys:
+		return k, nil
+	default:
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return crypt.GenerateRSAKey()
+}
+
+// NewKeys returns the derived keys of a fresh RSA key: what Create needs.
+func (p *KeyPool) NewKeys(ctx context.Context) (*Keys, error) {
+	k, err := p.Get(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return DeriveKeys(k)
+}
+
+// Ready is the number of keys waiting in the pool.
+func (p *KeyPool) Ready() int {
+	if p == nil {
+		return 0
+	}
+	return len(p.keys)
+}
+
+// Close stops making keys and waits for the key being made to be done.
+func (p *KeyPool) Close() {
+	if p == nil {
+		return
+	}
+	p.once.Do(func() { close(p.stop) })
+	p.done.Wait()
+}
