@@ -147,7 +147,8 @@ func Open(ctx context.Context, peers lafs.Peers, c cap.Cap, opts Options) (*File
 	return f, nil
 }
 
-// Cap is the cap the file was opened with (its write cap when writable).
+// Cap is the file's cap: its write cap when writable, else its read cap
+// (for a directory cap, the cap of the directory's file).
 func (f *File) Cap() cap.Cap { return f.cap }
 
 // Format says whether the file is SDMF or MDMF.
@@ -246,7 +247,16 @@ func (f *File) Read(ctx context.Context) ([]byte, error) {
 	if _, err := f.refresh(ctx); err != nil {
 		return nil, err
 	}
-	return f.current().readAll(ctx)
+	b, err := f.current().readAll(ctx)
+	if errors.Is(err, ErrNotEnoughShares) {
+		// Shares vanished since the servermap found them: look again
+		// once, as Tahoe's download_best_version does.
+		if _, rerr := f.refresh(ctx); rerr != nil {
+			return nil, errors.Join(err, rerr)
+		}
+		b, err = f.current().readAll(ctx)
+	}
+	return b, err
 }
 
 // ReadAt reads len(p) bytes at offset off of the version last seen,

@@ -9,6 +9,7 @@ import (
 	"github.com/lafs/lafs"
 	"github.com/lafs/lafs/cap"
 	"github.com/lafs/lafs/internal/testgrid"
+	"github.com/lafs/lafs/internal/testutil"
 )
 
 var formats = []cap.Format{cap.SDMF, cap.MDMF}
@@ -16,11 +17,17 @@ var formats = []cap.Format{cap.SDMF, cap.MDMF}
 // TestRoundTrip creates, reads and overwrites SDMF and MDMF files of many
 // sizes on a grid of real storage servers.
 func TestRoundTrip(t *testing.T) {
+	roundTrip(t, []int{0, 1, 55, 1000, 300_000})
+}
+
+// TestRoundTripLarge does it with files of several megabytes.
+func TestRoundTripLarge(t *testing.T) {
+	testutil.Heavy(t)
+	roundTrip(t, []int{3<<20 + 17, 8<<20 + 1})
+}
+
+func roundTrip(t *testing.T, sizes []int) {
 	ctx := context.Background()
-	sizes := []int{0, 1, 55, 1000, 300_000}
-	if !testing.Short() {
-		sizes = append(sizes, 3<<20+17)
-	}
 	keys := testKeys(t, 1)[0]
 	for _, format := range formats {
 		for i, size := range sizes {

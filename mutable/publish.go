@@ -109,6 +109,9 @@ func (p *publisher) placeHomeless(goal []slotWrite) []slotWrite {
 func (p *publisher) run(ctx context.Context, goal []slotWrite, k int, placeNew bool) error {
 	leaderDone := false
 	for round := 0; len(goal) > 0 && round <= len(p.m.servers)+1; round++ {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		groups := groupByServer(goal)
 		if !leaderDone {
 			failed, ucw := p.write(ctx, groups[0])

@@ -29,9 +29,10 @@ type retriever struct {
 	v *version
 	g geometry
 
-	mu    sync.Mutex
-	trees map[*remoteShare][]crypt.Hash // verified block hash trees
-	bad   map[*remoteShare]error
+	mu      sync.Mutex
+	trees   map[*remoteShare][]crypt.Hash // verified block hash trees
+	bad     map[*remoteShare]error
+	changed bool // a share was found replaced by another version
 }
 
 func (f *File) newRetriever(v *version) *retriever {
@@ -115,8 +116,9 @@ func (r *retriever) batch(ctx context.Context, a, b int) ([]byte, error) {
 			pick = append(pick, s)
 		}
 		if len(pick) == 0 {
-			return nil, fmt.Errorf("%w: have %d of %d shares for segments %d..%d of seq %d; last failure: %v",
+			err := fmt.Errorf("%w: have %d of %d shares for segments %d..%d of seq %d; last failure: %v",
 				ErrNotEnoughShares, len(got), k, a, b, r.v.hdr.Seqnum, lastErr)
+			return nil, r.wrapChanged(err)
 		}
 		res := make([]*fetched, len(pick))
 		errs := make([]error, len(pick))
@@ -285,7 +287,22 @@ func (r *retriever) markBad(ctx context.Context, s *remoteShare, err error) {
 	want := s.hdr.Signable()
 	now, rerr := s.server.Storage.ReadMutable(ctx, r.f.si, s.shnum, 0, uint64(len(want)))
 	if rerr == nil && !bytes.Equal(now, want) {
-		return // replaced, not corrupt
+		r.mu.Lock()
+		r.changed = true // replaced, not corrupt
+		r.mu.Unlock()
+		return
 	}
 	r.f.adviseCorrupt(s, err)
+}
+
+// wrapChanged adds ErrUncoordinatedWrite to err if shares of the version
+// were replaced while it was being read, as Tahoe's Retrieve reports a
+// prefix that changed: reading again will find the new version.
+func (r *retriever) wrapChanged(err error) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.changed {
+		return fmt.Errorf("%w (%w: the version changed while it was read)", err, ErrUncoordinatedWrite)
+	}
+	return err
 }

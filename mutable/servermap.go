@@ -3,7 +3,6 @@ package mutable
 import (
 	"bytes"
 	"context"
-	"crypto/rsa"
 	"errors"
 	"fmt"
 	"slices"
@@ -220,15 +219,6 @@ func (c *sigCache) verify(vk, signable, sig []byte) error {
 	c.ok[key] = true
 	c.mu.Unlock()
 	return nil
-}
-
-// publicKey parses the verification key of a good share.
-func publicKey(ctx context.Context, si lafs.StorageIndex, rs *remoteShare) (*rsa.PublicKey, error) {
-	vk, err := rs.read(ctx, si, rs.hdr.VerificationKeyRange())
-	if err != nil {
-		return nil, err
-	}
-	return crypt.ParseRSAPublicKey(vk)
 }
 
 // versions groups the good shares by version, best first: highest

@@ -76,6 +76,9 @@ func (f *File) update(ctx context.Context, m *serverMap, r *retriever, data []by
 		return err
 	}
 	h, g := r.v.hdr, r.g
+	if g.segmentSize == 0 {
+		return fmt.Errorf("%w: segment size 0", errNeedWholeFile)
+	}
 	if off > h.DataLength { // fill the gap with zeros
 		data = append(make([]byte, off-h.DataLength), data...)
 		off = h.DataLength
@@ -182,7 +185,11 @@ func (r *retriever) allTrees(ctx context.Context) (map[lafs.ShareNum][]crypt.Has
 		return nil, err
 	}
 	if len(out) < r.v.hdr.N {
-		return nil, fmt.Errorf("%w: block hash trees of %d of %d shares", errNeedWholeFile, len(out), r.v.hdr.N)
+		err := fmt.Errorf("%w: block hash trees of %d of %d shares", errNeedWholeFile, len(out), r.v.hdr.N)
+		if werr := r.wrapChanged(err); werr != err {
+			return nil, fmt.Errorf("%w: %w", ErrUncoordinatedWrite, werr)
+		}
+		return nil, err
 	}
 	return out, nil
 }

@@ -36,6 +36,24 @@ func TestWriteAtTouchesOnlyAffectedSegments(t *testing.T) {
 		t.Fatal(err)
 	}
 	const seg = 131073
+	h := Header{Version: MDMFVersion, K: 3, N: 10, SegmentSize: seg, DataLength: 700_000}
+	gm, _ := h.geometry()
+
+	// Reading a range reads only the blocks of the segments it covers,
+	// from k shares, besides their block hash trees.
+	r, err := Open(ctx, p, f.Cap().ReadOnly(), testOpts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	readBytes = 0
+	buf := make([]byte, 1000)
+	if n, err := r.ReadAt(ctx, buf, 4*seg+77); err != nil || !bytes.Equal(buf[:n], data[4*seg+77:4*seg+1077]) {
+		t.Fatalf("ReadAt: %v", err)
+	}
+	if want := 3 * (SaltSize + gm.blockSize + 32*15); readBytes != want {
+		t.Errorf("ReadAt of 1000 bytes read %d bytes of share data, want %d", readBytes, want)
+	}
+
 	log.reset()
 	readBytes = 0
 	patch := []byte("a few bytes written into the middle of the third segment")
@@ -45,8 +63,6 @@ func TestWriteAtTouchesOnlyAffectedSegments(t *testing.T) {
 	}
 	copy(data[off:], patch)
 
-	h := Header{Version: MDMFVersion, K: 3, N: 10, SegmentSize: seg, DataLength: 700_000}
-	gm, _ := h.geometry()
 	blockAt := mdmfShareDataOffset + gm.blockOffset(2)
 	want := []lafs.WriteVector{
 		{Offset: 0, Data: make([]byte, mdmfShareDataOffset)},
@@ -75,7 +91,7 @@ func TestWriteAtTouchesOnlyAffectedSegments(t *testing.T) {
 	if readBytes > 4*(SaltSize+gm.blockSize)+10*32*15 {
 		t.Errorf("read %d bytes of share data for a one-segment update", readBytes)
 	}
-	r, err := Open(ctx, g, f.Cap().ReadOnly(), testOpts)
+	r, err = Open(ctx, g, f.Cap().ReadOnly(), testOpts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -208,4 +224,29 @@ func TestWriteAtMatchesTahoe(t *testing.T) {
 			t.Errorf("share %d differs from Tahoe's at byte %d", sh, firstDiff(got, want))
 		}
 	}
+}
+
+// TestWriteAtEmptyMDMF grows an empty MDMF file (no segments) in place.
+func TestWriteAtEmptyMDMF(t *testing.T) {
+	ctx := context.Background()
+	keys := testKeys(t, 1)[0]
+	g := testgrid.New(t, 10)
+	f, err := Create(ctx, g, keys, cap.MDMF, nil, testOpts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := f.Read(ctx); err != nil || len(got) != 0 || f.Size() != 0 {
+		t.Fatalf("empty file: %d bytes, %v", len(got), err)
+	}
+	model := randomBytes(140_000, 6)
+	if err := f.WriteAt(ctx, model[:5], 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.WriteAt(ctx, model[5:], 5); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := f.Read(ctx); err != nil || !bytes.Equal(got, model) || f.Version() != 3 {
+		t.Fatalf("version %d: %v", f.Version(), err)
+	}
+	checkAllShares(t, g, keys, 3)
 }
