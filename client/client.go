@@ -1,7 +1,31 @@
-// Package client is the facade of lafs for programs: it turns caps into
-// files (and, later, directories) and stores new files on the grid, using
-// the storage servers that a lafs.Peers (the storage broker) provides. The
-// web API and the command line use only this package.
+// Package client is the facade of lafs for programs that want a
+// Tahoe-LAFS grid as their store. It turns caps into files and directories
+// and stores new ones, using the storage servers that a lafs.Peers (the
+// storage broker) provides. The web API and the command line use only this
+// package.
+//
+// A Client is made from a Config (a node builds one from its tahoe.cfg and
+// private/ files). Through it a program can:
+//
+//   - store and fetch immutable files (Upload, UploadStream, OpenFile):
+//     CHK files, and LIT files for 55 bytes or fewer;
+//   - keep mutable files, SDMF or MDMF (CreateMutable, OpenMutable): read,
+//     overwrite, write at an offset, or read-modify-write with Modify. A
+//     mutable file under a write cap makes a small key-value store: the
+//     cap is the key, and every writer who holds it can replace the value;
+//   - make and walk directories (CreateDir, OpenDir, Dir, Resolve): list,
+//     link, unlink, rename and move children, make subdirectories, and
+//     make immutable directories, keeping the link metadata as Tahoe does
+//     (docs/specifications/dirnodes.rst);
+//   - open whatever a cap names with OpenNode.
+//
+// Every change to a mutable directory is a read-modify-write of its
+// mutable file, published with test-and-set: when another writer changes
+// the directory at the same time, the change is made again on top of the
+// other writer's, so concurrent updates are never silently lost.
+//
+// Read-only caps give read-only handles: a directory opened with its read
+// cap (or reached through one) never shows its children's write caps.
 package client
 
 import (
@@ -10,11 +34,13 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/lafs/lafs"
 	"github.com/lafs/lafs/cap"
 	"github.com/lafs/lafs/immutable"
+	"github.com/lafs/lafs/mutable"
 )
 
 // Config is what a client needs to know.
@@ -32,14 +58,31 @@ type Config struct {
 	// BlockTimeout bounds one block read before a download switches
 	// servers (default 30 s).
 	BlockTimeout time.Duration
+	// MutableFormat is the format of new mutable files and directories
+	// when a caller asks for the default ([client] mutable.format;
+	// the zero value is SDMF, Tahoe's default).
+	MutableFormat cap.Format
+	// KeyPoolSize is how many RSA keys for new mutable files and
+	// directories are made ahead of time, in the background. Making one
+	// takes about a tenth of a second; with 0 each is made when needed.
+	// A client with a pool must be closed (Close).
+	KeyPoolSize int
+	// MutableRetryDelay is the first pause before a change to a mutable
+	// file or directory is made again after another writer got in the
+	// way; later pauses grow (default 1 s, as Tahoe's).
+	MutableRetryDelay time.Duration
 }
 
-// Client stores and fetches files.
+// Client stores and fetches files and directories. It is safe for
+// concurrent use.
 type Client struct {
-	cfg Config
+	cfg  Config
+	keys *mutable.KeyPool
 }
 
-// New returns a client.
+// New returns a client for cfg, which needs at least Params and Peers.
+// With a KeyPoolSize it starts making keys in the background: Close
+// stops that.
 func New(cfg Config) (*Client, error) {
 	if cfg.Peers == nil {
 		return nil, errors.New("client: no peers")
@@ -53,11 +96,31 @@ func New(cfg Config) (*Client, error) {
 	if cfg.BlockTimeout == 0 {
 		cfg.BlockTimeout = 30 * time.Second
 	}
-	return &Client{cfg: cfg}, nil
+	switch cfg.MutableFormat {
+	case cap.SDMF, cap.MDMF:
+	default:
+		return nil, fmt.Errorf("client: unknown mutable format %d", cfg.MutableFormat)
+	}
+	if cfg.KeyPoolSize < 0 {
+		return nil, fmt.Errorf("client: negative key pool size %d", cfg.KeyPoolSize)
+	}
+	return &Client{cfg: cfg, keys: mutable.NewKeyPool(cfg.KeyPoolSize)}, nil
+}
+
+// Close stops the background work of the client (making RSA keys for its
+// key pool). A closed client still works; it makes each new key when it
+// needs one.
+func (c *Client) Close() error {
+	c.keys.Close()
+	return nil
 }
 
 // Params returns the client's encoding parameters.
 func (c *Client) Params() lafs.Params { return c.cfg.Params }
+
+// MutableFormat returns the format of new mutable files and directories
+// when none is asked for (Config.MutableFormat).
+func (c *Client) MutableFormat() cap.Format { return c.cfg.MutableFormat }
 
 // UploadOptions change one upload.
 type UploadOptions struct {
@@ -114,14 +177,17 @@ type File interface {
 	WriteRange(ctx context.Context, w io.Writer, off, length int64) (int64, error)
 }
 
-// ErrNotFile is returned when a cap names something that is not a file.
+// ErrNotFile is returned when a cap names something that is not a file of
+// the kind asked for (an immutable file for OpenFile, a mutable one for
+// OpenMutable).
 var ErrNotFile = errors.New("not a file cap")
 
 // ErrUnknownCap is returned for caps of a kind this client cannot read.
 var ErrUnknownCap = errors.New("unknown cap kind")
 
 // OpenFile prepares to read the immutable file c (CHK or LIT). Shares are
-// found on the grid; reads check every hash.
+// found on the grid; reads check every hash. Mutable files are opened
+// with OpenMutable, and any cap with OpenNode.
 func (c *Client) OpenFile(ctx context.Context, k cap.Cap) (File, error) {
 	switch x := k.(type) {
 	case *cap.LIT:
@@ -129,10 +195,31 @@ func (c *Client) OpenFile(ctx context.Context, k cap.Cap) (File, error) {
 	case *cap.CHK:
 		return immutable.Open(ctx, c.cfg.Peers, x, c.cfg.BlockTimeout)
 	case *cap.Unknown:
-		return nil, fmt.Errorf("%w: %s", ErrUnknownCap, x)
+		return nil, fmt.Errorf("%w: %s", ErrUnknownCap, capKind(x))
+	case *cap.MutableWrite, *cap.MutableRead:
+		return nil, fmt.Errorf("%w: %s is a mutable file (see OpenMutable)", ErrNotFile, capKind(k))
 	default:
-		return nil, fmt.Errorf("%w: %s", ErrNotFile, k)
+		return nil, fmt.Errorf("%w: %s", ErrNotFile, capKind(k))
 	}
+}
+
+// capKind names the kind of a cap ("URI:SSK-RO") for error messages, which
+// must not show the cap's secrets.
+func capKind(c cap.Cap) string {
+	if c == nil {
+		return "no cap"
+	}
+	s := c.String()
+	for _, p := range []string{cap.ReadOnlyPrefix, cap.ImmutablePrefix} {
+		s = strings.TrimPrefix(s, p)
+	}
+	if rest, ok := strings.CutPrefix(s, "URI:"); ok {
+		if i := strings.IndexByte(rest, ':'); i >= 0 {
+			return "URI:" + rest[:i]
+		}
+		return "URI:" + rest
+	}
+	return "a cap of an unknown kind"
 }
 
 // litFile is a LIT file: its data lives in the cap.

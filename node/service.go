@@ -16,6 +16,7 @@ import (
 
 	"github.com/lafs/lafs"
 	"github.com/lafs/lafs/backend/disk"
+	"github.com/lafs/lafs/cap"
 	"github.com/lafs/lafs/client"
 	"github.com/lafs/lafs/grid"
 	"github.com/lafs/lafs/introducer"
@@ -195,14 +196,57 @@ func (n *Node) startClient(ctx context.Context) error {
 	if err := os.MkdirAll(tmp, 0o700); err != nil {
 		return err
 	}
+	format := cap.SDMF
+	if cc.MutableFormat == MDMF {
+		format = cap.MDMF
+	}
 	n.Client, err = client.New(client.Config{
-		Params:      cc.Params(),
-		Convergence: secrets.Convergence,
-		LeaseSecret: secrets.Lease,
-		Peers:       n.Broker,
-		TempDir:     tmp,
+		Params:        cc.Params(),
+		Convergence:   secrets.Convergence,
+		LeaseSecret:   secrets.Lease,
+		Peers:         n.Broker,
+		TempDir:       tmp,
+		MutableFormat: format,
+		KeyPoolSize:   KeyPoolSize,
 	})
-	return err
+	if err != nil {
+		return err
+	}
+	n.addCloser(func() { n.Client.Close() })
+	return nil
+}
+
+// KeyPoolSize is how many RSA keys a client node keeps ready for new
+// mutable files and directories (generating one takes about 100 ms).
+var KeyPoolSize = 8
+
+// OpenClient opens a client for the node directory basedir without running
+// the node: it reads tahoe.cfg and private/, connects to the storage servers
+// of private/servers.yaml and the introducers, and returns the client.
+// Call Close on the returned node when done. This is how Go programs use a
+// grid as their store.
+func OpenClient(ctx context.Context, basedir string, log *slog.Logger) (*Node, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	cfg, err := ReadConfig(basedir)
+	if err != nil {
+		return nil, err
+	}
+	id, err := LoadOrCreateIdentity(basedir)
+	if err != nil {
+		return nil, err
+	}
+	n := &Node{Basedir: basedir, Config: cfg, Identity: id, Log: log, errc: make(chan error, 8)}
+	if err := n.startClient(ctx); err != nil {
+		n.Close()
+		return nil, err
+	}
+	if err := n.startIntroducerClients(ctx); err != nil {
+		n.Close()
+		return nil, err
+	}
+	return n, nil
 }
 
 // startIntroducer serves the introduction service over HTTPS on the tub

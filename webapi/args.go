@@ -241,6 +241,31 @@ func quoteOutput(s string) string {
 	return b.String()
 }
 
+// quoteOutputBare is Tahoe's quote_output(name, quotemarks=False), as
+// "No such child: NAME" shows names: the name itself when it is plain
+// (newlines allowed), else quoted as quoteOutput does.
+func quoteOutputBare(s string) string {
+	if !strings.ContainsRune(s, '\n') {
+		if q := quoteOutput(s); strings.HasPrefix(q, "'") {
+			if strings.HasPrefix(s, `"`) {
+				return q
+			}
+			return s
+		}
+		return quoteOutput(s)
+	}
+	lines := strings.Split(s, "\n")
+	for _, l := range lines {
+		if !strings.HasPrefix(quoteOutput(l), "'") {
+			return quoteOutput(s)
+		}
+	}
+	if strings.HasPrefix(s, `"`) {
+		return "'" + s + "'"
+	}
+	return s
+}
+
 // pyQuote is Python's urllib.parse.quote(s, safe): every byte but ASCII
 // letters, digits, "_.-~" and those in safe is percent-encoded.
 func pyQuote(s, safe string) string {

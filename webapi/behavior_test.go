@@ -18,6 +18,7 @@ import (
 	"github.com/lafs/lafs/grid"
 	"github.com/lafs/lafs/immutable"
 	"github.com/lafs/lafs/internal/testgrid"
+	"github.com/lafs/lafs/mutable"
 )
 
 // These tests cover what the recording does not: the answers Tahoe's code
@@ -182,18 +183,20 @@ func TestFormUploads(t *testing.T) {
 		t.Errorf("when_done: %d %q, want %q", r.code, r.h.Get("Location"), loc)
 	}
 	body, ct = multipartBody(t, "file", data, "format", "mdmf")
-	a.do(http.MethodPost, "/uri", body, "Content-Type", ct).expect(t, 501, textPlainUTF8, "not supported yet")
-	body, ct = multipartBody(t, "file", data, "t", "mkdir")
-	a.do(http.MethodPost, "/uri", body, "Content-Type", ct).expect(t, 501, textPlainUTF8, "Directories are not supported yet")
+	a.do(http.MethodPost, "/uri", body, "Content-Type", ct).expect(t, 200, "text/html", "URI:MDMF:")
+	body, ct = multipartBody(t, "t", "mkdir", "format", "mdmf")
+	a.do(http.MethodPost, "/uri", body, "Content-Type", ct).expect(t, 200, "text/html", "URI:DIR2-MDMF:")
 	body, ct = multipartBody(t, "file", data)
 	a.do(http.MethodPost, "/uri?t=upload&format=bogus", body, "Content-Type", ct).expect(t, 400, textPlainUTF8, "Unknown format: bogus, I know CHK, SDMF, MDMF")
 	a.do(http.MethodPost, "/uri?t=upload", strings.NewReader("t=upload"), "Content-Type", "application/x-www-form-urlencoded").
 		expect(t, 400, textPlainUTF8, `"file" field`)
 	a.do(http.MethodPost, "/uri?t=upload", strings.NewReader("--x\r\nContent-Disposition: form-data; name=\"file\"\r\n\r\nabc"),
 		"Content-Type", "multipart/form-data; boundary=x").expect(t, 400, textPlainUTF8, "EOF")
-	a.do(http.MethodPut, "/uri?mutable=true", strings.NewReader(data)).expect(t, 501, textPlainUTF8, "Mutable files")
+	a.do(http.MethodPut, "/uri?mutable=true", strings.NewReader(data)).expect(t, 200, "text/html", "URI:SSK:")
 	a.do(http.MethodPut, "/uri?mutable=perhaps", strings.NewReader(data)).expect(t, 400, textPlainUTF8, "invalid boolean argument: b'perhaps'")
-	a.do(http.MethodPut, "/uri?t=mkdir", nil).expect(t, 501, textPlainUTF8, "Directories")
+	a.do(http.MethodPut, "/uri?t=mkdir", nil).expect(t, 200, "text/html", "URI:DIR2:")
+	a.do(http.MethodPut, "/uri?t=mkdir&format=chk", nil).expect(t, 400, textPlainUTF8, "format=CHK not accepted for PUT /uri?t=mkdir")
+	a.do(http.MethodPost, "/uri?t=mkdir", strings.NewReader(`{"a": []}`)).expect(t, 400, textPlainUTF8, "try t=mkdir-with-children instead")
 }
 
 func TestStatusPages(t *testing.T) {
@@ -306,7 +309,13 @@ func TestClassify(t *testing.T) {
 		{fmt.Errorf("x: %w", client.ErrUnknownCap), 400, "x: unknown cap kind"},
 		{context.Canceled, 0, ""},
 		{fmt.Errorf("x: %w", context.DeadlineExceeded), 504, "timed out: x: context deadline exceeded"},
-		{errMutable, 501, "Mutable files (SDMF and MDMF) are not supported yet by the lafs web API"},
+		{errCheck, 501, "Checking (t=check) and deep traversal (t=start-*, t=stream-*) are not supported yet by the lafs web API"},
+		{fmt.Errorf("x: %w", mutable.ErrNoShares), 410, unrecoverableText},
+		{fmt.Errorf("x: %w", mutable.ErrNotEnoughShares), 410, unrecoverableText},
+		{fmt.Errorf("x: %w", client.ErrNotWritable), 403, "NotWriteableError: x: directory is not writable"},
+		{fmt.Errorf("x: %w", client.ErrExists), 409, existingChildText},
+		{fmt.Errorf("x: %w", client.ErrUncoordinatedWrite), 409, "UncoordinatedWriteError: x: uncoordinated write: the file was changed by another writer at the same time"},
+		{&childError{"sdmf", fmt.Errorf("x: %w", cap.ErrNotImmutable)}, 400, "MustBeDeepImmutableError: a cap passed to this operation for the child named 'sdmf', needed to be immutable but was not. Either the cap is being added to an immutable directory, or it was originally retrieved from an immutable directory as an unknown cap."},
 		{errors.New("boom"), 500, "Internal Server Error: boom"},
 	} {
 		if code, text := classify(c.err); code != c.code || text != c.text {

@@ -1,7 +1,9 @@
 package webapi
 
 import (
+	"context"
 	"fmt"
+	"io"
 	"mime"
 	"net/http"
 	"strconv"
@@ -10,12 +12,32 @@ import (
 	"github.com/lafs/lafs/cap"
 )
 
+// rangeWriter is an open file that streams a range of its contents.
+type rangeWriter interface {
+	WriteRange(ctx context.Context, w io.Writer, off, length int64) (int64, error)
+}
+
 // download sends the contents of fn, or for HEAD only its headers: Tahoe's
-// FileDownloader. The headers come from the cap (a HEAD never touches the
-// grid); for GET the file is opened before anything is sent, so that a
+// FileDownloader. The headers of an immutable file come from the cap (a
+// HEAD never touches the grid); a mutable file is opened first, for its
+// size. For GET the file is opened before anything is sent, so that a
 // file that cannot be read gets a proper error (410 when its shares are
 // missing), and then streamed segment by segment.
 func (h *handler) download(w http.ResponseWriter, q *request, fn *fileNode, name string) error {
+	var src rangeWriter
+	size := int64(fn.size)
+	if fn.mutable {
+		m, err := h.c.OpenMutable(q.Context(), fn.cap)
+		if err != nil {
+			return err
+		}
+		src, size = m, m.Size()
+	} else {
+		var err error
+		if size, err = contentLength(fn.size); err != nil {
+			return err
+		}
+	}
 	filename, given := q.arg("filename")
 	if !given {
 		filename = name
@@ -39,10 +61,6 @@ func (h *handler) download(w http.ResponseWriter, q *request, fn *fileNode, name
 		// the header stays one quoted string.
 		hd.Set("Content-Disposition", `attachment; filename="`+quotedStringEscaper.Replace(filename)+`"`)
 	}
-	size, err := contentLength(fn.size)
-	if err != nil {
-		return err
-	}
 	hd.Set("Accept-Ranges", "bytes")
 
 	status, first, length := http.StatusOK, int64(0), size
@@ -62,13 +80,20 @@ func (h *handler) download(w http.ResponseWriter, q *request, fn *fileNode, name
 		return nil
 	}
 
-	f, err := h.c.OpenFile(q.Context(), fn.cap)
-	if err != nil {
-		return err
+	if src == nil {
+		f, err := h.c.OpenFile(q.Context(), fn.cap)
+		if err != nil {
+			return err
+		}
+		src = f
 	}
 	w.WriteHeader(status)
-	n, err := f.WriteRange(q.Context(), w, first, length)
-	if _, lit := fn.cap.(*cap.LIT); !lit {
+	n, err := src.WriteRange(q.Context(), w, first, length)
+	switch _, lit := fn.cap.(*cap.LIT); {
+	case fn.mutable:
+		h.count.filesRetrieved.Add(1)
+		h.count.bytesRetrieved.Add(n)
+	case !lit:
 		h.count.filesDownloaded.Add(1)
 		h.count.bytesDownloaded.Add(n)
 	}

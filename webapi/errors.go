@@ -10,7 +10,9 @@ import (
 
 	"github.com/lafs/lafs/cap"
 	"github.com/lafs/lafs/client"
+	"github.com/lafs/lafs/dirnode"
 	"github.com/lafs/lafs/immutable"
+	"github.com/lafs/lafs/mutable"
 )
 
 // webError is an error whose status and text are known: Tahoe's WebError,
@@ -40,16 +42,71 @@ func (e *pageError) Error() string { return e.brief + ": " + e.detail }
 // errNoResource is Twisted's NoResource, the answer for unknown paths.
 var errNoResource = &pageError{http.StatusNotFound, "No Such Resource", "Sorry. No luck finding that resource.", ""}
 
-// notSupported answers (501) what lafs cannot do yet: mutable files,
-// directories, checking. The text says what is missing.
+// notSupported answers (501) what lafs cannot do yet: the checker and
+// the deep-traversal operations. The text says what is missing.
 func notSupported(what string) error {
 	return &webError{http.StatusNotImplemented, what + " not supported yet by the lafs web API"}
 }
 
-var (
-	errMutable   = notSupported("Mutable files (SDMF and MDMF) are")
-	errDirectory = notSupported("Directories are")
+// errCheck answers t=check and the deep operations (t=start-deep-check,
+// t=stream-manifest, ...), which need the checker.
+var errCheck = notSupported("Checking (t=check) and deep traversal (t=start-*, t=stream-*) are")
+
+// Tahoe's texts for directory errors (humanize_exception).
+const (
+	existingChildText = "There was already a child by that name, and you asked me to not replace it."
+	emptyComponent    = "The webapi does not allow empty pathname components, i.e. a double slash"
+	unrecoverableText = "UnrecoverableFileError: the directory (or mutable file) could " +
+		"not be retrieved, because there were insufficient good shares. " +
+		"This might indicate that no servers were connected, " +
+		"insufficient servers were connected, the URI was corrupt, or " +
+		"that shares have been lost due to server departure, hard drive " +
+		"failure, or disk corruption. You should perform a filecheck on " +
+		"this object to learn more."
 )
+
+// noSuchChild is Tahoe's NoSuchChildError as the render methods answer it:
+// 404 text/plain.
+func noSuchChild(name string) error {
+	return &webError{http.StatusNotFound, "No such child: " + quoteOutputBare(name)}
+}
+
+// childError is an error about one child that a request links (its caps
+// break one of Tahoe's rules), answered with Tahoe's text that names it.
+type childError struct {
+	name string
+	err  error
+}
+
+func (e *childError) Error() string { return fmt.Sprintf("child %q: %v", e.name, e.err) }
+func (e *childError) Unwrap() error { return e.err }
+
+// text is humanize_exception's message for the error.
+func (e *childError) text() string {
+	q := quoteOutput(e.name)
+	switch {
+	case errors.Is(e.err, cap.ErrNotImmutable):
+		return "MustBeDeepImmutableError: a cap passed to this operation for " +
+			"the child named " + q + ", needed to be immutable but was not. Either " +
+			"the cap is being added to an immutable directory, or it was " +
+			"originally retrieved from an immutable directory as an unknown cap."
+	case errors.Is(e.err, cap.ErrNotReadOnly):
+		return "MustBeReadonlyError: a cap passed to this operation for " +
+			"the child named '" + q + "', needed to be read-only but was not. " +
+			"The cap is being passed in a read slot (ro_uri), or was retrieved " +
+			"from a read slot as an unknown cap."
+	case errors.Is(e.err, dirnode.ErrUnknownWriteCap):
+		return "MustNotBeUnknownRWError: an operation to add a child named " +
+			q + " to a directory was given an unknown cap in a write slot.\n" +
+			"Using a webapi server that supports a later version of Tahoe " +
+			"may help.\n\n" +
+			"If you are using the webapi directly, specifying a readcap in " +
+			"the read slot (ro_uri) of the JSON PROPDICT, as well as a " +
+			"writecap in the write slot if desired, would also work in this " +
+			"case."
+	}
+	return e.err.Error() // names the child
+}
 
 // unsupportedMethod is Twisted's answer when a resource has no handler for
 // the method: 405 with Allow for GET, HEAD and POST (the methods Twisted
@@ -89,11 +146,29 @@ const (
 // went away and nothing should be sent.
 func classify(err error) (int, string) {
 	var we *webError
+	var ce *childError
 	switch {
 	case errors.As(err, &we):
 		return we.code, we.text
 	case errors.Is(err, context.Canceled):
 		return 0, ""
+	case errors.As(err, &ce):
+		return http.StatusBadRequest, ce.text()
+	case errors.Is(err, client.ErrNotWritable):
+		// Tahoe: 500, a NotWriteableError exception page.
+		return http.StatusForbidden, "NotWriteableError: " + err.Error()
+	case errors.Is(err, client.ErrExists):
+		return http.StatusConflict, existingChildText
+	case errors.Is(err, client.ErrUncoordinatedWrite):
+		// Tahoe: 500. The change may or may not have been made; look and
+		// try again.
+		return http.StatusConflict, "UncoordinatedWriteError: " + err.Error()
+	case errors.Is(err, client.ErrNoChild):
+		return http.StatusNotFound, err.Error()
+	case errors.Is(err, mutable.ErrNoShares), errors.Is(err, mutable.ErrNotEnoughShares):
+		return http.StatusGone, unrecoverableText
+	case errors.Is(err, client.ErrNotDir), errors.Is(err, dirnode.ErrBadEntry):
+		return http.StatusBadRequest, err.Error()
 	case errors.Is(err, immutable.ErrNoShares):
 		return http.StatusGone, noSharesText + err.Error()
 	case errors.Is(err, immutable.ErrNotEnoughShares):

@@ -1,54 +1,44 @@
 package webapi
 
 import (
+	"errors"
+	"io"
 	"math"
 	"net/http"
 	"strconv"
 	"strings"
 
 	"github.com/lafs/lafs/cap"
+	"github.com/lafs/lafs/client"
+	"github.com/lafs/lafs/dirnode"
+	"github.com/lafs/lafs/mutable"
 )
 
-// fileNode is an immutable file named by its cap, CHK or LIT: Tahoe's
-// FileNodeHandler. Everything but the contents comes from the cap alone,
-// so t=json, t=uri and HEAD work even when no share can be found.
+// fileNode is a file named by its cap, and maybe reached through a
+// directory: Tahoe's FileNodeHandler. For an immutable file (CHK or LIT)
+// everything but the contents comes from the cap alone, so t=json, t=uri
+// and HEAD work even when no share can be found. A mutable file (SDMF or
+// MDMF) is read from the grid for its size and contents.
 type fileNode struct {
-	cap  cap.Cap
-	size uint64
-	si   string // base32 storage index; "" for LIT, which has none
+	*node
+	mutable bool
+	size    uint64 // immutable files only
+	si      string // base32 storage index; "" for LIT, which has none
 }
 
-func asFile(c cap.Cap) (*fileNode, bool) {
-	switch x := c.(type) {
+// asFile returns the file node n is, if it is a file.
+func asFile(n *node) (*fileNode, bool) {
+	switch x := n.cap.(type) {
 	case *cap.CHK:
-		return &fileNode{cap: x, size: x.Size, si: x.StorageIndex().String()}, true
+		return &fileNode{node: n, size: x.Size, si: x.StorageIndex().String()}, true
 	case *cap.LIT:
-		return &fileNode{cap: x, size: uint64(len(x.Data))}, true
+		return &fileNode{node: n, size: uint64(len(x.Data))}, true
+	case *cap.MutableWrite:
+		return &fileNode{node: n, mutable: true, si: x.StorageIndex().String()}, true
+	case *cap.MutableRead:
+		return &fileNode{node: n, mutable: true, si: x.StorageIndex().String()}, true
 	}
 	return nil, false
-}
-
-// serveCap serves /uri/$CAP and what lies below it.
-func (h *handler) serveCap(w http.ResponseWriter, q *request, capStr string, rest []string) error {
-	c, err := cap.Parse(capStr)
-	if err == nil {
-		if fn, ok := asFile(c); ok {
-			if len(rest) > 0 {
-				return fileChildError(q, rest[0])
-			}
-			return h.serveFile(w, q, fn, "")
-		}
-		switch c.(type) {
-		case *cap.MutableWrite, *cap.MutableRead:
-			return errMutable
-		case *cap.Dir:
-			return errDirectory
-		}
-	}
-	if len(rest) > 0 {
-		return errNoResource
-	}
-	return h.serveUnknown(w, q, c, err)
 }
 
 // serveNamed serves /file/$CAP/NAME and /named/$CAP/NAME: a download URL
@@ -65,18 +55,12 @@ func (h *handler) serveNamed(w http.ResponseWriter, q *request, segs []string) e
 	}
 	c, err := cap.Parse(segs[0])
 	if err == nil {
-		if fn, ok := asFile(c); ok {
+		if fn, ok := asFile(&node{cap: c}); ok {
 			name := ""
 			if len(segs) > 1 {
 				name = segs[len(segs)-1]
 			}
 			return h.serveFile(w, q, fn, name)
-		}
-		if _, ok := c.(*cap.MutableWrite); ok {
-			return errMutable
-		}
-		if _, ok := c.(*cap.MutableRead); ok {
-			return errMutable
 		}
 	}
 	return &pageError{http.StatusBadRequest, "Error", pyBytesRepr(segs[0]) + " is not a file-cap", ""}
@@ -84,23 +68,23 @@ func (h *handler) serveNamed(w http.ResponseWriter, q *request, segs []string) e
 
 // fileChildError answers a path that goes on below a file.
 func fileChildError(q *request, name string) error {
-	if q.Method == http.MethodPut || q.Method == http.MethodPost {
-		switch q.t() {
-		case "delete", "rename", "rename-form", "check":
-		default:
-			return &pageError{http.StatusConflict, "Cannot create directory " + quoteOutput(name) +
-				", because its parent is a file, not a directory", "no details", ""}
-		}
+	if shouldCreateIntermediates(q) {
+		return &pageError{http.StatusConflict, "Cannot create directory " + quoteOutput(name) +
+			", because its parent is a file, not a directory", "no details", ""}
 	}
 	return &pageError{http.StatusBadRequest, "Files have no children named " + quoteOutput(name), "no details", ""}
 }
 
 // errExistingChild is Tahoe's ExistingChildError (replace=false).
-var errExistingChild = &webError{http.StatusConflict, "There was already a child by that name, and you asked me to not replace it."}
+var errExistingChild = &webError{http.StatusConflict, existingChildText}
 
 // serveFile dispatches on the method, as Tahoe's FileNodeHandler. name is
-// the file's name for Content-Type and Content-Disposition ("" if none).
+// the file's name for Content-Type and Content-Disposition ("" if none:
+// then the name of its link, if any).
 func (h *handler) serveFile(w http.ResponseWriter, q *request, fn *fileNode, name string) error {
+	if name == "" {
+		name = fn.name
+	}
 	switch q.Method {
 	case http.MethodGet:
 		return h.getFile(w, q, fn, name)
@@ -110,13 +94,48 @@ func (h *handler) serveFile(w http.ResponseWriter, q *request, fn *fileNode, nam
 		}
 		return h.download(w, q, fn, name)
 	case http.MethodPut:
-		return putFile(q)
+		return h.putFile(w, q, fn)
 	case http.MethodPost:
-		return h.postFile(q)
+		return h.postFile(w, q, fn)
 	case http.MethodDelete:
-		return badRequest("DELETE of a file cap: only a directory entry can be unlinked (DELETE /uri/$DIRCAP/NAME)")
+		return h.deleteChild(w, q, fn.node, "DELETE of a file cap: only a directory entry can be unlinked (DELETE /uri/$DIRCAP/NAME)")
 	}
 	return unsupportedMethod(q, "GET", "HEAD", "PUT", "POST", "DELETE")
+}
+
+// deleteChild is DELETE on a node reached through a directory: its link
+// is removed and its cap returned. A node named by its cap alone has no
+// link to remove.
+func (h *handler) deleteChild(w http.ResponseWriter, q *request, n *node, noParent string) error {
+	if n.parent == nil {
+		return badRequest("%s", noParent)
+	}
+	e, err := n.parent.Delete(q.Context(), n.name)
+	if errors.Is(err, client.ErrNoChild) {
+		return noSuchChild(n.name)
+	}
+	if err != nil {
+		return err
+	}
+	c := e.Cap()
+	if c == nil {
+		c = n.cap
+	}
+	writeCapResult(w, http.StatusOK, capString(c))
+	return nil
+}
+
+// writeCapResult sends a cap as Tahoe sends the result of a change:
+// text/html, no newline.
+func writeCapResult(w http.ResponseWriter, code int, c string) {
+	writeBody(w, code, "text/html", []byte(c))
+}
+
+func capString(c cap.Cap) string {
+	if c == nil {
+		return ""
+	}
+	return c.String()
 }
 
 // fixedOutputs are the t= values whose answer never changes for an
@@ -125,7 +144,7 @@ var fixedOutputs = map[string]bool{"": true, "json": true, "uri": true, "readonl
 
 func (h *handler) getFile(w http.ResponseWriter, q *request, fn *fileNode, name string) error {
 	t := q.t()
-	if fixedOutputs[t] && fn.si != "" {
+	if fixedOutputs[t] && fn.si != "" && !fn.mutable {
 		etag := fn.si + "-" + t
 		w.Header().Set("ETag", etag)
 		if etagMatches(lastHeader(q.Request, "If-None-Match"), etag) {
@@ -137,11 +156,22 @@ func (h *handler) getFile(w http.ResponseWriter, q *request, fn *fileNode, name 
 	case "":
 		return h.download(w, q, fn, name)
 	case "json":
-		return writeJSON(w, "text/plain", []any{"filenode", fileJSON(fn)})
+		j, err := h.fileJSON(q, fn)
+		if err != nil {
+			return err
+		}
+		return writeJSON(w, "text/plain", []any{"filenode", j})
 	case "info":
-		return h.renderHTML(w, infoPage, fileInfo(q, fn))
-	case "uri", "readonly-uri": // an immutable cap is its own read cap
+		d, err := h.fileInfo(q, fn)
+		if err != nil {
+			return err
+		}
+		return h.renderHTML(w, infoPage, d)
+	case "uri":
 		writeBody(w, http.StatusOK, "text/plain", []byte(fn.cap.String()))
+		return nil
+	case "readonly-uri":
+		writeBody(w, http.StatusOK, "text/plain", []byte(fn.cap.ReadOnly().String()))
 		return nil
 	}
 	return badRequest("GET file: bad t=%s", t)
@@ -159,27 +189,77 @@ func etagMatches(header, etag string) bool {
 }
 
 // fileJSONBody is a file's t=json, its keys in Tahoe's order. A LIT file
-// says "CHK" and has no verify cap, as in Tahoe.
+// says "CHK" and has no verify cap; a mutable file whose size is not
+// known (it cannot be read) has no size, as in Tahoe.
 type fileJSONBody struct {
-	Mutable   bool   `json:"mutable"`
-	Format    string `json:"format"`
-	Size      uint64 `json:"size"`
-	ROURI     string `json:"ro_uri"`
-	VerifyURI string `json:"verify_uri,omitempty"`
+	Mutable   bool            `json:"mutable"`
+	Format    string          `json:"format"`
+	Size      *uint64         `json:"size,omitempty"`
+	ROURI     string          `json:"ro_uri"`
+	RWURI     string          `json:"rw_uri,omitempty"`
+	VerifyURI string          `json:"verify_uri,omitempty"`
+	Metadata  *dirnode.Object `json:"metadata,omitempty"`
 }
 
-func fileJSON(fn *fileNode) fileJSONBody {
-	j := fileJSONBody{Format: "CHK", Size: fn.size, ROURI: fn.cap.String()}
+// fileJSON is the t=json of a file: from the cap, and for a mutable file
+// the size of its newest version. A file reached through a directory
+// shows the metadata of its link.
+func (h *handler) fileJSON(q *request, fn *fileNode) (fileJSONBody, error) {
+	j := fileJSONBody{Format: "CHK", ROURI: fn.cap.ReadOnly().String(), Metadata: fn.md}
+	if fn.parent != nil && j.Metadata == nil {
+		j.Metadata = &dirnode.Object{}
+	}
+	if !fn.cap.IsReadOnly() {
+		j.RWURI = fn.cap.String()
+	}
 	if v := fn.cap.Verifier(); v != nil {
 		j.VerifyURI = v.String()
 	}
-	return j
+	if !fn.mutable {
+		size := fn.size
+		j.Size = &size
+		return j, nil
+	}
+	j.Mutable = true
+	m, err := h.c.OpenMutable(q.Context(), fn.cap)
+	switch {
+	case errors.Is(err, mutable.ErrNoShares) || errors.Is(err, mutable.ErrNotEnoughShares):
+		j.Format = formatOfCap(fn.cap)
+		return j, nil
+	case err != nil:
+		return j, err
+	}
+	size := uint64(m.Size())
+	j.Size, j.Format = &size, m.Format().String()
+	return j, nil
+}
+
+// formatOfCap is the format a mutable file's cap names.
+func formatOfCap(c cap.Cap) string {
+	switch x := c.(type) {
+	case *cap.MutableWrite:
+		return x.Format.String()
+	case *cap.MutableRead:
+		return x.Format.String()
+	}
+	return "CHK"
 }
 
 // fileInfo fills the t=info page of a file.
-func fileInfo(q *request, fn *fileNode) infoData {
-	d := infoData{Type: "immutable LIT file", SI: "None", Size: strconv.FormatUint(fn.size, 10), ReadCap: fn.cap.String()}
-	if fn.si != "" {
+func (h *handler) fileInfo(q *request, fn *fileNode) (infoData, error) {
+	d := infoData{Type: "immutable LIT file", SI: "None", Size: strconv.FormatUint(fn.size, 10), ReadCap: fn.cap.ReadOnly().String()}
+	switch {
+	case fn.mutable:
+		d.Type, d.SI, d.Size = "mutable file ("+strings.ToLower(formatOfCap(fn.cap))+")", fn.si, "?"
+		if !fn.cap.IsReadOnly() {
+			d.WriteCap = fn.cap.String()
+		}
+		if m, err := h.c.OpenMutable(q.Context(), fn.cap); err == nil {
+			d.Size = strconv.FormatInt(m.Size(), 10)
+		} else if !errors.Is(err, mutable.ErrNoShares) && !errors.Is(err, mutable.ErrNotEnoughShares) {
+			return d, err
+		}
+	case fn.si != "":
 		d.Type, d.SI = "immutable file", fn.si
 	}
 	d.Title = "More Info for " + d.Type
@@ -193,50 +273,100 @@ func fileInfo(q *request, fn *fileNode) infoData {
 	// mounts the web API below some path.
 	root := strings.TrimSuffix(strings.Repeat("../", len(q.segs)-1), "/")
 	d.RawLink = root + "/file/" + pyQuote(fn.cap.String(), "/") + "/@@named=/raw.txt"
-	return d
+	return d, nil
 }
 
-// putFile answers PUT on an immutable file: there is nothing to change.
-func putFile(q *request) error {
+// offsetArg is Tahoe's parse_offset_arg: an integer, or absent.
+func offsetArg(q *request) (int64, bool, error) {
+	v, given := q.arg("offset")
+	if !given {
+		return 0, false, nil
+	}
+	n, ok := pyInt(v)
+	if !ok {
+		// Tahoe: 500, a ValueError exception page.
+		return 0, false, badRequest("invalid offset= argument: %s", pyStrRepr(v))
+	}
+	switch {
+	case n.IsInt64():
+		return n.Int64(), true, nil
+	case n.Sign() < 0:
+		return -1, true, nil
+	}
+	return math.MaxInt64, true, nil // past the end of any file
+}
+
+// putFile is PUT on a file: a mutable file is overwritten (or, with
+// offset=, written at that offset); an immutable file reached through a
+// directory is replaced by a new file linked under its name; t=uri links
+// another cap there.
+func (h *handler) putFile(w http.ResponseWriter, q *request, fn *fileNode) error {
 	replace, err := replaceArg(q.argOr("replace", "true"))
 	if err != nil {
 		return err
 	}
-	offset, hasOffset := q.arg("offset")
-	if hasOffset {
-		if _, ok := pyInt(offset); !ok {
-			return badRequest("invalid offset= argument: %s", pyStrRepr(offset))
-		}
+	offset, hasOffset, err := offsetArg(q)
+	if err != nil {
+		return err
 	}
 	switch t := q.t(); t {
-	case "", "uri":
-		switch {
-		case !replace:
+	case "":
+		if replace == client.ReplaceNone {
 			return errExistingChild
-		case hasOffset && t == "":
+		}
+		if fn.mutable {
+			if fn.cap.IsReadOnly() {
+				return badRequest("PUT to a mutable file: replace or update requested with read-only cap")
+			}
+			if hasOffset && offset < 0 {
+				return badRequest("PUT to a mutable file: Invalid offset")
+			}
+			if err := h.writeMutable(q, fn, q.Body, offset, hasOffset); err != nil {
+				return err
+			}
+			writeCapResult(w, http.StatusOK, fn.cap.String())
+			return nil
+		}
+		if hasOffset {
 			return badRequest("PUT to a file: append operation invoked on an immutable cap")
 		}
-		return badRequest("PUT to an immutable file: it cannot be changed; to replace a file in a directory, PUT to /uri/$DIRCAP/NAME")
+		if fn.parent == nil {
+			return badRequest("PUT to an immutable file: it cannot be changed; to replace a file in a directory, PUT to /uri/$DIRCAP/NAME")
+		}
+		return h.replaceWithBody(w, q, fn.node, replace, http.StatusOK)
+	case "uri":
+		if replace == client.ReplaceNone {
+			return errExistingChild
+		}
+		if fn.parent == nil {
+			return badRequest("PUT ?t=uri to a file cap: only a directory entry can be replaced (PUT /uri/$DIRCAP/NAME?t=uri)")
+		}
+		return h.replaceWithCap(w, q, fn.node, replace)
 	default:
 		return badRequest("PUT to a file: bad t=%s", t)
 	}
 }
 
 // replaceArg is Tahoe's parse_replace_arg: a boolean or "only-files".
-func replaceArg(v string) (bool, error) {
+func replaceArg(v string) (client.Replace, error) {
 	if strings.ToLower(v) == "only-files" {
-		return true, nil
+		return client.ReplaceOnlyFiles, nil
 	}
 	b, err := parseBool(v)
 	if err != nil {
-		return false, badRequest("invalid replace= argument: %s", pyStrRepr(v))
+		return 0, badRequest("invalid replace= argument: %s", pyStrRepr(v))
 	}
-	return b, nil
+	if !b {
+		return client.ReplaceNone, nil
+	}
+	return client.ReplaceAny, nil
 }
 
-// postFile answers POST on an immutable file.
-func (h *handler) postFile(q *request) error {
-	if err := h.readForm(q, false); err != nil {
+// postFile is POST on a file: t=upload replaces the contents of a mutable
+// file, or an immutable file reached through a directory, with the form's
+// "file" field.
+func (h *handler) postFile(w http.ResponseWriter, q *request, fn *fileNode) error {
+	if err := h.readForm(q, true); err != nil {
 		return err
 	}
 	replace, err := q.boolArg("replace", "true")
@@ -245,56 +375,51 @@ func (h *handler) postFile(q *request) error {
 	}
 	switch t := q.t(); t {
 	case "check":
-		return notSupported("Checking (t=check) is")
+		return errCheck
 	case "upload":
+		if fn.mutable {
+			if fn.cap.IsReadOnly() {
+				return badRequest("POST to a mutable file: replace requested with read-only cap")
+			}
+			f, err := formFile(q)
+			if err != nil {
+				return err
+			}
+			if err := h.writeMutable(q, fn, f, 0, false); err != nil {
+				return err
+			}
+			return h.doneWith(w, q, fn.cap.String())
+		}
 		if !replace {
 			return errExistingChild
 		}
-		return badRequest("POST to an immutable file: it cannot be changed; to replace a file in a directory, POST to the directory")
+		if fn.parent == nil {
+			return badRequest("POST to an immutable file: it cannot be changed; to replace a file in a directory, POST to the directory")
+		}
+		return h.replaceWithForm(w, q, fn.node, client.ReplaceAny)
 	default:
 		return badRequest("POST to file: bad t=%s", t)
 	}
 }
 
-// serveUnknown answers for a cap of an unknown kind, a malformed cap or a
-// verify cap, as Tahoe's UnknownNodeHandler: only t=json and t=info.
-func (h *handler) serveUnknown(w http.ResponseWriter, q *request, c cap.Cap, perr error) error {
-	switch q.Method {
-	case http.MethodGet, http.MethodHead:
-	default:
-		return unsupportedMethod(q, "GET", "HEAD")
+// formFile is the form's "file" field, which a form upload needs.
+func formFile(q *request) (*io.SectionReader, error) {
+	if q.form == nil || q.form.file == nil {
+		return nil, badRequest(`this upload needs a multipart/form-data body with a "file" field holding the file`)
 	}
-	switch t := q.t(); t {
-	case "info":
-		return h.renderHTML(w, infoPage, infoData{Title: "More Info for unknown", Type: "unknown", SI: "None", Size: "?"})
-	case "json":
-		return writeJSON(w, "text/plain", []any{"unknown", unknownJSON(c, perr)})
-	default:
-		return badRequest("GET unknown URI type: can only do t=info and t=json, not t=%s.\n"+
-			"Using a webapi server that supports a later version of Tahoe may help.", t)
-	}
+	return io.NewSectionReader(q.form.file, 0, q.form.size), nil
 }
 
-// unknownJSONBody is Tahoe's UnknownJSONMetadata for a cap given alone:
-// empty unless the cap carries a "ro." or "imm." prefix, which makes it
-// usable as a read cap.
-type unknownJSONBody struct {
-	ROURI   string `json:"ro_uri,omitempty"`
-	Mutable *bool  `json:"mutable,omitempty"`
-}
-
-func unknownJSON(c cap.Cap, perr error) unknownJSONBody {
-	var j unknownJSONBody
-	if u, ok := c.(*cap.Unknown); ok && perr == nil {
-		switch {
-		case strings.HasPrefix(u.S, cap.ImmutablePrefix):
-			no := false
-			j.ROURI, j.Mutable = u.S, &no
-		case strings.HasPrefix(u.S, cap.ReadOnlyPrefix):
-			j.ROURI = u.S
-		}
+// doneWith answers a POST that changed something: a redirect to
+// when_done= if given (Tahoe's handle_when_done, which keeps the URL as
+// given), else the result (a cap) as text/html.
+func (h *handler) doneWith(w http.ResponseWriter, q *request, result string) error {
+	if whenDone, _ := q.arg("when_done"); whenDone != "" {
+		redirect(w, http.StatusFound, whenDone)
+		return nil
 	}
-	return j
+	writeCapResult(w, http.StatusOK, result)
+	return nil
 }
 
 // contentLength converts a file size for the download path, refusing the

@@ -118,9 +118,9 @@ var infoPage = page(`{{.Title}}`, `
   <li>Object Size: <span>{{.Size}}</span></li>
   <li>Access Caps (Tahoe-URIs):
   <table>
-    <tr><th>File writecap</th><td><tt>{{.WriteCap}}</tt></td></tr>
-    <tr><th>File readcap</th><td><tt>{{.ReadCap}}</tt></td></tr>
-    <tr><th>File verifycap</th><td><tt>{{.VerifyCap}}</tt></td></tr>
+    <tr><th>{{or .Kind "File"}} writecap</th><td><tt>{{.WriteCap}}</tt></td></tr>
+    <tr><th>{{or .Kind "File"}} readcap</th><td><tt>{{.ReadCap}}</tt></td></tr>
+    <tr><th>{{or .Kind "File"}} verifycap</th><td><tt>{{.VerifyCap}}</tt></td></tr>
   </table></li>
   <li><a href="?t=json">JSON</a></li>
   {{if .RawLink}}<li>Raw data as <a href="{{.RawLink}}">text/plain</a></li>{{end}}
@@ -129,6 +129,7 @@ var infoPage = page(`{{.Title}}`, `
 
 // infoData is what the t=info page shows of a node.
 type infoData struct {
+	Kind                         string // "File" (the default) or "Directory"
 	Title, Type, SI, Size        string
 	WriteCap, ReadCap, VerifyCap string
 	RawLink                      string

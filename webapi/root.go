@@ -3,20 +3,39 @@
 // the same paths, status codes, Content-Types, unquoted ETags and JSON, as
 // recorded from a live Tahoe node in shared/vectors/tahoe120_webapi.json.
 //
-// It covers immutable files: unlinked uploads (PUT /uri, POST
-// /uri?t=upload), downloads with Range, filename= and save= (GET and HEAD
-// on /uri/$CAP, /cap/$CAP, /file/$CAP/NAME, /named/$CAP/NAME, and GET
-// /uri?uri=$CAP), the t=json, t=uri, t=readonly-uri and t=info views, and
-// the welcome and statistics pages. Mutable files, directories and the
-// checker answer 501 with a text saying they are not supported yet.
+// It covers:
+//
+//   - immutable files: unlinked uploads (PUT /uri, POST /uri?t=upload),
+//     downloads with Range, filename= and save= (GET and HEAD on
+//     /uri/$CAP, /cap/$CAP, /file/$CAP/NAME, /named/$CAP/NAME, and GET
+//     /uri?uri=$CAP), and the t=json, t=uri, t=readonly-uri and t=info
+//     views;
+//   - mutable files (SDMF, MDMF): creation (PUT /uri?format=, POST
+//     /uri?t=upload&format=), reading as above, overwriting (PUT, POST
+//     t=upload) and writing at an offset (PUT ?offset=);
+//   - directories: creation (t=mkdir, t=mkdir-with-children,
+//     t=mkdir-immutable, unlinked or below a directory), paths
+//     /uri/$DIRCAP/a/b/c for GET, HEAD, PUT, POST and DELETE (a PUT makes
+//     the missing directories of its path), linking (PUT ?t=uri, POST
+//     t=uri, t=set_children), unlinking (DELETE, t=unlink), t=rename,
+//     t=relink, uploads into a directory (t=upload), the t=json listing,
+//     and an HTML page for each directory;
+//   - the welcome and statistics pages.
+//
+// The checker and the deep-traversal operations (t=check, t=start-*,
+// t=stream-*) answer 501 with a text saying they are not supported yet.
 //
 // Where Tahoe answers a client's mistake with a 500 (a Python exception
-// page), this package gives the fitting 4xx instead; webapi_test.go lists
-// every such difference from the recording.
+// page), this package gives the fitting 4xx instead: 400 for bad
+// arguments and bodies, 403 for a change asked of a read-only or
+// immutable directory. webapi_test.go lists every such difference from
+// the recording.
 //
 // Downloads stream: a file is read segment by segment into the response,
-// never held whole in memory. Uploads are spooled to a temporary file,
-// since convergent encryption reads the data twice.
+// never held whole in memory. Uploads of immutable files are spooled to a
+// temporary file, since convergent encryption reads the data twice; the
+// contents of mutable files, which are published from memory, are read
+// whole (up to 1 GiB).
 package webapi
 
 import (

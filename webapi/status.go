@@ -76,6 +76,7 @@ type Stats struct {
 // Status already reports those names.
 type counters struct {
 	filesUploaded, bytesUploaded, filesDownloaded, bytesDownloaded atomic.Int64
+	filesPublished, bytesPublished, filesRetrieved, bytesRetrieved atomic.Int64
 }
 
 // stats merges the node's statistics with the web API's own.
@@ -90,10 +91,10 @@ func (h *handler) stats() Stats {
 		"uploader.bytes_uploaded":     h.count.bytesUploaded.Load(),
 		"downloader.files_downloaded": h.count.filesDownloaded.Load(),
 		"downloader.bytes_downloaded": h.count.bytesDownloaded.Load(),
-		"mutable.files_published":     0,
-		"mutable.bytes_published":     0,
-		"mutable.files_retrieved":     0,
-		"mutable.bytes_retrieved":     0,
+		"mutable.files_published":     h.count.filesPublished.Load(),
+		"mutable.bytes_published":     h.count.bytesPublished.Load(),
+		"mutable.files_retrieved":     h.count.filesRetrieved.Load(),
+		"mutable.bytes_retrieved":     h.count.bytesRetrieved.Load(),
 	} {
 		out.Counters[k] = v
 	}

@@ -32,7 +32,7 @@ func testClient(t testing.TB, g lafs.Peers) *client.Client {
 	c, err := client.New(client.Config{
 		Params:      lafs.Params{K: 3, Happy: 7, N: 10, SegmentSize: 1 << 20},
 		Convergence: conv, LeaseSecret: []byte("lease secret of the web API tests"),
-		Peers: g, TempDir: t.TempDir(),
+		Peers: g, TempDir: t.TempDir(), MutableRetryDelay: 10 * time.Millisecond,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -111,38 +111,54 @@ func getFormat(q *request, def string) (string, error) {
 	return "", badRequest("Unknown format: %s, I know CHK, SDMF, MDMF", arg)
 }
 
-// putUnlinked is PUT /uri: the body becomes an immutable file, and the
-// answer is its cap (sent as text/html, as Tahoe does).
+// putUnlinked is PUT /uri: the body becomes a new file, immutable (CHK
+// or LIT) or with format= (or mutable=true) mutable; PUT /uri?t=mkdir
+// makes an empty directory. The answer is the new cap (sent as
+// text/html, as Tahoe does).
 func (h *handler) putUnlinked(w http.ResponseWriter, q *request) error {
 	switch q.t() {
 	case "":
 	case "mkdir":
-		return errDirectory
+		format, err := getFormat(q, "")
+		if err != nil {
+			return err
+		}
+		if format == "CHK" {
+			return badRequest("format=CHK not accepted for PUT /uri?t=mkdir")
+		}
+		d, err := h.c.CreateDir(q.Context(), h.dirFormat(format))
+		if err != nil {
+			return err
+		}
+		writeCapResult(w, http.StatusOK, d.Cap().String())
+		return nil
 	default:
 		return badRequest(uriOnly)
 	}
-	format, err := getFormat(q, "CHK")
+	c, err := h.newFile(q, q.Body)
 	if err != nil {
 		return err
 	}
-	if format != "CHK" {
-		return errMutable
-	}
-	body := &countingReader{r: q.Body}
-	c, err := h.c.UploadStream(q.Context(), body, client.UploadOptions{})
-	if err != nil {
-		return err
-	}
-	h.count.filesUploaded.Add(1)
-	h.count.bytesUploaded.Add(body.n)
-	writeBody(w, http.StatusOK, "text/html", []byte(c.String()))
+	writeCapResult(w, http.StatusOK, c.String())
 	return nil
 }
 
+// dirFormat is the format of a new directory for format= (already
+// checked by getFormat): SDMF or MDMF, else the client's default.
+func (h *handler) dirFormat(format string) cap.Format {
+	if f, ok := mutableFormat(format); ok {
+		return f
+	}
+	return h.c.MutableFormat()
+}
+
 // postUnlinked is POST /uri: with t=upload (or no t), the multipart form's
-// "file" field becomes an immutable file. The answer is Tahoe's upload
-// results page, or with when_done= a redirect there, "%(uri)s" replaced
-// by the new cap. (Tahoe ignores redirect_to_result here; so does this.)
+// "file" field becomes a new file. For an immutable file the answer is
+// Tahoe's upload results page, or with when_done= a redirect there,
+// "%(uri)s" replaced by the new cap (Tahoe ignores redirect_to_result
+// here; so does this); for a mutable file (format=SDMF or MDMF) it is the
+// cap. t=mkdir, t=mkdir-with-children and t=mkdir-immutable make
+// directories.
 func (h *handler) postUnlinked(w http.ResponseWriter, q *request) error {
 	// The form is read unless the query already names another operation:
 	// t= and the other arguments may come as form fields.
@@ -151,10 +167,10 @@ func (h *handler) postUnlinked(w http.ResponseWriter, q *request) error {
 			return err
 		}
 	}
-	switch q.t() {
+	switch t := q.t(); t {
 	case "", "upload":
 	case "mkdir", "mkdir-with-children", "mkdir-immutable":
-		return errDirectory
+		return h.postUnlinkedMkdir(w, q, t)
 	default:
 		return badRequest(uriOnly)
 	}
@@ -162,11 +178,16 @@ func (h *handler) postUnlinked(w http.ResponseWriter, q *request) error {
 	if err != nil {
 		return err
 	}
-	if format != "CHK" {
-		return errMutable
-	}
 	if q.form == nil || q.form.file == nil {
 		return badRequest(`POST /uri?t=upload needs a multipart/form-data body with a "file" field holding the file`)
+	}
+	if _, ok := mutableFormat(format); ok {
+		c, err := h.newFile(q, io.NewSectionReader(q.form.file, 0, q.form.size))
+		if err != nil {
+			return err
+		}
+		writeCapResult(w, http.StatusOK, c.String())
+		return nil
 	}
 	start := time.Now()
 	c, err := h.c.Upload(q.Context(), q.form.file, q.form.size, client.UploadOptions{})
@@ -189,6 +210,67 @@ func (h *handler) postUnlinked(w http.ResponseWriter, q *request) error {
 	})
 }
 
+// postUnlinkedMkdir is POST /uri?t=mkdir (an empty directory; a body that
+// is not a form is refused, as Tahoe does, to catch children sent to the
+// wrong t=), t=mkdir-with-children and t=mkdir-immutable (children in the
+// JSON body). The answer is the new cap, or with redirect_to_result=true
+// a 303 to uri/$CAP.
+func (h *handler) postUnlinkedMkdir(w http.ResponseWriter, q *request, t string) error {
+	ctx := q.Context()
+	var d *client.Dir
+	switch t {
+	case "mkdir":
+		if strings.HasPrefix(q.Header.Get("Content-Type"), "multipart/form-data") {
+			if err := h.readForm(q, false); err != nil {
+				return err
+			}
+		} else if b, err := readLimited(q.Body, 1<<10, "the body"); err != nil || len(b) > 0 {
+			return badRequest("t=mkdir does not accept children=, try t=mkdir-with-children instead")
+		}
+		format, err := getFormat(q, "")
+		if err != nil {
+			return err
+		}
+		if format == "CHK" {
+			return badRequest("format=CHK not currently accepted for POST /uri?t=mkdir")
+		}
+		if d, err = h.c.CreateDir(ctx, h.dirFormat(format)); err != nil {
+			return err
+		}
+	case "mkdir-with-children":
+		format, err := getFormat(q, "")
+		if err != nil {
+			return err
+		}
+		kids, err := childrenJSON(q, true, false)
+		if err != nil {
+			return err
+		}
+		if d, err = h.c.CreateDirWithChildren(ctx, h.dirFormat(format), kids); err != nil {
+			return err
+		}
+	case "mkdir-immutable":
+		kids, err := childrenJSON(q, true, true)
+		if err != nil {
+			return err
+		}
+		if d, err = h.c.CreateImmutableDir(ctx, kids); err != nil {
+			return err
+		}
+	}
+	redir, err := q.boolArg("redirect_to_result", "false")
+	if err != nil {
+		return err
+	}
+	if redir {
+		w.Header().Set("Location", "uri/"+pyQuote(d.Cap().String(), "/"))
+		writeBody(w, http.StatusSeeOther, "text/html", nil)
+		return nil
+	}
+	writeCapResult(w, http.StatusOK, d.Cap().String())
+	return nil
+}
+
 // urlFor is Tahoe's url_for_string: s made absolute on this server when
 // it names no host.
 func urlFor(q *request, s string) (string, error) {
@@ -206,9 +288,10 @@ func urlFor(q *request, s string) (string, error) {
 // form is a POST body's form: the first value of each field, and the
 // first "file" field spooled to a temporary file.
 type form struct {
-	fields map[string]string
-	file   *os.File
-	size   int64
+	fields   map[string]string
+	file     *os.File
+	size     int64
+	filename string // the name the file part gives its file
 }
 
 // readForm reads the form of a POST request (multipart/form-data or
@@ -252,6 +335,9 @@ func (h *handler) readForm(q *request, keepFile bool) error {
 			}
 			if err != nil {
 				return badRequest("bad multipart/form-data body: %v", err)
+			}
+			if p.FormName() == "file" && q.form.file == nil {
+				q.form.filename = p.FileName()
 			}
 			if err := h.readPart(q.form, p.FormName(), p, keepFile); err != nil {
 				return err

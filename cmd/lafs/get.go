@@ -2,59 +2,64 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 )
 
-const getHelp = `usage: lafs [-d NODEDIR] get CAP [FILE|-]
+const getHelp = `usage: lafs [-d NODEDIR] get [options] REMOTE_FILE [LOCAL_FILE|-]
 
-Download a file from the grid through the node's web API, to FILE or (with
-no FILE, or "-") to standard output.`
+Retrieve a file from the grid and write it to the local filesystem. If
+LOCAL_FILE is omitted or '-', the contents of the file are written to
+stdout. REMOTE_FILE is alias:path, CAP/path, a cap, or a path under "tahoe:".
 
-// runGet downloads a file, as Tahoe's "tahoe get" does.
+Examples:
+ % lafs get FOO |less            # write to stdout
+ % lafs get tahoe:FOO |less      # same
+ % lafs get FOO bar              # write to local file
+ % lafs get tahoe:FOO bar        # same`
+
+// runGet downloads a file, as Tahoe's "tahoe get".
 func runGet(ctx context.Context, e *env, args []string) error {
-	fs := flag.NewFlagSet("get", flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
-	fs.Usage = func() { fmt.Fprintln(e.stderr, getHelp) }
-	var nf nodeFlags
-	nf.register(fs, e)
-	if err := fs.Parse(args); err != nil {
-		return usagef("%v", err)
+	fs := newFlagSet(e, "get", getHelp)
+	var sf storeFlags
+	sf.register(fs, e)
+	if err := parseFlags(fs, args, ""); err != nil {
+		return err
 	}
 	if fs.NArg() < 1 || fs.NArg() > 2 {
 		return usagef("%s", getHelp)
 	}
-	from := fs.Arg(0)
-	if !strings.HasPrefix(from, "URI:") {
-		return usagef("lafs get: %q is not a cap; alias:path names need directories, which come later", from)
-	}
-	base, err := nf.base()
+	s, err := sf.open(e)
 	if err != nil {
 		return err
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"uri/"+url.PathEscape(from), nil)
+	p, err := s.resolve(fs.Arg(0), defaultAlias)
 	if err != nil {
 		return err
 	}
-	resp, err := httpClient.Do(req)
+	p.path = strings.TrimLeft(p.path, "/")
+	u, err := s.url(p)
 	if err != nil {
-		return fmt.Errorf("talking to the node: %w", err)
+		return err
+	}
+	resp, err := s.do(ctx, http.MethodGet, u, nil, 0)
+	if err != nil {
+		return err
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return httpError(resp)
+	if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusCreated {
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+		return failf("%s", httpFailure("Error during GET", resp, body))
 	}
 	var out io.Writer = e.stdout
 	var tmp *os.File
-	to := "-"
-	if fs.NArg() == 2 {
-		to = fs.Arg(1)
+	to := fs.Arg(1)
+	if to == "" {
+		to = "-"
 	}
 	if to != "-" {
 		// Write beside the target and rename, so a failed download
@@ -67,14 +72,14 @@ func runGet(ctx context.Context, e *env, args []string) error {
 		defer tmp.Close()
 		out = tmp
 	}
-	p := newProgress(e.stderr, "downloading", resp.ContentLength)
+	pr := newProgress(e.stderr, "downloading", resp.ContentLength)
 	if to == "-" {
-		p.on = false // the bar would mix with the data on a terminal
+		pr.on = false // the bar would mix with the data on a terminal
 	}
-	if _, err := io.Copy(&countingWriter{out, p}, resp.Body); err != nil {
+	if _, err := io.Copy(&countingWriter{out, pr}, resp.Body); err != nil {
 		return fmt.Errorf("download failed: %w", err)
 	}
-	p.finish()
+	pr.finish()
 	if tmp != nil {
 		if err := tmp.Close(); err != nil {
 			return err

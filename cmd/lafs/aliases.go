@@ -1,0 +1,239 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"sort"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/lafs/lafs/cap"
+)
+
+const createAliasHelp = `usage: lafs [-d NODEDIR] create-alias [options] ALIAS[:]
+
+Create a new directory and add an alias for it.`
+
+const addAliasHelp = `usage: lafs [-d NODEDIR] add-alias [options] ALIAS[:] DIRCAP
+
+Add a new alias for an existing directory.`
+
+const listAliasesHelp = `usage: lafs [-d NODEDIR] list-aliases [--readonly-uri] [--json]
+
+Display a table of all configured aliases.`
+
+// checkAliasName refuses the names Tahoe refuses; a trailing colon has been
+// dropped already.
+func checkAliasName(name string) error {
+	switch {
+	case strings.Contains(name, ":"):
+		return failf("Alias names cannot contain colons.")
+	case strings.Contains(name, " "):
+		return failf("Alias names cannot contain spaces.")
+	case name == "":
+		return failf("Alias names cannot be empty.")
+	}
+	return nil
+}
+
+// runCreateAlias is "tahoe create-alias": mkdir, then add-alias.
+func runCreateAlias(ctx context.Context, e *env, args []string) error {
+	fs := newFlagSet(e, "create-alias", createAliasHelp)
+	var sf storeFlags
+	sf.register(fs, e)
+	if err := parseFlags(fs, args, ""); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return usagef("%s", createAliasHelp)
+	}
+	name := strings.TrimSuffix(fs.Arg(0), ":")
+	if err := checkAliasName(name); err != nil {
+		return err
+	}
+	s, err := sf.open(e)
+	if err != nil {
+		return err
+	}
+	if _, ok := s.aliases[name]; ok {
+		return failf("Alias %s already exists!", quoteName(name, true))
+	}
+	base, err := s.web()
+	if err != nil {
+		return err
+	}
+	resp, body, err := s.call(ctx, http.MethodPost, base+"uri?t=mkdir", nil)
+	if err != nil {
+		return err
+	}
+	if !ok2xx(resp.StatusCode) {
+		return failf("%s", httpFailure("Error during HTTP request", resp, body))
+	}
+	if err := addAliasLine(s.nodeDir, name, strings.TrimSpace(string(body))); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "Alias %s created\n", quoteName(name, true))
+	return nil
+}
+
+// runAddAlias is "tahoe add-alias": record a name for a dircap.
+func runAddAlias(ctx context.Context, e *env, args []string) error {
+	fs := newFlagSet(e, "add-alias", addAliasHelp)
+	var sf storeFlags
+	sf.register(fs, e)
+	if err := parseFlags(fs, args, ""); err != nil {
+		return err
+	}
+	if fs.NArg() != 2 {
+		return usagef("%s", addAliasHelp)
+	}
+	name := strings.TrimSuffix(fs.Arg(0), ":")
+	if err := checkAliasName(name); err != nil {
+		return err
+	}
+	s, err := sf.open(e)
+	if err != nil {
+		return err
+	}
+	if _, ok := s.aliases[name]; ok {
+		return failf("Alias %s already exists!", quoteName(name, true))
+	}
+	c, err := cap.Parse(strings.TrimSpace(fs.Arg(1)))
+	if err != nil || !cap.IsDir(c) {
+		return failf("error: %s is not a directory cap", quoteName(fs.Arg(1), true))
+	}
+	if err := addAliasLine(s.nodeDir, name, c.String()); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "Alias %s added\n", quoteName(name, true))
+	return nil
+}
+
+// aliasCaps is one alias's write and read caps, for list-aliases.
+type aliasCaps struct{ name, rw, ro string }
+
+// aliasTable returns the aliases sorted by name, with their caps made
+// canonical and their read-only forms.
+func aliasTable(aliases map[string]string) []aliasCaps {
+	var out []aliasCaps
+	for name, s := range aliases {
+		a := aliasCaps{name: name, rw: s}
+		if c, err := cap.Parse(s); err == nil {
+			a.rw = c.String()
+			if ro := c.ReadOnly(); ro != nil {
+				a.ro = ro.String()
+			}
+		}
+		out = append(out, a)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].name < out[j].name })
+	return out
+}
+
+// formatAliases renders list-aliases: "%*s: CAP" lines, the width being
+// that of the longest name in quotes (so two spaces lead the longest), or
+// with asJSON Python's json.dumps(indent=4) of {name: {readwrite, readonly}}.
+func formatAliases(aliases map[string]string, readonly, asJSON bool) string {
+	table := aliasTable(aliases)
+	var b strings.Builder
+	if asJSON {
+		if len(table) == 0 {
+			return "{}\n"
+		}
+		b.WriteString("{\n")
+		for i, a := range table {
+			fmt.Fprintf(&b, "    %s: {\n        \"readwrite\": %s,\n        \"readonly\": %s\n    }",
+				pyJSONString(a.name), pyJSONString(a.rw), pyJSONString(a.ro))
+			if i < len(table)-1 {
+				b.WriteString(",")
+			}
+			b.WriteString("\n")
+		}
+		b.WriteString("}\n")
+		return b.String()
+	}
+	width := 0
+	for _, a := range table {
+		width = max(width, utf8.RuneCountInString(quoteName(a.name, true)))
+	}
+	for _, a := range table {
+		c := a.rw
+		if readonly {
+			c = a.ro
+		}
+		fmt.Fprintf(&b, "%s: %s\n", padLeft(a.name, width), c)
+	}
+	return b.String()
+}
+
+// pyJSONString is a JSON string as Python's json.dumps writes it
+// (ensure_ascii: everything outside printable ASCII as \uXXXX).
+func pyJSONString(s string) string {
+	var b strings.Builder
+	b.WriteByte('"')
+	for _, r := range s {
+		switch {
+		case r == '"':
+			b.WriteString(`\"`)
+		case r == '\\':
+			b.WriteString(`\\`)
+		case r == '\n':
+			b.WriteString(`\n`)
+		case r == '\r':
+			b.WriteString(`\r`)
+		case r == '\t':
+			b.WriteString(`\t`)
+		case r == '\b':
+			b.WriteString(`\b`)
+		case r == '\f':
+			b.WriteString(`\f`)
+		case r >= 0x20 && r < 0x7f:
+			b.WriteRune(r)
+		case r > 0xFFFF:
+			r -= 0x10000
+			fmt.Fprintf(&b, `\u%04x\u%04x`, 0xD800+(r>>10), 0xDC00+(r&0x3FF))
+		default:
+			fmt.Fprintf(&b, `\u%04x`, r)
+		}
+	}
+	b.WriteByte('"')
+	return b.String()
+}
+
+// runListAliases is "tahoe list-aliases".
+func runListAliases(ctx context.Context, e *env, args []string) error {
+	fs := newFlagSet(e, "list-aliases", listAliasesHelp)
+	var sf storeFlags
+	sf.register(fs, e)
+	readonly := fs.Bool("readonly-uri", false, "show read-only dircaps instead of read-write ones")
+	asJSON := fs.Bool("json", false, "show JSON output")
+	if err := parseFlags(fs, args, ""); err != nil {
+		return err
+	}
+	if fs.NArg() != 0 {
+		return usagef("%s", listAliasesHelp)
+	}
+	s, err := sf.open(e)
+	if err != nil {
+		return err
+	}
+	fmt.Fprint(e.stdout, formatAliases(s.aliases, *readonly, *asJSON))
+	return nil
+}
+
+// padLeft right-aligns s in width characters, as Python's "%*s".
+func padLeft(s string, width int) string {
+	if n := utf8.RuneCountInString(s); n < width {
+		return strings.Repeat(" ", width-n) + s
+	}
+	return s
+}
+
+// padRight left-aligns s in width characters, as Python's "%-*s".
+func padRight(s string, width int) string {
+	if n := utf8.RuneCountInString(s); n < width {
+		return s + strings.Repeat(" ", width-n)
+	}
+	return s
+}
