@@ -123,7 +123,10 @@ func Create(ctx context.Context, peers lafs.Peers, keys *Keys, format cap.Format
 	}
 	f.keys = keys
 	o := f.opts
-	m := &serverMap{si: f.si, servers: peers.ServersFor(f.si), failed: map[*lafs.Server]error{}}
+	// A new key means a new storage index: nobody else can be writing it,
+	// so every server is written at once (each write still tests that its
+	// slot is empty).
+	m := &serverMap{si: f.si, servers: peers.ServersFor(f.si), failed: map[*lafs.Server]error{}, fresh: true}
 	cur, err := f.publish(ctx, m, o.K, o.N, contents)
 	if err != nil {
 		return nil, err

@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/rsa"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/lafs/lafs/crypt"
 )
@@ -13,10 +15,14 @@ import (
 // ready, made in the background, and makes one on the spot when it has
 // none. Tahoe's client keeps such a pool too (its KeyGenerator).
 type KeyPool struct {
-	keys chan *rsa.PrivateKey
-	stop chan struct{}
-	done sync.WaitGroup
-	once sync.Once
+	// lastGet is when a key was last taken (UnixNano): the pool refills
+	// only after a quiet moment, so that making keys (a tenth of a second
+	// of CPU each) does not slow down a burst of creations it serves.
+	lastGet atomic.Int64
+	keys    chan *rsa.PrivateKey
+	stop    chan struct{}
+	done    sync.WaitGroup
+	once    sync.Once
 }
 
 // NewKeyPool starts a pool that keeps size keys ready. A size of 0 makes
@@ -29,9 +35,24 @@ func NewKeyPool(size int) *KeyPool {
 	return p
 }
 
+// refillQuiet is how long after the last Get the pool waits before making
+// another key.
+const refillQuiet = 250 * time.Millisecond
+
 // fill keeps the pool full until Close.
 func (p *KeyPool) fill() {
 	for {
+		for {
+			wait := refillQuiet - time.Since(time.Unix(0, p.lastGet.Load()))
+			if wait <= 0 {
+				break
+			}
+			select {
+			case <-time.After(wait):
+			case <-p.stop:
+				return
+			}
+		}
 		k, err := crypt.GenerateRSAKey()
 		if err != nil {
 			return
@@ -50,6 +71,7 @@ func (p *KeyPool) Get(ctx context.Context) (*rsa.PrivateKey, error) {
 	if p == nil {
 		return crypt.GenerateRSAKey()
 	}
+	p.lastGet.Store(time.Now().UnixNano())
 	select {
 	case k := <-p.keys:
 		return k, nil

@@ -107,7 +107,7 @@ func (p *publisher) placeHomeless(goal []slotWrite) []slotWrite {
 // fails are placed elsewhere when placeNew is set. It succeeds when at
 // least k shares are placed and nobody else wrote meanwhile.
 func (p *publisher) run(ctx context.Context, goal []slotWrite, k int, placeNew bool) error {
-	leaderDone := false
+	leaderDone := p.m.fresh
 	for round := 0; len(goal) > 0 && round <= len(p.m.servers)+1; round++ {
 		if err := ctx.Err(); err != nil {
 			return err

@@ -71,6 +71,9 @@ type serverMap struct {
 	failed  map[*lafs.Server]error // servers that did not answer
 	shares  []*remoteShare         // good: the key matches the cap and the signature verifies
 	bad     []*remoteShare         // to be replaced by the next publish
+	// fresh marks the map of a file being created: no shares can exist,
+	// so nothing was asked and no other writer can be met.
+	fresh bool
 }
 
 // version is one version of the file: the good shares whose signed

@@ -207,7 +207,7 @@ func (n *Node) startClient(ctx context.Context) error {
 		Peers:         n.Broker,
 		TempDir:       tmp,
 		MutableFormat: format,
-		KeyPoolSize:   KeyPoolSize,
+		KeyPoolSize:   keyPoolSize(n.Config.Kind()),
 	})
 	if err != nil {
 		return err
@@ -216,9 +216,18 @@ func (n *Node) startClient(ctx context.Context) error {
 	return nil
 }
 
-// KeyPoolSize is how many RSA keys a client node keeps ready for new
-// mutable files and directories (generating one takes about 100 ms).
-var KeyPoolSize = 8
+// keyPoolSize is how many RSA keys a node keeps ready for new mutable files
+// and directories (making one takes about 100 ms of CPU): 16 for a client,
+// 2 for a storage node that is also a client. LAFS_KEY_POOL_SIZE overrides.
+func keyPoolSize(k Kind) int {
+	if v, err := strconv.Atoi(os.Getenv("LAFS_KEY_POOL_SIZE")); err == nil && v >= 0 {
+		return v
+	}
+	if k == KindClient {
+		return 16
+	}
+	return 2
+}
 
 // OpenClient opens a client for the node directory basedir without running
 // the node: it reads tahoe.cfg and private/, connects to the storage servers

@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/lafs/lafs/backend/mem"
 	"io"
 	"slices"
 
@@ -22,6 +23,18 @@ type mshare struct {
 	k    backend.Key
 	h    MutableHeader
 	size int64
+	// draft, when set, holds a new share being composed in memory: it is
+	// committed to the server's backend whole, once (see commitDraft), so
+	// that a new share costs one durable write instead of one per field.
+	draft backend.Backend
+}
+
+// b is the backend the share's bytes live in now.
+func (m *mshare) b() backend.Backend {
+	if m.draft != nil {
+		return m.draft
+	}
+	return m.s.b
 }
 
 // openMutable opens a committed mutable share; ErrNotExist when there is
@@ -52,7 +65,7 @@ func (s *Server) openMutable(ctx context.Context, k backend.Key) (*mshare, error
 // read is MutableShareFile._read_share_data: reads past the data are
 // truncated, reads starting past it are empty.
 func (m *mshare) read(ctx context.Context, offset, length uint64) ([]byte, error) {
-	return m.s.readClamped(ctx, m.k, MutableDataOffset, MutableDataOffset+int64(m.h.DataLength), offset, length)
+	return m.s.readClampedFrom(ctx, m.b(), m.k, MutableDataOffset, MutableDataOffset+int64(m.h.DataLength), offset, length)
 }
 
 // readv reads every vector, before any write.
@@ -91,7 +104,7 @@ func (m *mshare) writeAt(ctx context.Context, p []byte, off int64) error {
 	if len(p) == 0 {
 		return nil
 	}
-	if err := m.s.b.WriteAt(ctx, m.k, p, off); err != nil {
+	if err := m.b().WriteAt(ctx, m.k, p, off); err != nil {
 		return m.s.backendErr(err)
 	}
 	m.size = max(m.size, off+int64(len(p)))
@@ -160,7 +173,7 @@ func (m *mshare) zero(ctx context.Context, from, to int64) error {
 func (m *mshare) extraLeaseBlock(ctx context.Context) ([]byte, error) {
 	var cnt [mutableExtraLeaseCountSz]byte
 	elo := int64(m.h.ExtraLeaseOffset)
-	if err := m.s.readFull(ctx, m.k, cnt[:], elo); err != nil {
+	if err := m.s.readFullFrom(ctx, m.b(), m.k, cnt[:], elo); err != nil {
 		return nil, err
 	}
 	n := int64(binary.BigEndian.Uint32(cnt[:]))
@@ -168,7 +181,7 @@ func (m *mshare) extraLeaseBlock(ctx context.Context) ([]byte, error) {
 		return nil, fmt.Errorf("%w: share %v/%d: %d extra leases do not fit", ErrCorrupt, m.k.SI, m.k.Share, n)
 	}
 	block := make([]byte, mutableExtraLeaseCountSz+n*MutableLeaseSize)
-	if err := m.s.readFull(ctx, m.k, block, elo); err != nil {
+	if err := m.s.readFullFrom(ctx, m.b(), m.k, block, elo); err != nil {
 		return nil, err
 	}
 	return block, nil
@@ -232,7 +245,7 @@ func (m *mshare) leaseAt(i int64) int64 {
 // (lafs.ErrNoSpace otherwise).
 func (m *mshare) addOrRenewLease(ctx context.Context, secrets lafs.LeaseSecrets, exp uint32, nodeID [20]byte, avail uint64) error {
 	slots := make([]byte, MutableLeaseSlots*MutableLeaseSize)
-	if err := m.s.readFull(ctx, m.k, slots, MutableHeaderSize); err != nil {
+	if err := m.s.readFullFrom(ctx, m.b(), m.k, slots, MutableHeaderSize); err != nil {
 		return err
 	}
 	extra, err := m.extraLeaseBlock(ctx)
@@ -365,12 +378,17 @@ func (s *Server) ReadTestWrite(ctx context.Context, si lafs.StorageIndex, writeE
 		}
 		created := m == nil
 		if created {
-			if m, err = s.createMutable(ctx, k, writeEnabler); err != nil {
+			if newShareSize(v) <= draftLimit {
+				m, err = s.draftMutable(ctx, k, writeEnabler)
+			} else {
+				m, err = s.createMutable(ctx, k, writeEnabler)
+			}
+			if err != nil {
 				return lafs.ReadTestWriteResult{}, err
 			}
 		}
 		if err := m.writev(ctx, v); err != nil {
-			if created {
+			if created && m.draft == nil {
 				// Leave no half-written new share behind.
 				if derr := s.b.Delete(context.WithoutCancel(ctx), k); derr != nil {
 					s.log.Warn("removing a failed new share", "si", si, "share", sh, "err", derr)
@@ -394,7 +412,23 @@ func (s *Server) ReadTestWrite(ctx context.Context, si lafs.StorageIndex, writeE
 			s.log.Warn("no room to add a lease to a mutable share", "si", si, "share", m.k.Share, "err", err)
 		}
 	}
+	for _, m := range written {
+		if m.draft != nil {
+			if err := s.commitDraft(ctx, m); err != nil {
+				return lafs.ReadTestWriteResult{}, err
+			}
+		}
+	}
 	return res, nil
+}
+
+// newShareSize bounds the container a new share's writes make.
+func newShareSize(v lafs.TestWriteVectors) uint64 {
+	end := uint64(0)
+	for _, w := range v.Write {
+		end = max(end, addClamp(w.Offset, uint64(len(w.Data))))
+	}
+	return addClamp(end, MutableDataOffset+4+MutableLeaseSize)
 }
 
 // collectMutable opens every share of si, checking the write enabler of
@@ -470,10 +504,56 @@ func (s *Server) checkMutableWrites(ctx context.Context, shares map[lafs.ShareNu
 	return nil
 }
 
+// draftLimit is the largest new mutable share composed in memory before
+// its single commit; larger ones are written in place.
+const draftLimit = 16 << 20
+
+// draftMutable starts a new mutable container in memory.
+func (s *Server) draftMutable(ctx context.Context, k backend.Key, we lafs.Secret) (*mshare, error) {
+	d := mem.New()
+	m, err := s.createMutableIn(ctx, d, k, we)
+	if err != nil {
+		return nil, err
+	}
+	m.draft = d
+	return m, nil
+}
+
+// commitDraft writes a share composed in memory to the backend in one
+// staged object: nothing is visible until it is whole and durable.
+func (s *Server) commitDraft(ctx context.Context, m *mshare) error {
+	buf := make([]byte, m.size)
+	if err := s.readFullFrom(ctx, m.draft, m.k, buf, 0); err != nil {
+		return err
+	}
+	st, err := s.b.Create(ctx, m.k, int64(len(buf)))
+	if err != nil {
+		return s.backendErr(err)
+	}
+	if err := st.WriteAt(buf, 0); err != nil {
+		st.Abort()
+		return s.backendErr(err)
+	}
+	if err := st.Commit(ctx); err != nil {
+		st.Abort()
+		if errors.Is(err, backend.ErrExist) {
+			return fmt.Errorf("%w: share %v/%d appeared meanwhile: %w", lafs.ErrConflict, m.k.SI, m.k.Share, err)
+		}
+		return s.backendErr(err)
+	}
+	m.draft = nil
+	return nil
+}
+
 // createMutable writes a new, empty mutable container.
 func (s *Server) createMutable(ctx context.Context, k backend.Key, we lafs.Secret) (*mshare, error) {
+	return s.createMutableIn(ctx, s.b, k, we)
+}
+
+// createMutableIn writes a new, empty mutable container into backend b.
+func (s *Server) createMutableIn(ctx context.Context, b backend.Backend, k backend.Key, we lafs.Secret) (*mshare, error) {
 	c := newMutableContainer(s.cfg.ServerID, we)
-	st, err := s.b.Create(ctx, k, int64(len(c)))
+	st, err := b.Create(ctx, k, int64(len(c)))
 	if err != nil {
 		return nil, s.backendErr(err)
 	}

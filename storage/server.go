@@ -220,7 +220,12 @@ func (s *Server) backendErr(err error) error {
 // readFull reads len(p) bytes at off of a committed object; a short read
 // means the container is truncated.
 func (s *Server) readFull(ctx context.Context, k backend.Key, p []byte, off int64) error {
-	n, err := s.b.ReadAt(ctx, k, p, off)
+	return s.readFullFrom(ctx, s.b, k, p, off)
+}
+
+// readFullFrom is readFull from backend b.
+func (s *Server) readFullFrom(ctx context.Context, b backend.Backend, k backend.Key, p []byte, off int64) error {
+	n, err := b.ReadAt(ctx, k, p, off)
 	if n == len(p) {
 		return nil
 	}
@@ -233,13 +238,18 @@ func (s *Server) readFull(ctx context.Context, k backend.Key, p []byte, off int6
 // readClamped reads up to length bytes at offset of the region
 // [start, end) of an object: fewer at its end, none past it.
 func (s *Server) readClamped(ctx context.Context, k backend.Key, start, end int64, offset, length uint64) ([]byte, error) {
+	return s.readClampedFrom(ctx, s.b, k, start, end, offset, length)
+}
+
+// readClampedFrom is readClamped from backend b.
+func (s *Server) readClampedFrom(ctx context.Context, b backend.Backend, k backend.Key, start, end int64, offset, length uint64) ([]byte, error) {
 	size := uint64(end - start)
 	if offset >= size || length == 0 {
 		return []byte{}, nil
 	}
 	n := min(length, size-offset)
 	p := make([]byte, n)
-	if err := s.readFull(ctx, k, p, start+int64(offset)); err != nil {
+	if err := s.readFullFrom(ctx, b, k, p, start+int64(offset)); err != nil {
 		return nil, err
 	}
 	return p, nil
