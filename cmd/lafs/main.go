@@ -59,6 +59,7 @@ func commands() []command {
 		{"unlink", "unlink a path from its directory", runUnlink},
 		{"rm", "unlink a path from its directory (old name of unlink)", runRm},
 		{"cp", "copy files and directories (local and grid, -r)", runCp},
+		{"backup", "back up a local directory to Archives/<time> and Latest on the grid", runBackup},
 		{"attenuate", "print a cap's read cap, or a read cap's verify cap", runAttenuate},
 		{"debug", "debugging tools: dump-cap, chk-cap", runDebug},
 		{"admin", "node administration: print-server-entry", runAdmin},

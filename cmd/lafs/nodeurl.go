@@ -52,6 +52,7 @@ var httpClient = &http.Client{Transport: &http.Transport{
 	Proxy:                 nil,
 	ResponseHeaderTimeout: 0,
 	IdleConnTimeout:       30 * time.Second,
+	MaxIdleConnsPerHost:   16, // cp and backup keep several requests in flight
 }}
 
 // httpError turns a failed response into Tahoe-style CLI output.

@@ -1,0 +1,7 @@
+//go:build !linux && !darwin
+
+package backupdb
+
+import "os"
+
+func fromFileInfo(fi os.FileInfo) *FileStat { return fromModTime(fi) }
