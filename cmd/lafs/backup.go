@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -334,50 +333,16 @@ type bkNode struct {
 	md      *dirnode.Object
 }
 
-// backupClient talks to the node for backup. It is httpClient with an
-// idle connection kept for each worker (httpClient keeps Go's default of
-// two, so parallel uploads would open a new connection for about every
-// other file).
-var backupClient = &http.Client{Transport: &http.Transport{
-	Proxy:               nil,
-	IdleConnTimeout:     30 * time.Second,
-	MaxIdleConnsPerHost: backupWorkers + 2,
-}}
-
-// do is session.do on backupClient.
+// do and call are the session's web API calls (httpClient keeps enough
+// idle connections for the backupWorkers uploads in flight).
 func (b *backerUpper) do(ctx context.Context, method, u string, body io.Reader, size int64) (*http.Response, error) {
-	req, err := http.NewRequestWithContext(ctx, method, u, body)
-	if err != nil {
-		return nil, err
-	}
-	if body != nil && size >= 0 {
-		req.ContentLength = size
-	}
-	req.Header.Set("User-Agent", "lafs/"+Version+" (tahoe-client)")
-	req.Header.Set("Accept", "text/plain, application/octet-stream")
-	resp, err := backupClient.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("talking to the node's web API: %w", err)
-	}
-	return resp, nil
+	var s session
+	return s.do(ctx, method, u, body, size)
 }
 
-// call is session.call on backupClient: a small body, the whole answer.
 func (b *backerUpper) call(ctx context.Context, method, u string, body []byte) (*http.Response, []byte, error) {
-	var r io.Reader
-	if body != nil {
-		r = bytes.NewReader(body)
-	}
-	resp, err := b.do(ctx, method, u, r, int64(len(body)))
-	if err != nil {
-		return nil, nil, err
-	}
-	defer resp.Body.Close()
-	answer, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return nil, nil, fmt.Errorf("reading the web API's answer: %w", err)
-	}
-	return resp, answer, nil
+	var s session
+	return s.call(ctx, method, u, body)
 }
 
 // backerUpper does one backup (Tahoe's BackerUpper).
