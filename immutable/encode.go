@@ -294,11 +294,18 @@ func (j *segmentJob) block(g Geometry, sh int) []byte {
 
 // writeSegment feeds the crypttext hash and writes each share's block.
 func writeSegment(ctx context.Context, sink Sink, g Geometry, lay *Layout, j *segmentJob, h hash.Hash) error {
-	h.Write(j.buf[:g.SegmentLen(j.index)])
+	// The whole-file hash runs while the blocks travel.
+	hashed := make(chan struct{})
+	go func() {
+		h.Write(j.buf[:g.SegmentLen(j.index)])
+		close(hashed)
+	}()
 	off := lay.Data + uint64(j.index)*uint64(g.BlockSize)
-	return forEachShare(ctx, g.N, func(sh int) error {
+	err := forEachShare(ctx, g.N, func(sh int) error {
 		return sink.WriteShare(ctx, sh, off, j.block(g, sh))
 	})
+	<-hashed
+	return err
 }
 
 // forEachShare calls f for shares 0..n-1 concurrently and returns the first error.
