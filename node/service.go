@@ -49,18 +49,14 @@ type Node struct {
 	Storage     *storage.Server
 	StorageURLs *ServiceURLs
 
-	mu       sync.Mutex
-	servers  []*http.Server
-	closers  []func()
-	errc     chan error
-	listenAt []string // the addresses the tub listeners got
+	mu      sync.Mutex
+	servers []*http.Server
+	closers []func()
+	errc    chan error
 }
 
-// Start starts the node in basedir and returns once every service listens.
-func Start(ctx context.Context, basedir string, log *slog.Logger) (*Node, error) {
-	if log == nil {
-		log = slog.Default()
-	}
+// load reads the node directory's configuration and identity.
+func load(basedir string, log *slog.Logger) (*Node, error) {
 	cfg, err := ReadConfig(basedir)
 	if err != nil {
 		return nil, err
@@ -69,7 +65,19 @@ func Start(ctx context.Context, basedir string, log *slog.Logger) (*Node, error)
 	if err != nil {
 		return nil, err
 	}
-	n := &Node{Basedir: basedir, Config: cfg, Identity: id, Log: log, errc: make(chan error, 8)}
+	return &Node{Basedir: basedir, Config: cfg, Identity: id, Log: log, errc: make(chan error, 8)}, nil
+}
+
+// Start starts the node in basedir and returns once every service listens.
+func Start(ctx context.Context, basedir string, log *slog.Logger) (*Node, error) {
+	if log == nil {
+		log = slog.Default()
+	}
+	n, err := load(basedir, log)
+	if err != nil {
+		return nil, err
+	}
+	cfg := n.Config
 	if err := n.startStorage(ctx); err != nil {
 		n.Close()
 		return nil, err
@@ -238,15 +246,10 @@ func OpenClient(ctx context.Context, basedir string, log *slog.Logger) (*Node, e
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	cfg, err := ReadConfig(basedir)
+	n, err := load(basedir, log)
 	if err != nil {
 		return nil, err
 	}
-	id, err := LoadOrCreateIdentity(basedir)
-	if err != nil {
-		return nil, err
-	}
-	n := &Node{Basedir: basedir, Config: cfg, Identity: id, Log: log, errc: make(chan error, 8)}
 	if err := n.startClient(ctx); err != nil {
 		n.Close()
 		return nil, err
@@ -413,7 +416,6 @@ func (n *Node) serveTLS(ln net.Listener, h http.Handler) {
 	s := storagehttp.NewServer(h, n.Identity.TLSCert)
 	n.mu.Lock()
 	n.servers = append(n.servers, s)
-	n.listenAt = append(n.listenAt, ln.Addr().String())
 	n.mu.Unlock()
 	go func() {
 		if err := s.ServeTLS(ln, "", ""); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -464,9 +466,4 @@ func (n *Node) Close() error {
 		closers[i]()
 	}
 	return nil
-}
-
-// writeFile0600 writes a node file readable by its owner only.
-func writeFile0600(path string, data []byte) error {
-	return os.WriteFile(path, data, 0o600)
 }
