@@ -31,13 +31,18 @@ func (d *Disk) Create(ctx context.Context, k backend.Key, size int64) (backend.S
 	dir := siDir(d.incoming, k.SI)
 	name := filepath.Join(dir, strconv.Itoa(int(k.Share)))
 	for range retries {
-		// Both steps fail with ENOENT when a concurrent Commit or Abort
-		// removes a folder it emptied; then try again.
-		err := os.MkdirAll(dir, dirPerm)
-		var f *os.File
-		if err == nil {
-			f, err = os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, filePerm)
+		// Both steps can trip over a concurrent Commit or Abort removing
+		// a folder it emptied: MkdirAll then fails with EEXIST (the folder
+		// vanished between its mkdir and its check) or ENOENT, and
+		// OpenFile with ENOENT; then try again. Only OpenFile's EEXIST
+		// means the share is already staged.
+		if err := os.MkdirAll(dir, dirPerm); err != nil {
+			if errors.Is(err, fs.ErrExist) || errors.Is(err, fs.ErrNotExist) {
+				continue
+			}
+			return nil, fmt.Errorf("backend/disk: %w", mapNoSpace(err))
 		}
+		f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, filePerm)
 		switch {
 		case err == nil:
 			return &staged{d: d, k: k, size: size, name: name, f: f}, nil
