@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/lafs/lafs"
@@ -189,8 +190,12 @@ func TestOfflineServers(t *testing.T) {
 	for _, f := range g.Faults {
 		f.Set(func(f *testgrid.Faults) { f.Offline = true })
 	}
-	if _, err := Create(ctx, g, keys, cap.SDMF, []byte("x"), testOpts); !errors.Is(err, ErrNotEnoughServers) {
+	if _, err := Create(ctx, g, keys, cap.SDMF, []byte("x"), testOpts); !errors.Is(err, ErrNotEnoughServers) || strings.Contains(err.Error(), "%!") {
 		t.Errorf("create with no servers: %v", err)
+	}
+	// With no server known at all, the message has no empty list of causes.
+	if _, err := Create(ctx, testgrid.New(t, 0), keys, cap.SDMF, []byte("x"), testOpts); !errors.Is(err, ErrNotEnoughServers) || strings.Contains(err.Error(), "%!") {
+		t.Errorf("create with an empty grid: %v", err)
 	}
 	if _, err := Open(ctx, g, keys.WriteCap(cap.SDMF), testOpts); !errors.Is(err, ErrNoShares) {
 		t.Errorf("open with no servers: %v", err)

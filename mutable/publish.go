@@ -147,8 +147,12 @@ func (p *publisher) run(ctx context.Context, goal []slotWrite, k int, placeNew b
 		for s, err := range p.badServer {
 			errs = append(errs, fmt.Errorf("%s: %w", serverName(s), err))
 		}
-		return fmt.Errorf("%w: placed %d shares, need %d (%d servers): %w",
-			ErrNotEnoughServers, len(p.placed), k, len(p.m.servers), errors.Join(errs...))
+		err := fmt.Errorf("%w: placed %d shares, need %d (%d servers known)",
+			ErrNotEnoughServers, len(p.placed), k, len(p.m.servers))
+		if len(errs) > 0 {
+			err = fmt.Errorf("%w: %w", err, errors.Join(errs...))
+		}
+		return err
 	}
 	return nil
 }

@@ -312,6 +312,7 @@ func TestClassify(t *testing.T) {
 		{errCheck, 501, "Checking (t=check) and deep traversal (t=start-*, t=stream-*) are not supported yet by the lafs web API"},
 		{fmt.Errorf("x: %w", mutable.ErrNoShares), 410, unrecoverableText},
 		{fmt.Errorf("x: %w", mutable.ErrNotEnoughShares), 410, unrecoverableText},
+		{fmt.Errorf("%w: placed 0", mutable.ErrNotEnoughServers), 503, "NotEnoughServersError: not enough servers accepted shares of the mutable file: placed 0"},
 		{fmt.Errorf("x: %w", client.ErrNotWritable), 403, "NotWriteableError: x: directory is not writable"},
 		{fmt.Errorf("x: %w", client.ErrExists), 409, existingChildText},
 		{fmt.Errorf("x: %w", client.ErrUncoordinatedWrite), 409, "UncoordinatedWriteError: x: uncoordinated write: the file was changed by another writer at the same time"},

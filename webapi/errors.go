@@ -177,6 +177,9 @@ func classify(err error) (int, string) {
 		return http.StatusBadRequest, err.Error()
 	case errors.Is(err, immutable.ErrUnhappy):
 		return http.StatusServiceUnavailable, "UploadUnhappinessError: " + err.Error()
+	case errors.Is(err, mutable.ErrNotEnoughServers):
+		// Tahoe: 500, a NotEnoughServersError exception page.
+		return http.StatusServiceUnavailable, "NotEnoughServersError: " + err.Error()
 	case errors.Is(err, context.DeadlineExceeded):
 		return http.StatusGatewayTimeout, "timed out: " + err.Error()
 	}
