@@ -46,10 +46,15 @@ type Backend interface {
 	ReadAt(ctx context.Context, k Key, p []byte, off int64) (n int, err error)
 	// WriteAt writes p at off of a committed object in place, extending it
 	// if needed; a gap left by extending reads as zeros. It need not be
-	// atomic with respect to crashes.
+	// atomic with respect to crashes, nor durable before Sync.
 	WriteAt(ctx context.Context, k Key, p []byte, off int64) error
-	// Truncate sets a committed object's size.
+	// Truncate sets a committed object's size; durable after Sync.
 	Truncate(ctx context.Context, k Key, size int64) error
+	// Sync makes the WriteAt and Truncate calls made so far to a
+	// committed object durable (ErrNotExist if there is none), so that
+	// several writes cost one flush. A disk that filled up may be
+	// reported here.
+	Sync(ctx context.Context, k Key) error
 	// Create stages a new object of up to size bytes. It is invisible to
 	// List, Size and ReadAt until Commit; a crash before Commit leaves no
 	// trace that Open of the backend does not clean away.

@@ -486,6 +486,7 @@ func (s *Server) addOrRenewImmutableLease(ctx context.Context, k backend.Key, ow
 				if err := s.b.WriteAt(ctx, k, l.AppendImmutable(nil), lo+(i+j)*ImmutableLeaseSize); err != nil {
 					return s.backendErr(err)
 				}
+				return s.backendErr(s.b.Sync(ctx, k))
 			}
 			return nil
 		}
@@ -502,5 +503,8 @@ func (s *Server) addOrRenewImmutableLease(ctx context.Context, k backend.Key, ow
 		return s.backendErr(err)
 	}
 	h.NumLeases++
-	return s.backendErr(s.b.WriteAt(ctx, k, h.Append(nil), 0))
+	if err := s.b.WriteAt(ctx, k, h.Append(nil), 0); err != nil {
+		return s.backendErr(err)
+	}
+	return s.backendErr(s.b.Sync(ctx, k))
 }

@@ -412,11 +412,17 @@ func (s *Server) ReadTestWrite(ctx context.Context, si lafs.StorageIndex, writeE
 			s.log.Warn("no room to add a lease to a mutable share", "si", si, "share", m.k.Share, "err", err)
 		}
 	}
+	// One flush per share for all its writes and its lease; a new share
+	// composed in memory is committed whole.
 	for _, m := range written {
+		var err error
 		if m.draft != nil {
-			if err := s.commitDraft(ctx, m); err != nil {
-				return lafs.ReadTestWriteResult{}, err
-			}
+			err = s.commitDraft(ctx, m)
+		} else {
+			err = s.backendErr(s.b.Sync(ctx, m.k))
+		}
+		if err != nil {
+			return lafs.ReadTestWriteResult{}, err
 		}
 	}
 	return res, nil

@@ -240,6 +240,8 @@ func testWriteAt(t *testing.T, b backend.Backend) {
 	must(t, b.WriteAt(ctx, k, []byte("XY"), 9))
 	must(t, b.WriteAt(ctx, k, []byte("end"), 15))
 	wantData(t, b, k, "0123ab678XY\x00\x00\x00\x00end", "extending writes")
+	must(t, b.Sync(ctx, k))
+	wantData(t, b, k, "0123ab678XY\x00\x00\x00\x00end", "after Sync")
 	if err := b.WriteAt(ctx, k, []byte("z"), -1); err == nil {
 		t.Errorf("WriteAt at -1 succeeded")
 	}
@@ -253,6 +255,7 @@ func testTruncate(t *testing.T, b backend.Backend) {
 	must(t, b.Truncate(ctx, k, 8))
 	wantData(t, b, k, "0123\x00\x00\x00\x00", "grown (the old tail must not come back)")
 	must(t, b.Truncate(ctx, k, 0))
+	must(t, b.Sync(ctx, k))
 	wantData(t, b, k, "", "truncated to 0")
 	wantList(t, b, k.SI, "truncated to 0", 2)
 	if err := b.Truncate(ctx, k, -1); err == nil {
@@ -319,6 +322,7 @@ func testNotExist(t *testing.T, b backend.Backend) {
 		wantNotExist(t, "ReadAt", err)
 		wantNotExist(t, "WriteAt", b.WriteAt(ctx, k, []byte("x"), 0))
 		wantNotExist(t, "Truncate", b.Truncate(ctx, k, 0))
+		wantNotExist(t, "Sync", b.Sync(ctx, k))
 		wantNotExist(t, "Delete", b.Delete(ctx, k))
 	}
 	wantList(t, b, k.SI, "after failed calls", 0)

@@ -2,19 +2,22 @@
 // Tahoe-LAFS lays out its storage directory (allmydata/storage/server.py), so
 // a Tahoe storage folder is served as it is and ours can be handed back:
 //
-//	BASEDIR/storage/shares/<prefix>/<si>/<shnum>           committed shares
-//	BASEDIR/storage/shares/incoming/<prefix>/<si>/<shnum>  uploads in progress
+//	BASEDIR/storage/shares/<prefix>/<si>/<shnum>  committed shares
+//	BASEDIR/storage/shares/incoming/              uploads in progress
 //
 // <si> is the storage index in Tahoe's base32 (26 characters), <prefix> its
 // first two characters (the first 10 bits), and <shnum> the share number in
 // decimal. Immutable and mutable containers share the scheme; this package
 // never looks inside them.
 //
-// New objects are written under incoming/ and moved into place by Commit:
-// fsync the file, hard-link it to its final name (which fails, instead of
-// replacing, when a share is already there), fsync the directory, then drop
-// the incoming name. Open wipes incoming/, as Tahoe does at start, so a crash
-// mid-upload leaves nothing visible.
+// New objects are written as incoming/<si>.<shnum> and moved into place by
+// Commit: fsync the file, hard-link it to its final name (which fails,
+// instead of replacing, when a share is already there), fsync the folders
+// whose entries changed, then drop the incoming name. (Tahoe stages at
+// incoming/<prefix>/<si>/<shnum>; one flat folder spares two mkdirs and
+// two rmdirs per share, and nothing but this package reads incoming/.) Open
+// wipes incoming/, as Tahoe does at start, so a crash mid-upload leaves
+// nothing visible.
 //
 // No lock is held across calls. Directories come and go concurrently (Delete
 // and Commit remove the ones they empty, relying on rmdir refusing a
@@ -33,6 +36,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"sync"
 
 	"github.com/lafs/lafs"
 	"github.com/lafs/lafs/backend"
@@ -50,6 +54,15 @@ const (
 type Disk struct {
 	shares   string // <dir>/shares
 	incoming string // <dir>/shares/incoming
+
+	// unsynced holds the folders Commit made whose entry in their parent
+	// is not yet known durable: the parent needs an fsync, by whichever
+	// commit gets there first. A folder not in it is durable (it was
+	// there at Open, or its maker synced its parent). mkdirMu orders each
+	// Mkdir with its note, so that a commit finding a folder already there
+	// also finds the note if one is due.
+	unsynced sync.Map // folder path → struct{}
+	mkdirMu  sync.Mutex
 }
 
 var _ backend.Backend = (*Disk)(nil)
@@ -205,8 +218,7 @@ func (d *Disk) openCommitted(k backend.Key) (*os.File, error) {
 	return f, nil
 }
 
-// WriteAt writes p at off of a committed object and fsyncs it, so that a
-// disk that fills up is reported here rather than lost on close.
+// WriteAt writes p at off of a committed object; Sync makes it durable.
 func (d *Disk) WriteAt(ctx context.Context, k backend.Key, p []byte, off int64) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -219,10 +231,10 @@ func (d *Disk) WriteAt(ctx context.Context, k backend.Key, p []byte, off int64) 
 		return err
 	}
 	_, err = f.WriteAt(p, off)
-	return closeSynced(f, err)
+	return closeFile(f, err)
 }
 
-// Truncate sets a committed object's size and fsyncs it.
+// Truncate sets a committed object's size; Sync makes it durable.
 func (d *Disk) Truncate(ctx context.Context, k backend.Key, size int64) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -234,15 +246,25 @@ func (d *Disk) Truncate(ctx context.Context, k backend.Key, size int64) error {
 	if err != nil {
 		return err
 	}
-	return closeSynced(f, f.Truncate(size))
+	return closeFile(f, f.Truncate(size))
 }
 
-// closeSynced fsyncs (unless err is already set) and closes f, a committed
-// object open for writing, returning the first error, mapped.
-func closeSynced(f *os.File, err error) error {
-	if err == nil {
-		err = f.Sync()
+// Sync fsyncs a committed object: one flush for the WriteAt and Truncate
+// calls before it.
+func (d *Disk) Sync(ctx context.Context, k backend.Key) error {
+	if err := ctx.Err(); err != nil {
+		return err
 	}
+	f, err := d.openCommitted(k)
+	if err != nil {
+		return err
+	}
+	return closeFile(f, f.Sync())
+}
+
+// closeFile closes f, a committed object open for writing, returning the
+// first of err and the error of closing, mapped.
+func closeFile(f *os.File, err error) error {
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/lafs/lafs"
@@ -75,8 +76,8 @@ func wantGone(t *testing.T, path string) {
 }
 
 // TestLayout checks Tahoe's paths and our permissions: a staged share sits
-// at shares/incoming/<prefix>/<si>/<n>, a committed one at
-// shares/<prefix>/<si>/<n>, and the folders each leaves empty go.
+// at shares/incoming/<si>.<n>, a committed one at shares/<prefix>/<si>/<n>,
+// and the folders a Delete leaves empty go.
 func TestLayout(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "storage")
 	d := open(t, dir)
@@ -97,11 +98,9 @@ func TestLayout(t *testing.T) {
 	if err := st.WriteAt([]byte("share"), 0); err != nil {
 		t.Fatal(err)
 	}
-	incoming := filepath.Join(dir, "shares/incoming/m7", s, "7")
+	incoming := filepath.Join(dir, "shares/incoming", s+".7")
 	final := filepath.Join(dir, "shares/m7", s, "7")
 	wantMode(t, incoming, 0o600)
-	wantMode(t, filepath.Dir(incoming), fs.ModeDir|0o700)
-	wantMode(t, filepath.Dir(filepath.Dir(incoming)), fs.ModeDir|0o700)
 	wantGone(t, final)
 	if err := st.Commit(ctx); err != nil {
 		t.Fatal(err)
@@ -112,7 +111,7 @@ func TestLayout(t *testing.T) {
 	wantMode(t, final, 0o600)
 	wantMode(t, filepath.Dir(final), fs.ModeDir|0o700)
 	wantMode(t, filepath.Dir(filepath.Dir(final)), fs.ModeDir|0o700)
-	wantGone(t, filepath.Join(dir, "shares/incoming/m7"))
+	wantGone(t, incoming)
 
 	st, err = d.Create(ctx, backend.Key{SI: si, Share: 8}, 1)
 	if err != nil {
@@ -124,7 +123,7 @@ func TestLayout(t *testing.T) {
 	if err := st.Abort(); err != nil {
 		t.Fatal(err)
 	}
-	wantGone(t, filepath.Join(dir, "shares/incoming/m7"))
+	wantGone(t, filepath.Join(dir, "shares/incoming", s+".8"))
 	wantMode(t, filepath.Join(dir, "shares/incoming"), fs.ModeDir|0o700)
 
 	if err := d.Delete(ctx, k); err != nil {
@@ -369,7 +368,7 @@ func TestDiskFull(t *testing.T) {
 	if err := st.Abort(); err != nil {
 		t.Fatal(err)
 	}
-	wantGone(t, filepath.Join(mnt, "shares/incoming", big.SI.String()[:2]))
+	wantGone(t, filepath.Join(mnt, "shares/incoming", fmt.Sprintf("%s.%d", big.SI, big.Share)))
 	if after, err := d.Available(ctx); err != nil || after < free-8<<10 {
 		t.Errorf("Available after Abort = %d, %v; want about %d", after, err, free)
 	}
@@ -460,6 +459,56 @@ func TestParseSI(t *testing.T) {
 		si, ok := parseSI(c.prefix, c.name)
 		if ok != c.ok || ok && si.String() != c.name {
 			t.Errorf("parseSI(%q, %q) = %v, %v", c.prefix, c.name, si, ok)
+		}
+	}
+}
+
+// TestCommitSyncsNewFolders: every folder that concurrent commits make has
+// its parent synced by the time the commits return, whichever commit made
+// it, and no staged file is left behind.
+func TestCommitSyncsNewFolders(t *testing.T) {
+	d := open(t, filepath.Join(t.TempDir(), "storage"))
+	var wg sync.WaitGroup
+	errs := make(chan error, 64)
+	for i := range 64 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			// Four storage indexes under two prefixes, sixteen shares each.
+			var si lafs.StorageIndex
+			si[0] = byte(i % 2 << 3)
+			si[15] = byte(i % 4)
+			k := backend.Key{SI: si, Share: lafs.ShareNum(i / 4)}
+			st, err := d.Create(ctx, k, 1)
+			if err == nil {
+				err = st.WriteAt([]byte{byte(i)}, 0)
+			}
+			if err == nil {
+				err = st.Commit(ctx)
+			}
+			errs <- err
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	d.unsynced.Range(func(k, _ any) bool {
+		t.Errorf("folder %v made but its parent never synced", k)
+		return true
+	})
+	if ents, err := os.ReadDir(d.incoming); err != nil || len(ents) != 0 {
+		t.Errorf("incoming/ after the commits: %v, %v", ents, err)
+	}
+	for i := range 4 {
+		var si lafs.StorageIndex
+		si[0] = byte(i % 2 << 3)
+		si[15] = byte(i)
+		if got, err := d.List(ctx, si); err != nil || len(got) != 16 {
+			t.Errorf("List(%v) = %v, %v; want 16 shares", si, got, err)
 		}
 	}
 }

@@ -18,9 +18,8 @@ import (
 // concurrent Delete, Commit or Abort between creating it and using it.
 const retries = 100
 
-// Create stages a new object as shares/incoming/<prefix>/<si>/<shnum>
-// (mode 0600), where Tahoe keeps its uploads in progress. It fails if that
-// key already has an object staged.
+// Create stages a new object as shares/incoming/<si>.<shnum> (mode 0600).
+// It fails if that key already has an object staged.
 func (d *Disk) Create(ctx context.Context, k backend.Key, size int64) (backend.Staged, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -28,33 +27,23 @@ func (d *Disk) Create(ctx context.Context, k backend.Key, size int64) (backend.S
 	if size < 0 {
 		return nil, fmt.Errorf("backend/disk: negative size %d", size)
 	}
-	dir := siDir(d.incoming, k.SI)
-	name := filepath.Join(dir, strconv.Itoa(int(k.Share)))
-	for range retries {
-		// Both steps can trip over a concurrent Commit or Abort removing
-		// a folder it emptied: MkdirAll then fails with EEXIST (the folder
-		// vanished between its mkdir and its check) or ENOENT, and
-		// OpenFile with ENOENT; then try again. Only OpenFile's EEXIST
-		// means the share is already staged.
-		if err := os.MkdirAll(dir, dirPerm); err != nil {
-			if errors.Is(err, fs.ErrExist) || errors.Is(err, fs.ErrNotExist) {
-				continue
-			}
+	name := filepath.Join(d.incoming, k.SI.String()+"."+strconv.Itoa(int(k.Share)))
+	f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, filePerm)
+	if errors.Is(err, fs.ErrNotExist) {
+		// Someone removed incoming/ from under a running server.
+		if err := os.MkdirAll(d.incoming, dirPerm); err != nil {
 			return nil, fmt.Errorf("backend/disk: %w", mapNoSpace(err))
 		}
-		f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, filePerm)
-		switch {
-		case err == nil:
-			return &staged{d: d, k: k, size: size, name: name, f: f}, nil
-		case errors.Is(err, fs.ErrNotExist):
-			continue
-		case errors.Is(err, fs.ErrExist):
-			return nil, fmt.Errorf("backend/disk: share %d of %s is already being written: %w", k.Share, k.SI, err)
-		default:
-			return nil, fmt.Errorf("backend/disk: %w", mapNoSpace(err))
-		}
+		f, err = os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, filePerm)
 	}
-	return nil, fmt.Errorf("backend/disk: %s keeps vanishing", dir)
+	switch {
+	case err == nil:
+		return &staged{d: d, k: k, size: size, name: name, f: f}, nil
+	case errors.Is(err, fs.ErrExist):
+		return nil, fmt.Errorf("backend/disk: share %d of %s is already being written: %w", k.Share, k.SI, err)
+	default:
+		return nil, fmt.Errorf("backend/disk: %w", mapNoSpace(err))
+	}
 }
 
 // mapNoSpace wraps backend.ErrNoSpace around ENOSPC and EDQUOT only: in
@@ -114,8 +103,13 @@ func (s *staged) ReadAt(p []byte, off int64) (int, error) {
 }
 
 // Commit fsyncs the staged file, hard-links it to shares/<prefix>/<si>/<shnum>
-// (creating, and fsyncing the parents of, any folder it makes), fsyncs that
-// folder and removes the incoming name. A link never replaces an existing
+// (creating any folder on the way), fsyncs that folder and then each parent
+// whose new entry is not yet durable, and removes the incoming name. The
+// file is durable before any name of it is, so a crash never shows a
+// partial share; folder changes are all made before the first folder
+// fsync, so that a journaling file system flushes them at once. A folder
+// made by a concurrent commit is synced here too unless that commit has
+// already done it, so success always means durable. A link never replaces an existing
 // file, so of two commits to one key exactly one wins; the other gets
 // backend.ErrExist. Unless ctx is already done (then the staged object may
 // still be committed or aborted), Commit finishes the staged object whatever
@@ -149,22 +143,22 @@ func (s *staged) commit(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	shares := s.d.shares
+	d := s.d
 	siName := s.k.SI.String()
-	prefix := filepath.Join(shares, siName[:2])
+	prefix := filepath.Join(d.shares, siName[:2])
 	dir := filepath.Join(prefix, siName)
 	final := filepath.Join(dir, strconv.Itoa(int(s.k.Share)))
 	for range retries {
-		err := mkdirSynced(prefix, shares)
+		err := d.mkdir(prefix)
 		if err == nil {
-			err = mkdirSynced(dir, prefix)
+			err = d.mkdir(dir)
 		}
 		if err == nil {
 			err = os.Link(s.name, final)
 		}
 		switch {
 		case err == nil:
-			if err := syncDir(dir); err != nil {
+			if err := d.syncChain(dir, prefix); err != nil {
 				os.Remove(final) // not durable: take it back
 				return mapNoSpace(err)
 			}
@@ -177,24 +171,49 @@ func (s *staged) commit(ctx context.Context) error {
 			}
 			continue // a concurrent Delete removed a folder it emptied
 		default:
-			removeEmpty(dir, shares) // folders made for nothing
+			removeEmpty(dir, d.shares) // folders made for nothing
 			return mapNoSpace(err)
 		}
 	}
 	return fmt.Errorf("%s keeps vanishing", dir)
 }
 
-// mkdirSynced makes dir (mode 0700) if it does not exist, fsyncing parent
-// when it does so the new entry survives a crash.
-func mkdirSynced(dir, parent string) error {
+// mkdir makes dir (mode 0700) unless it exists, noting a new one as
+// unsynced.
+func (d *Disk) mkdir(dir string) error {
+	d.mkdirMu.Lock()
 	err := os.Mkdir(dir, dirPerm)
+	if err == nil {
+		d.unsynced.Store(dir, struct{}{})
+	}
+	d.mkdirMu.Unlock()
+	if err == nil {
+		return nil
+	}
 	if errors.Is(err, fs.ErrExist) {
 		return nil
 	}
-	if err != nil {
+	return err
+}
+
+// syncChain fsyncs dir (shares/<prefix>/<si>, which got a new entry), then
+// prefix if dir's own entry in it is not known durable, then shares/ if
+// prefix's is not.
+func (d *Disk) syncChain(dir, prefix string) error {
+	if err := syncDir(dir); err != nil {
 		return err
 	}
-	return syncDir(parent)
+	for _, c := range [][2]string{{dir, prefix}, {prefix, d.shares}} {
+		child, parent := c[0], c[1]
+		if _, ok := d.unsynced.Load(child); !ok {
+			continue
+		}
+		if err := syncDir(parent); err != nil {
+			return err
+		}
+		d.unsynced.Delete(child)
+	}
+	return nil
 }
 
 // Abort discards the staged object; after Commit or Abort it does nothing.
@@ -208,14 +227,13 @@ func (s *staged) Abort() error {
 }
 
 // finish closes the staged file if it is open and removes its incoming
-// name, and the incoming folders that leaves empty.
+// name.
 func (s *staged) finish() error {
 	if s.f != nil {
 		s.f.Close()
 		s.f = nil
 	}
 	err := os.Remove(s.name)
-	removeEmpty(filepath.Dir(s.name), s.d.incoming)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("backend/disk: %w", err)
 	}

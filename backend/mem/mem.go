@@ -181,6 +181,20 @@ func (m *Mem) WriteAt(ctx context.Context, k backend.Key, p []byte, off int64) e
 	return err
 }
 
+// Sync implements backend.Backend: memory has nothing to flush, but the
+// object must exist.
+func (m *Mem) Sync(ctx context.Context, k backend.Key) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, ok := m.objects[k]; !ok {
+		return notExist(k)
+	}
+	return nil
+}
+
 // Truncate implements backend.Backend.
 func (m *Mem) Truncate(ctx context.Context, k backend.Key, size int64) error {
 	if err := ctx.Err(); err != nil {
