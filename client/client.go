@@ -107,6 +107,12 @@ func New(cfg Config) (*Client, error) {
 	return &Client{cfg: cfg, keys: mutable.NewKeyPool(cfg.KeyPoolSize)}, nil
 }
 
+// Busy marks the start of work that the client's background tasks (making
+// RSA keys for new mutable files) should not slow down; call done when it
+// ends. They run only when no such work is under way and none ended in the
+// last quarter second. The web API marks each request.
+func (c *Client) Busy() (done func()) { return c.keys.Busy() }
+
 // Close stops the background work of the client (making RSA keys for its
 // key pool). A closed client still works; it makes each new key when it
 // needs one.

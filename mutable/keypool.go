@@ -15,35 +15,59 @@ import (
 // ready, made in the background, and makes one on the spot when it has
 // none. Tahoe's client keeps such a pool too (its KeyGenerator).
 type KeyPool struct {
-	// lastGet is when a key was last taken (UnixNano): the pool refills
-	// only after a quiet moment, so that making keys (a tenth of a second
-	// of CPU each) does not slow down a burst of creations it serves.
-	lastGet atomic.Int64
-	keys    chan *rsa.PrivateKey
-	stop    chan struct{}
-	done    sync.WaitGroup
-	once    sync.Once
+	// The pool refills only after a quiet moment, so that making keys (a
+	// tenth of a second of CPU each) does not slow down the work it
+	// serves: busy counts the work under way (Busy), lastBusy is when a
+	// key was last taken or work last ended (UnixNano).
+	busy     atomic.Int64
+	lastBusy atomic.Int64
+	keys     chan *rsa.PrivateKey
+	stop     chan struct{}
+	done     sync.WaitGroup
+	once     sync.Once
 }
 
 // NewKeyPool starts a pool that keeps size keys ready. A size of 0 makes
 // every key on demand. Close stops its background work.
 func NewKeyPool(size int) *KeyPool {
 	p := &KeyPool{keys: make(chan *rsa.PrivateKey, max(size, 0)), stop: make(chan struct{})}
+	p.lastBusy.Store(time.Now().UnixNano()) // a start is busy: wait a moment
 	if size > 0 {
 		p.done.Go(p.fill)
 	}
 	return p
 }
 
-// refillQuiet is how long after the last Get the pool waits before making
-// another key.
+// refillQuiet is how long after the last Get, or the end of the last work
+// marked Busy, the pool waits before making another key.
 const refillQuiet = 250 * time.Millisecond
+
+// Busy marks the start of work that making keys should not slow down (the
+// web API marks every request); call done when it ends. The pool makes
+// keys only when no such work is under way and none ended in the last
+// refillQuiet. A key already being made is finished.
+func (p *KeyPool) Busy() (done func()) {
+	if p == nil {
+		return func() {}
+	}
+	p.busy.Add(1)
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			p.lastBusy.Store(time.Now().UnixNano())
+			p.busy.Add(-1)
+		})
+	}
+}
 
 // fill keeps the pool full until Close.
 func (p *KeyPool) fill() {
 	for {
 		for {
-			wait := refillQuiet - time.Since(time.Unix(0, p.lastGet.Load()))
+			wait := refillQuiet - time.Since(time.Unix(0, p.lastBusy.Load()))
+			if p.busy.Load() > 0 {
+				wait = refillQuiet
+			}
 			if wait <= 0 {
 				break
 			}
@@ -71,7 +95,7 @@ func (p *KeyPool) Get(ctx context.Context) (*rsa.PrivateKey, error) {
 	if p == nil {
 		return crypt.GenerateRSAKey()
 	}
-	p.lastGet.Store(time.Now().UnixNano())
+	p.lastBusy.Store(time.Now().UnixNano())
 	select {
 	case k := <-p.keys:
 		return k, nil

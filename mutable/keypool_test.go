@@ -3,6 +3,7 @@ package mutable
 import (
 	"context"
 	"testing"
+	"time"
 )
 
 func TestKeyPool(t *testing.T) {
@@ -36,4 +37,24 @@ func TestKeyPool(t *testing.T) {
 	if _, err := NewKeyPool(0).Get(cancelled); err == nil {
 		t.Error("Get with a cancelled context and an empty pool succeeded")
 	}
+}
+
+// TestKeyPoolWaitsWhileBusy: no key is made while work marked Busy is
+// under way, and the pool fills once it ends.
+func TestKeyPoolWaitsWhileBusy(t *testing.T) {
+	p := NewKeyPool(1)
+	defer p.Close()
+	done := p.Busy() // before the first refill: the pool starts quiet
+	time.Sleep(3 * refillQuiet)
+	if n := p.Ready(); n != 0 {
+		t.Fatalf("%d keys made while busy", n)
+	}
+	done()
+	done() // a second call does nothing
+	if p.busy.Load() != 0 {
+		t.Fatalf("busy = %d after done", p.busy.Load())
+	}
+	waitFor(t, func() bool { return p.Ready() == 1 })
+	var nilPool *KeyPool
+	nilPool.Busy()()
 }

@@ -87,6 +87,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hd := w.Header()
 	hd.Set("X-Frame-Options", "DENY")
 	hd.Set("Referrer-Policy", "no-referrer")
+	defer h.c.Busy()()
 	q := newRequest(r)
 	defer q.close()
 	if err := h.route(w, q); err != nil {
@@ -136,9 +137,9 @@ func (h *handler) serveWelcome(w http.ResponseWriter, q *request) error {
 }
 
 // renderHTML renders one of the pages as a complete 200 response.
-func (h *handler) renderHTML(w http.ResponseWriter, page *template.Template, data any) error {
+func (h *handler) renderHTML(w http.ResponseWriter, page func() *template.Template, data any) error {
 	var b bytes.Buffer
-	if err := page.Execute(&b, data); err != nil {
+	if err := page().Execute(&b, data); err != nil {
 		return err
 	}
 	writeBody(w, http.StatusOK, "text/html", b.Bytes())
