@@ -67,18 +67,18 @@ def main():
     for lo, hi, cc in ccc_ranges:
         w('\t{0x%X, 0x%X, %d},\n' % (lo, hi, cc))
     w('}\n\n')
-    w('// decompositions maps a code point to its full canonical decomposition\n')
-    w('// (Hangul syllables excepted).\n')
-    w('var decompositions = map[rune]string{\n')
+    w('// decompositionTable maps a code point to its full canonical\n')
+    w('// decomposition (Hangul syllables excepted).\n')
+    w('func decompositionTable() map[rune]string {\n\treturn map[rune]string{\n')
     for c in sorted(decomp):
         w('\t0x%X: "%s",\n' % (c, ''.join(('\\u%04X' if x < 0x10000 else '\\U%08X') % x for x in decomp[c])))
-    w('}\n\n')
-    w('// compositions maps a pair of code points (first<<21 | second) to its\n')
-    w('// primary composite (Hangul syllables excepted).\n')
-    w('var compositions = map[uint64]rune{\n')
+    w('}\n}\n\n')
+    w('// compositionTable maps a pair of code points (first<<21 | second) to\n')
+    w('// its primary composite (Hangul syllables excepted).\n')
+    w('func compositionTable() map[uint64]rune {\n\treturn map[uint64]rune{\n')
     for (a, b) in sorted(compose):
         w('\t0x%X<<21 | 0x%X: 0x%X,\n' % (a, b, compose[(a, b)]))
-    w('}\n')
+    w('}\n}\n')
     with open('nfc_tables.go', 'w') as f:
         f.write(''.join(out))
     subprocess.run(['gofmt', '-w', 'nfc_tables.go'], check=True)

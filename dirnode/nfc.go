@@ -3,6 +3,7 @@ package dirnode
 import (
 	"slices"
 	"sort"
+	"sync"
 	"unicode/utf8"
 )
 
@@ -90,7 +91,7 @@ func nfcRunes(in []rune) string {
 				buf = append(buf, hangulTBase+t)
 			}
 		default:
-			if d, ok := decompositions[r]; ok {
+			if d, ok := decompositions()[r]; ok {
 				for _, x := range d {
 					buf = append(buf, x)
 				}
@@ -168,6 +169,12 @@ func combiningClass(r rune) int {
 	return 0
 }
 
+// The tables are built on first use, not at the start of every process.
+var (
+	decompositions = sync.OnceValue(decompositionTable)
+	compositions   = sync.OnceValue(compositionTable)
+)
+
 // compose returns the primary composite of a and b, if there is one.
 func compose(a, b rune) (rune, bool) {
 	if a >= hangulLBase && a < hangulLBase+hangulLCount && b >= hangulVBase && b < hangulVBase+hangulVCount {
@@ -177,6 +184,6 @@ func compose(a, b rune) (rune, bool) {
 		b > hangulTBase && b < hangulTBase+hangulTCount {
 		return a + (b - hangulTBase), true
 	}
-	c, ok := compositions[uint64(a)<<21|uint64(b)]
+	c, ok := compositions()[uint64(a)<<21|uint64(b)]
 	return c, ok
 }

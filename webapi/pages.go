@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"html/template"
 	"net/http"
+	"sync"
 )
 
 // The HTML pages. They keep Tahoe's titles, which scripts look for, and
@@ -25,9 +26,13 @@ const pageFoot = `
 </html>
 `
 
-func page(title, body string) *template.Template {
-	return template.Must(template.New("page").Parse(
-		`{{define "title"}}` + title + `{{end}}` + pageHead + body + pageFoot))
+// page returns a page template, parsed on first use rather than at the
+// start of every process (the CLI shares this binary and needs none).
+func page(title, body string) func() *template.Template {
+	return sync.OnceValue(func() *template.Template {
+		return template.Must(template.New("page").Parse(
+			`{{define "title"}}` + title + `{{end}}` + pageHead + body + pageFoot))
+	})
 }
 
 var welcomePage = page(`Tahoe-LAFS - Welcome`, `
