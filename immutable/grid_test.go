@@ -6,11 +6,13 @@ import (
 	"errors"
 	"math/rand"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/lafs/lafs"
 	"github.com/lafs/lafs/cap"
+	"github.com/lafs/lafs/crypt"
 	"github.com/lafs/lafs/immutable"
 	"github.com/lafs/lafs/internal/testgrid"
 )
@@ -132,4 +134,87 @@ func TestUploadLIT(t *testing.T) {
 	if err != nil || res.Cap.String() != "URI:LIT:oruw46i" {
 		t.Fatalf("%v %v", res, err)
 	}
+}
+
+// listCounter counts the share queries (ListImmutable) servers receive.
+type listCounter struct {
+	lafs.StorageServer
+	n *atomic.Int64
+}
+
+func (l listCounter) ListImmutable(ctx context.Context, si lafs.StorageIndex) ([]lafs.ShareNum, error) {
+	l.n.Add(1)
+	return l.StorageServer.ListImmutable(ctx, si)
+}
+
+// countingPeers is a grid whose servers count the share queries.
+type countingPeers struct {
+	lafs.Peers
+	n *atomic.Int64
+}
+
+func (c countingPeers) ServersFor(si lafs.StorageIndex) []*lafs.Server {
+	var out []*lafs.Server
+	for _, s := range c.Peers.ServersFor(si) {
+		s2 := *s
+		s2.Storage = listCounter{s.Storage, c.n}
+		out = append(out, &s2)
+	}
+	return out
+}
+
+// TestUploadAllocatesFirst: a new file is placed without a round of share
+// queries, a re-upload finds its shares through the allocation, and when
+// the first placement is unhappy the queries follow.
+func TestUploadAllocatesFirst(t *testing.T) {
+	ctx := context.Background()
+	g := testgrid.New(t, 20)
+	var n atomic.Int64
+	peers := countingPeers{g, &n}
+	data := randomData(200000, 7)
+	res, err := immutable.Upload(ctx, peers, bytes.NewReader(data), int64(len(data)), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n.Load() != 0 || res.SharesPushed != 10 || res.Happiness != 10 {
+		t.Errorf("new file: %d share queries, %d pushed, happiness %d; want 0, 10, 10", n.Load(), res.SharesPushed, res.Happiness)
+	}
+	// The same file again: found by the allocation, nothing pushed.
+	res, err = immutable.Upload(ctx, peers, bytes.NewReader(data), int64(len(data)), opts)
+	if err != nil || n.Load() != 0 || res.SharesPushed != 0 || res.SharesExist != 10 {
+		t.Errorf("re-upload: %v, %d queries, %d pushed, %d found", err, n.Load(), res.SharesPushed, res.SharesExist)
+	}
+	// Four of the first ten servers decline: the first placement is
+	// unhappy (6 < 7), so the upload asks every candidate and places again.
+	data = randomData(200000, 8)
+	si := uploadSI(t, data)
+	first := g.ServersFor(si)
+	for _, s := range first[:4] {
+		for i, gs := range g.Servers {
+			if gs.ID == s.ID {
+				g.Faults[i].Set(func(f *testgrid.Faults) { f.Declines = true })
+			}
+		}
+	}
+	res, err = immutable.Upload(ctx, peers, bytes.NewReader(data), int64(len(data)), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n.Load() == 0 || res.Happiness < 7 {
+		t.Errorf("after declines: %d queries, happiness %d", n.Load(), res.Happiness)
+	}
+	got, err := download(t, g, res.Cap)
+	if err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("download: %v", err)
+	}
+}
+
+// uploadSI is the storage index the test options give data.
+func uploadSI(t *testing.T, data []byte) lafs.StorageIndex {
+	t.Helper()
+	key, err := immutable.ConvergentKey(bytes.NewReader(data), uint64(len(data)), opts.Convergence, opts.Params)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return crypt.StorageIndexHash(key[:])
 }

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -130,8 +132,12 @@ type uploader struct {
 	mu      sync.Mutex
 }
 
-// place finds where every share goes: it asks the first 2N servers what
-// they hold, computes Tahoe's servers-of-happiness placement, allocates,
+// place finds where every share goes. Most uploads are of new files, so it
+// first allocates at once, as if no server held a share, and learns of
+// shares already there from the answers (the server lists every share of
+// the file it holds); that saves a round of queries per file. If that
+// placement is not happy, it does as Tahoe does: asks the first 2N servers
+// what they hold, computes the servers-of-happiness placement, allocates,
 // and repeats without servers that decline, until the placement is happy
 // or no server is left to try.
 func (u *uploader) place(ctx context.Context, all []*lafs.Server) error {
@@ -148,17 +154,23 @@ func (u *uploader) place(ctx context.Context, all []*lafs.Server) error {
 	if timeout == 0 {
 		timeout = 15 * time.Second
 	}
-	// Ask every candidate, in parallel, which shares it holds.
-	existing := map[int][]int{}
 	readOnly := map[int]bool{}
 	problems := make([]string, len(cands))
-	var mu sync.Mutex
-	var wg sync.WaitGroup
 	for i, s := range cands {
 		if s.MaxImmutableShareSize != 0 && s.MaxImmutableShareSize < shareSize {
 			readOnly[i] = true
 			problems[i] = fmt.Sprintf("%s takes shares of at most %d bytes", s.Nickname, s.MaxImmutableShareSize)
 		}
+	}
+	if err := u.allocate(ctx, cands, map[int][]int{}, maps.Clone(readOnly), slices.Clone(problems), 1); err == nil || ctx.Err() != nil {
+		return err
+	}
+
+	// Ask every candidate, in parallel, which shares it holds.
+	existing := map[int][]int{}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for i, s := range cands {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -183,12 +195,24 @@ func (u *uploader) place(ctx context.Context, all []*lafs.Server) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	return u.allocate(ctx, cands, existing, readOnly, problems, len(cands)+1)
+}
+
+// allocate places the shares given what the candidates are known to hold
+// (existing) and which take no new shares (readOnly), allocates, and, when
+// servers decline, tries again without them, up to attempts rounds. It
+// returns nil once the placement is happy, with u.buckets and u.exist set;
+// otherwise it aborts what it allocated and returns ErrUnhappy. It updates
+// existing, readOnly and problems with what the answers tell.
+func (u *uploader) allocate(ctx context.Context, cands []*lafs.Server, existing map[int][]int, readOnly map[int]bool, problems []string, attempts int) error {
+	g := u.plan.Geometry
+	shareSize := u.plan.Layout.ShareSize()
 	lease := func(s *lafs.Server) lafs.LeaseSecrets { return LeaseSecretsFor(u.opt.LeaseSecret, u.si, s.LeaseSeed) }
 	idx := make([]int, len(cands))
 	for i := range idx {
 		idx[i] = i
 	}
-	for attempt := 0; attempt <= len(cands); attempt++ {
+	for attempt := 0; attempt < attempts; attempt++ {
 		placement := placeShares(idx, readOnly, g.N, existing)
 		// Group the placement by server and allocate there.
 		byServer := map[int][]lafs.ShareNum{}
@@ -283,7 +307,9 @@ func (u *uploader) place(ctx context.Context, all []*lafs.Server) error {
 		if h >= u.params.Happy {
 			return nil
 		}
-		u.abortAll()
+		// Wait for the aborts: the next round may ask the same servers.
+		u.abortAll().Wait()
+		u.buckets = nil
 		if !declined {
 			return u.unhappy(cands, readOnly, h, problems)
 		}
@@ -374,10 +400,14 @@ func (u *uploader) send(ctx context.Context, b *bucket, off uint64, data []byte)
 	return err
 }
 
-func (u *uploader) abortAll() {
+// abortAll aborts every bucket in the background; Wait on the result to
+// know they are done.
+func (u *uploader) abortAll() *sync.WaitGroup {
+	var wg sync.WaitGroup
 	for _, b := range u.buckets {
-		go b.server.Storage.AbortImmutable(context.Background(), u.si, b.shnum, b.secret)
+		wg.Go(func() { b.server.Storage.AbortImmutable(context.Background(), u.si, b.shnum, b.secret) })
 	}
+	return &wg
 }
 
 // finish checks that the shares written and found still make the upload

@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -421,5 +422,65 @@ func TestHTTP11(t *testing.T) {
 	}
 	if r := rec.last(); r.Proto != "HTTP/1.1" || r.TLS == nil || r.TLS.NegotiatedProtocol != "http/1.1" || r.TLS.Version != tls.VersionTLS13 {
 		t.Errorf("proto %s, ALPN %q", r.Proto, r.TLS.NegotiatedProtocol)
+	}
+}
+
+// TestSessionResumption: a second connection to a server resumes the
+// first's TLS session, and the pin still holds: a resumed session is not
+// offered to, nor accepted from, another server.
+func TestSessionResumption(t *testing.T) {
+	cert := newTestCert(t, "a")
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", ServerTLSConfig(cert.tls))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				c.(*tls.Conn).Handshake()
+				c.Write([]byte("x")) // TLS 1.3 sends the ticket after the handshake
+				io.Copy(io.Discard, c)
+			}()
+		}
+	}()
+	conf, err := ClientTLSConfig(SPKIHash(cert.x509))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dial := func(conf *tls.Config) (*tls.Conn, error) {
+		c, err := tls.Dial("tcp", ln.Addr().String(), conf)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := c.Read(make([]byte, 1)); err != nil {
+			c.Close()
+			return nil, err
+		}
+		return c, nil
+	}
+	for i, want := range []bool{false, true, true} {
+		c, err := dial(conf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := c.ConnectionState().DidResume; got != want {
+			t.Errorf("connection %d: resumed %v, want %v", i, got, want)
+		}
+		c.Close()
+	}
+	// Another pin, its own cache: the server's session is not resumed,
+	// and the full handshake refuses the certificate.
+	other, err := ClientTLSConfig(SPKIHash(newTestCert(t, "b").x509))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dial(other); !errors.Is(err, ErrPin) {
+		t.Errorf("another pin: %v", err)
 	}
 }

@@ -74,6 +74,12 @@ func ClientTLSConfig(spkiHash string) (*tls.Config, error) {
 		VerifyConnection: func(cs tls.ConnectionState) error {
 			return verifyPinned(cs.PeerCertificates, want)
 		},
+		// Parallel uploads open several connections to each server;
+		// later ones resume the first's session and skip the costly
+		// certificate signature. The session belongs to this config
+		// alone (one per NURL), and a resumed connection is checked
+		// against the pin just the same.
+		ClientSessionCache: tls.NewLRUClientSessionCache(16),
 	}, nil
 }
 
