@@ -143,8 +143,16 @@ func (n *Node) startStorage(ctx context.Context) error {
 		Logger:             n.Log.With("service", "storage"),
 	})
 	if err != nil {
+		b.Close()
 		return err
 	}
+	// Closers run last first: the backend's journal closes after the
+	// storage server is done with it.
+	n.addCloser(func() {
+		if err := b.Close(); err != nil {
+			n.Log.Warn("closing the storage folder", "err", err)
+		}
+	})
 	n.Storage = srv
 	lns, err := n.listen(nc.TubListeners)
 	if err != nil {

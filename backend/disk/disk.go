@@ -63,6 +63,12 @@ type Disk struct {
 	// also finds the note if one is due.
 	unsynced sync.Map // folder path → struct{}
 	mkdirMu  sync.Mutex
+
+	// j is the journal of small changes (nil where there is none); see
+	// journal.go. direct holds the keys written in place outside it
+	// since their last Sync.
+	j      *journal
+	direct sync.Map // backend.Key → struct{}
 }
 
 var _ backend.Backend = (*Disk)(nil)
@@ -85,7 +91,21 @@ func Open(dir string) (*Disk, error) {
 			return nil, fmt.Errorf("backend/disk: cleaning incoming: %w", err)
 		}
 	}
+	if haveJournal {
+		if d.j, err = openJournal(d, filepath.Join(dir, journalName)); err != nil {
+			return nil, err
+		}
+	}
 	return d, nil
+}
+
+// Close flushes the journal and closes it; the Disk must not be used
+// after. (Not closing is safe: the next Open replays the journal.)
+func (d *Disk) Close() error {
+	if d.j == nil {
+		return nil
+	}
+	return d.j.close()
 }
 
 // siDir is shares/<prefix>/<si> under root (d.shares or d.incoming).
@@ -226,12 +246,41 @@ func (d *Disk) WriteAt(ctx context.Context, k backend.Key, p []byte, off int64) 
 	if off < 0 {
 		return fmt.Errorf("backend/disk: negative offset %d", off)
 	}
+	if err := d.beforeChange(k, len(p)); err != nil {
+		return err
+	}
 	f, err := d.openCommitted(k)
 	if err != nil {
 		return err
 	}
 	_, err = f.WriteAt(p, off)
-	return closeFile(f, err)
+	if err := closeFile(f, err); err != nil {
+		return err
+	}
+	return d.afterChange(recWrite, k, off, p)
+}
+
+// beforeChange prepares an in-place change of n bytes to k: one too large
+// for the journal is made outside it (after a checkpoint if the log holds
+// records of k) and fsynced by Sync.
+func (d *Disk) beforeChange(k backend.Key, n int) error {
+	if d.j == nil || int64(n) <= d.j.max {
+		return nil
+	}
+	if err := d.j.checkpointIfKey(k); err != nil {
+		return err
+	}
+	d.direct.Store(k, struct{}{})
+	return nil
+}
+
+// afterChange logs an in-place change made to k's file, unless it was made
+// outside the journal.
+func (d *Disk) afterChange(kind byte, k backend.Key, off int64, data []byte) error {
+	if d.j == nil || int64(len(data)) > d.j.max {
+		return nil
+	}
+	return d.j.logChange(kind, k, off, data)
 }
 
 // Truncate sets a committed object's size; Sync makes it durable.
@@ -246,11 +295,15 @@ func (d *Disk) Truncate(ctx context.Context, k backend.Key, size int64) error {
 	if err != nil {
 		return err
 	}
-	return closeFile(f, f.Truncate(size))
+	if err := closeFile(f, f.Truncate(size)); err != nil {
+		return err
+	}
+	return d.afterChange(recTruncate, k, size, nil)
 }
 
-// Sync fsyncs a committed object: one flush for the WriteAt and Truncate
-// calls before it.
+// Sync makes the WriteAt and Truncate calls before it durable: one flush
+// of the journal that they share with other changes, or an fsync of the
+// object where there is no journal or they were too large for it.
 func (d *Disk) Sync(ctx context.Context, k backend.Key) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -259,7 +312,18 @@ func (d *Disk) Sync(ctx context.Context, k backend.Key) error {
 	if err != nil {
 		return err
 	}
-	return closeFile(f, f.Sync())
+	if _, direct := d.direct.LoadAndDelete(k); direct || d.j == nil {
+		if err := f.Sync(); err != nil {
+			return closeFile(f, err)
+		}
+	}
+	if err := closeFile(f, nil); err != nil {
+		return err
+	}
+	if d.j != nil {
+		return d.j.syncKey(k)
+	}
+	return nil
 }
 
 // closeFile closes f, a committed object open for writing, returning the
@@ -283,6 +347,12 @@ func (d *Disk) Delete(ctx context.Context, k backend.Key) error {
 	// os.Remove would also remove an empty directory with a share's name.
 	if _, err := d.stat(k); err != nil {
 		return err
+	}
+	if d.j != nil {
+		// Else replaying the log could bring the object back.
+		if err := d.j.logDelete(k); err != nil {
+			return err
+		}
 	}
 	if err := os.Remove(d.path(k)); err != nil {
 		return fmt.Errorf("backend/disk: %w", mapErr(d.path(k), err))

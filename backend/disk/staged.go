@@ -132,6 +132,15 @@ func (s *staged) Commit(ctx context.Context) error {
 }
 
 func (s *staged) commit(ctx context.Context) error {
+	d := s.d
+	if d.j != nil && s.size <= d.j.max {
+		return s.commitJournaled(ctx)
+	}
+	if d.j != nil {
+		if err := d.j.checkpointIfKey(s.k); err != nil {
+			return err
+		}
+	}
 	err := s.f.Sync()
 	if cerr := s.f.Close(); err == nil {
 		err = cerr // NFS and others may report a full disk only on close
@@ -143,6 +152,51 @@ func (s *staged) commit(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	final, err := s.link()
+	if err != nil {
+		return err
+	}
+	dir := filepath.Dir(final)
+	if err := d.syncChain(dir, filepath.Dir(dir)); err != nil {
+		os.Remove(final) // not durable: take it back
+		return mapNoSpace(err)
+	}
+	return nil
+}
+
+// commitJournaled commits through the journal: the object's bytes go
+// into the log, and once the log is durable the staged file is linked
+// into place, with no fsync of it or of its folders.
+func (s *staged) commitJournaled(ctx context.Context) error {
+	d := s.d
+	data, err := io.ReadAll(io.NewSectionReader(s.f, 0, s.size))
+	if cerr := s.f.Close(); err == nil {
+		err = cerr
+	}
+	s.f = nil
+	if err != nil {
+		return mapNoSpace(err)
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	gen, pos, err := d.j.startCreate(s.k, data)
+	if err != nil {
+		return err
+	}
+	err = d.j.wait(gen, pos)
+	if err == nil {
+		_, err = s.link()
+	}
+	if ferr := d.j.finishCreate(s.k, err == nil); err == nil {
+		err = ferr
+	}
+	return err
+}
+
+// link hard-links the staged file to shares/<prefix>/<si>/<shnum>, making
+// the folders it needs, and returns that name.
+func (s *staged) link() (string, error) {
 	d := s.d
 	siName := s.k.SI.String()
 	prefix := filepath.Join(d.shares, siName[:2])
@@ -158,24 +212,20 @@ func (s *staged) commit(ctx context.Context) error {
 		}
 		switch {
 		case err == nil:
-			if err := d.syncChain(dir, prefix); err != nil {
-				os.Remove(final) // not durable: take it back
-				return mapNoSpace(err)
-			}
-			return nil
+			return final, nil
 		case errors.Is(err, fs.ErrExist):
-			return fmt.Errorf("%w: %w", backend.ErrExist, err)
+			return "", fmt.Errorf("%w: %w", backend.ErrExist, err)
 		case errors.Is(err, fs.ErrNotExist):
 			if _, serr := os.Lstat(s.name); serr != nil {
-				return fmt.Errorf("staged file gone (was the storage folder opened twice?): %w", serr)
+				return "", fmt.Errorf("staged file gone (was the storage folder opened twice?): %w", serr)
 			}
 			continue // a concurrent Delete removed a folder it emptied
 		default:
 			removeEmpty(dir, d.shares) // folders made for nothing
-			return mapNoSpace(err)
+			return "", mapNoSpace(err)
 		}
 	}
-	return fmt.Errorf("%s keeps vanishing", dir)
+	return "", fmt.Errorf("%s keeps vanishing", dir)
 }
 
 // mkdir makes dir (mode 0700) unless it exists, noting a new one as

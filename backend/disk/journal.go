@@ -1,0 +1,456 @@
+package disk
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"os"
+	"sync"
+	"sync/atomic"
+
+	"github.com/lafs/lafs"
+	"github.com/lafs/lafs/backend"
+)
+
+// The journal makes small changes durable with one flush for many. Every
+// fsync of a share file and of its folders is a device flush; on a busy
+// server (and on virtual disks, where each I/O is costly) those flushes
+// were most of a small upload's cost. Instead, a change of up to
+// journalMax bytes is appended to one log file (storage/lafs.journal),
+// and callers that want it durable wait for a flush of the log, which
+// the changes appended meanwhile share (a group commit). The share files
+// themselves are then written without fsync; the kernel writes them back
+// in its own time.
+//
+// A checkpoint, when the log is full, flushes the whole file system
+// (syncfs), after which the log's records are no longer needed and it
+// starts over. Open replays a log left by a crash or a stop onto the share
+// files, flushes them and starts a new log, so what a change's caller saw
+// as durable survives.
+//
+// Order keeps a crash from showing a partial share: a new object's record
+// is durable before its name appears (Commit links it only then), and an
+// in-place write, like before, may be torn by a crash until Sync returns.
+//
+// Changes larger than journalMax, and systems without syncfs, use fsync
+// as before; a key with records in the log is checkpointed first, so that
+// replaying older records never undoes a change made outside the log.
+
+const (
+	journalName  = "lafs.journal"
+	journalMax   = 4 << 20  // the largest change journaled
+	journalLimit = 32 << 20 // the log's size that starts a checkpoint
+)
+
+// Record kinds.
+const (
+	recStart    = 0 // the first record of a generation: nothing to apply
+	recCreate   = 1 // the whole object (offset 0)
+	recWrite    = 2 // bytes at an offset
+	recTruncate = 3 // a new size (in the offset field)
+	recDelete   = 4
+)
+
+// A record is: length of what follows the checksum (4 bytes), CRC-32C of
+// it (4), then the log's generation (8), kind (1), storage index (16),
+// share number (2), offset (8) and data. Replay stops at the first record
+// that is torn, corrupt or of another generation (a leftover of an older
+// pass over the same bytes). Each generation starts with a durable
+// recStart record over the previous one's first, so that a log whose
+// records are all applied (after a checkpoint or a replay) is never
+// replayed again: that would undo later changes made outside it.
+const recHeader = 4 + 4 + 8 + 1 + 16 + 2 + 8
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// errJournalBroken wraps the failure that stopped the journal.
+var errJournalBroken = errors.New("backend/disk: journal failed")
+
+type journal struct {
+	d          *Disk
+	f          *os.File
+	max, limit int64 // journalMax and journalLimit (smaller in tests)
+	flushes    atomic.Int64
+
+	mu   sync.Mutex
+	cond *sync.Cond // signalled when synced, syncing, pending or busy change
+	gen  uint64     // the generation of the records being written
+	size int64      // bytes of the current generation written
+	// synced is how much of the current generation is durable; syncing
+	// is set while a flush runs (by whichever waiter got there first).
+	synced  int64
+	syncing bool
+	// pending counts new objects whose record is written but which are
+	// not yet linked into place: a checkpoint waits for them.
+	pending int
+	// creating holds the keys of new objects between their check for an
+	// existing object and their link, so that one commit wins.
+	creating map[backend.Key]bool
+	// keys holds the keys with records in the current generation.
+	keys map[backend.Key]bool
+	// checkpointing blocks appends while a checkpoint runs.
+	checkpointing bool
+	err           error // sticky: a failed flush stops the journal
+}
+
+// openJournal replays the log at path, if any, onto d's share files,
+// flushes them, and starts a new generation.
+func openJournal(d *Disk, path string) (*journal, error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, filePerm)
+	if err != nil {
+		return nil, fmt.Errorf("backend/disk: journal: %w", mapNoSpace(err))
+	}
+	j := &journal{d: d, f: f, max: journalMax, limit: journalLimit,
+		creating: map[backend.Key]bool{}, keys: map[backend.Key]bool{}}
+	j.cond = sync.NewCond(&j.mu)
+	gen, n, err := j.replay()
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("backend/disk: replaying the journal: %w", err)
+	}
+	if n > 0 {
+		if err := syncFS(f); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("backend/disk: flushing the replayed journal: %w", err)
+		}
+	}
+	j.gen = gen + 1
+	if err := j.startGeneration(); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return j, nil
+}
+
+// startGeneration writes and flushes the recStart record of j.gen at the
+// start of the log (j.mu held, or not yet shared).
+func (j *journal) startGeneration() error {
+	rec := j.record(recStart, backend.Key{}, 0, nil)
+	_, err := j.f.WriteAt(rec, 0)
+	if err == nil {
+		err = fdatasync(j.f)
+	}
+	if err != nil {
+		return fmt.Errorf("%w: starting a generation: %w", errJournalBroken, mapNoSpace(err))
+	}
+	j.size, j.synced = int64(len(rec)), int64(len(rec))
+	return nil
+}
+
+// replay applies the records of the log's first generation in order and
+// returns that generation and the number of records.
+func (j *journal) replay() (gen uint64, n int, err error) {
+	var off int64
+	hdr := make([]byte, recHeader)
+	for {
+		if _, err := j.f.ReadAt(hdr, off); err != nil {
+			if err == io.EOF {
+				return gen, n, nil
+			}
+			return gen, n, err
+		}
+		length := int64(binary.BigEndian.Uint32(hdr))
+		if length < recHeader-8 || length > j.max+recHeader {
+			return gen, n, nil
+		}
+		body := make([]byte, length)
+		if _, err := j.f.ReadAt(body, off+8); err != nil {
+			return gen, n, nil // torn at the end
+		}
+		if crc32.Checksum(body, castagnoli) != binary.BigEndian.Uint32(hdr[4:]) {
+			return gen, n, nil
+		}
+		g := binary.BigEndian.Uint64(body)
+		if n == 0 {
+			gen = g
+		} else if g != gen {
+			return gen, n, nil
+		}
+		if err := j.apply(body[8:]); err != nil {
+			return gen, n, err
+		}
+		n++
+		off += 8 + length
+	}
+}
+
+// apply makes the share files what a record says.
+func (j *journal) apply(b []byte) error {
+	kind := b[0]
+	if kind == recStart {
+		return nil
+	}
+	var k backend.Key
+	copy(k.SI[:], b[1:17])
+	k.Share = lafs.ShareNum(binary.BigEndian.Uint16(b[17:]))
+	off := int64(binary.BigEndian.Uint64(b[19:]))
+	data := b[27:]
+	name := j.d.path(k)
+	switch kind {
+	case recCreate:
+		if err := os.MkdirAll(siDir(j.d.shares, k.SI), dirPerm); err != nil {
+			return err
+		}
+		return os.WriteFile(name, data, filePerm)
+	case recWrite, recTruncate:
+		f, err := os.OpenFile(name, os.O_WRONLY, 0)
+		if errors.Is(err, os.ErrNotExist) {
+			return nil // deleted since, by a change the log no longer holds
+		}
+		if err != nil {
+			return err
+		}
+		if kind == recWrite {
+			_, err = f.WriteAt(data, off)
+		} else {
+			err = f.Truncate(off)
+		}
+		return closeFile(f, err)
+	case recDelete:
+		if err := os.Remove(name); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+		removeEmpty(siDir(j.d.shares, k.SI), j.d.shares)
+		return nil
+	}
+	return fmt.Errorf("unknown record kind %d", kind)
+}
+
+// record encodes a record of the current generation (j.mu held).
+func (j *journal) record(kind byte, k backend.Key, off int64, data []byte) []byte {
+	b := make([]byte, recHeader+len(data))
+	binary.BigEndian.PutUint32(b, uint32(len(b)-8))
+	binary.BigEndian.PutUint64(b[8:], j.gen)
+	b[16] = kind
+	copy(b[17:], k.SI[:])
+	binary.BigEndian.PutUint16(b[33:], uint16(k.Share))
+	binary.BigEndian.PutUint64(b[35:], uint64(off))
+	copy(b[43:], data)
+	binary.BigEndian.PutUint32(b[4:], crc32.Checksum(b[8:], castagnoli))
+	return b
+}
+
+// appendLocked writes a record (j.mu held, not checkpointing) and returns
+// the position that must be durable for it to be.
+func (j *journal) appendLocked(kind byte, k backend.Key, off int64, data []byte) (int64, error) {
+	for j.err == nil && (j.checkpointing || j.size+recHeader+int64(len(data)) > j.limit) {
+		if j.checkpointing {
+			j.cond.Wait()
+			continue
+		}
+		j.checkpointLocked()
+	}
+	if j.err != nil {
+		return 0, j.err
+	}
+	rec := j.record(kind, k, off, data)
+	if _, err := j.f.WriteAt(rec, j.size); err != nil {
+		// The bytes past size are not records of this generation
+		// unless whole, so the log stays readable; but fail.
+		return 0, fmt.Errorf("backend/disk: journal: %w", mapNoSpace(err))
+	}
+	j.size += int64(len(rec))
+	j.keys[k] = true
+	return j.size, nil
+}
+
+// waitLocked returns once the log is durable up to pos of generation gen
+// (j.mu held), flushing it if no one else is.
+func (j *journal) waitLocked(gen uint64, pos int64) error {
+	for {
+		if j.err != nil {
+			return j.err
+		}
+		if j.gen != gen || j.synced >= pos {
+			return nil
+		}
+		if j.syncing {
+			j.cond.Wait()
+			continue
+		}
+		j.flushLocked()
+	}
+}
+
+// flushLocked flushes what is written of the log (j.mu held, released
+// meanwhile).
+func (j *journal) flushLocked() {
+	j.syncing = true
+	target := j.size
+	j.mu.Unlock()
+	err := fdatasync(j.f)
+	j.flushes.Add(1)
+	j.mu.Lock()
+	j.syncing = false
+	if err != nil {
+		j.err = fmt.Errorf("%w: %w", errJournalBroken, mapNoSpace(err))
+	} else if target > j.synced {
+		j.synced = target
+	}
+	j.cond.Broadcast()
+}
+
+// checkpointLocked flushes the file system so that the log's records are
+// no longer needed, and starts a new generation (j.mu held, released
+// meanwhile; appends wait).
+func (j *journal) checkpointLocked() {
+	j.checkpointing = true
+	for j.syncing {
+		j.cond.Wait()
+	}
+	if j.synced < j.size {
+		j.flushLocked() // let new objects waiting for it be linked
+	}
+	for j.pending > 0 || j.syncing {
+		j.cond.Wait()
+	}
+	j.mu.Unlock()
+	err := syncFS(j.f)
+	j.mu.Lock()
+	if err != nil && j.err == nil {
+		j.err = fmt.Errorf("%w: checkpoint: %w", errJournalBroken, err)
+	}
+	j.gen++
+	clear(j.keys)
+	if err == nil {
+		j.d.unsynced.Clear() // every folder is durable now
+		err = j.startGeneration()
+	}
+	if err != nil && j.err == nil {
+		j.err = err
+	}
+	j.checkpointing = false
+	j.cond.Broadcast()
+}
+
+// close flushes the log and closes it.
+func (j *journal) close() error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	for j.checkpointing || j.syncing {
+		j.cond.Wait()
+	}
+	if j.f == nil {
+		return nil
+	}
+	err := j.err
+	if j.synced < j.size && err == nil {
+		j.flushLocked()
+		err = j.err
+	}
+	if cerr := j.f.Close(); err == nil {
+		err = cerr
+	}
+	j.f = nil
+	j.err = fmt.Errorf("%w: closed", errJournalBroken)
+	return err
+}
+
+// checkpointIfKey checkpoints if k has records in the log, before a change
+// to k made outside it.
+func (j *journal) checkpointIfKey(k backend.Key) error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	for j.checkpointing {
+		j.cond.Wait()
+	}
+	if j.keys[k] {
+		j.checkpointLocked()
+	}
+	return j.err
+}
+
+// startCreate reserves k for a new object, failing with backend.ErrExist
+// if it is already there or being committed, and writes its record; call
+// finishCreate after linking it.
+func (j *journal) startCreate(k backend.Key, data []byte) (gen uint64, pos int64, err error) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	for j.checkpointing {
+		j.cond.Wait()
+	}
+	if j.creating[k] {
+		return 0, 0, fmt.Errorf("%w: share %d of %s is being committed", backend.ErrExist, k.Share, k.SI)
+	}
+	if _, err := os.Lstat(j.d.path(k)); err == nil {
+		return 0, 0, fmt.Errorf("%w: share %d of %s", backend.ErrExist, k.Share, k.SI)
+	}
+	pos, err = j.appendLocked(recCreate, k, 0, data)
+	if err != nil {
+		return 0, 0, err
+	}
+	j.creating[k] = true
+	j.pending++
+	return j.gen, pos, nil
+}
+
+// finishCreate ends what startCreate began. If the object could not be
+// linked, a delete record cancels the create for replay.
+func (j *journal) finishCreate(k backend.Key, linked bool) error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	var err error
+	if !linked {
+		// Appending may wait for a checkpoint, which waits for
+		// pending: drop out of pending first. The create record is
+		// durable or not; the delete record follows it either way.
+		j.pending--
+		delete(j.creating, k)
+		j.cond.Broadcast()
+		var pos int64
+		if pos, err = j.appendLocked(recDelete, k, 0, nil); err == nil {
+			err = j.waitLocked(j.gen, pos)
+		}
+		return err
+	}
+	j.pending--
+	delete(j.creating, k)
+	j.cond.Broadcast()
+	return nil
+}
+
+// wait returns once the log is durable up to pos of generation gen.
+func (j *journal) wait(gen uint64, pos int64) error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.waitLocked(gen, pos)
+}
+
+// logChange writes the record of an in-place change already made to k's
+// file.
+func (j *journal) logChange(kind byte, k backend.Key, off int64, data []byte) error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	_, err := j.appendLocked(kind, k, off, data)
+	return err
+}
+
+// syncKey returns once every record of k written so far is durable.
+func (j *journal) syncKey(k backend.Key) error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if !j.keys[k] {
+		return j.err
+	}
+	return j.waitLocked(j.gen, j.size)
+}
+
+// logDelete writes and flushes a delete record if k has records in the
+// log (else replay has nothing of k to undo).
+func (j *journal) logDelete(k backend.Key) error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	for j.checkpointing {
+		j.cond.Wait()
+	}
+	if !j.keys[k] {
+		return j.err
+	}
+	pos, err := j.appendLocked(recDelete, k, 0, nil)
+	if err != nil {
+		return err
+	}
+	return j.waitLocked(j.gen, pos)
+}

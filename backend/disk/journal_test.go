@@ -1,0 +1,219 @@
+package disk
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+
+	"github.com/lafs/lafs"
+	"github.com/lafs/lafs/backend"
+)
+
+func journalDisk(t *testing.T, dir string) *Disk {
+	t.Helper()
+	d := open(t, dir)
+	if d.j == nil {
+		t.Skip("no journal on this system")
+	}
+	return d
+}
+
+func keyN(n byte, share lafs.ShareNum) backend.Key {
+	var si lafs.StorageIndex
+	si[0], si[15] = n, n
+	return backend.Key{SI: si, Share: share}
+}
+
+func wantFile(t *testing.T, d *Disk, k backend.Key, want string) {
+	t.Helper()
+	b, err := os.ReadFile(d.path(k))
+	if err != nil || string(b) != want {
+		t.Errorf("share %v: %q, %v; want %q", k, b, err, want)
+	}
+}
+
+// TestJournalReplay: what a crash loses of the share files (never fsynced
+// with the journal on) comes back from the log at the next Open: new
+// objects, in-place writes, truncations, and deletions, in order.
+func TestJournalReplay(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "storage")
+	d := journalDisk(t, dir)
+	a, b, c := keyN(1, 0), keyN(2, 3), keyN(3, 9)
+	put(t, d, a, []byte("0123456789"))
+	put(t, d, b, []byte("bbbb"))
+	put(t, d, c, []byte("cccc"))
+	must(t, d.WriteAt(ctx, a, []byte("AB"), 2))
+	must(t, d.Truncate(ctx, a, 8))
+	must(t, d.WriteAt(ctx, a, []byte("xyz"), 9)) // leaves a zero at 8
+	must(t, d.Sync(ctx, a))
+	must(t, d.Delete(ctx, c))
+	if d.j.flushes.Load() == 0 {
+		t.Fatal("nothing was flushed")
+	}
+
+	// The crash: the share files' writes are lost or torn; c's file
+	// and folders come back from an old state. No Close.
+	must(t, os.Remove(d.path(b)))
+	must(t, os.RemoveAll(siDir(d.shares, b.SI)))
+	must(t, os.WriteFile(d.path(a), []byte("01"), filePerm))
+	must(t, os.MkdirAll(siDir(d.shares, c.SI), dirPerm))
+	must(t, os.WriteFile(d.path(c), []byte("cc"), filePerm))
+
+	d2 := journalDisk(t, dir)
+	wantFile(t, d2, a, "01AB4567\x00xyz")
+	wantFile(t, d2, b, "bbbb")
+	if _, err := os.Lstat(siDir(d2.shares, c.SI)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("deleted share's folder after replay: %v", err)
+	}
+	// The replayed log is done with: a second Open changes nothing.
+	must(t, os.WriteFile(d2.path(b), []byte("changed outside"), filePerm))
+	d2.Close()
+	d3 := journalDisk(t, dir)
+	wantFile(t, d3, b, "changed outside")
+	if d3.j.gen < 3 {
+		t.Errorf("generation %d after two replays", d3.j.gen)
+	}
+}
+
+// TestJournalTornTail: a record cut short or damaged at the end of the log
+// (a crash in the middle of an append) is ignored; the ones before apply.
+func TestJournalTornTail(t *testing.T) {
+	for _, damage := range []struct {
+		name string
+		f    func(b []byte) []byte
+	}{
+		{"cut", func(b []byte) []byte { return b[:len(b)-3] }},
+		{"flipped", func(b []byte) []byte { b[len(b)-1] ^= 1; return b }},
+		{"garbage after", func(b []byte) []byte { return append(b, bytes.Repeat([]byte{0xff}, 100)...) }},
+	} {
+		t.Run(damage.name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "storage")
+			d := journalDisk(t, dir)
+			a, b := keyN(1, 0), keyN(2, 0)
+			put(t, d, a, []byte("first"))
+			must(t, d.Close())
+			d = journalDisk(t, dir) // a new generation at offset 0
+			put(t, d, withShare(a, 1), []byte("one"))
+			put(t, d, b, []byte("second"))
+			must(t, d.Close())
+
+			log := filepath.Join(dir, journalName)
+			raw, err := os.ReadFile(log)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Find the end of the second generation's records: its
+			// start, then the two objects.
+			end := 0
+			for i := 0; i < 3; i++ {
+				end += 8 + int(uint32(raw[end])<<24|uint32(raw[end+1])<<16|uint32(raw[end+2])<<8|uint32(raw[end+3]))
+			}
+			must(t, os.WriteFile(log, damage.f(raw[:end]), filePerm))
+			for _, k := range []backend.Key{withShare(a, 1), b} {
+				must(t, os.Remove(d.path(k)))
+			}
+			d2 := journalDisk(t, dir)
+			wantFile(t, d2, withShare(a, 1), "one")
+			if damage.name == "garbage after" {
+				wantFile(t, d2, b, "second")
+			} else if _, err := os.Lstat(d2.path(b)); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("the torn record was applied: %v", err)
+			}
+		})
+	}
+}
+
+func withShare(k backend.Key, s lafs.ShareNum) backend.Key { k.Share = s; return k }
+
+// TestJournalGroupCommit: concurrent commits share flushes, and each is
+// durable (in the log) when it returns.
+func TestJournalGroupCommit(t *testing.T) {
+	d := journalDisk(t, filepath.Join(t.TempDir(), "storage"))
+	const n = 64
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			k := keyN(byte(i), lafs.ShareNum(i))
+			st, err := d.Create(ctx, k, 100)
+			if err == nil {
+				err = st.WriteAt(bytes.Repeat([]byte{byte(i)}, 100), 0)
+			}
+			if err == nil {
+				err = st.Commit(ctx)
+			}
+			if err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	flushes := d.j.flushes.Load()
+	t.Logf("%d commits, %d flushes", n, flushes)
+	if flushes == 0 || flushes > n {
+		t.Errorf("%d flushes for %d commits", flushes, n)
+	}
+	d.j.mu.Lock()
+	if d.j.synced != d.j.size || d.j.pending != 0 || len(d.j.creating) != 0 {
+		t.Errorf("synced %d of %d, pending %d, creating %d", d.j.synced, d.j.size, d.j.pending, len(d.j.creating))
+	}
+	d.j.mu.Unlock()
+	// A second commit of a committed key loses, and leaves no record
+	// that replay would apply over the first.
+	st, err := d.Create(ctx, keyN(5, 5), 3)
+	must(t, err)
+	must(t, st.WriteAt([]byte("new"), 0))
+	if err := st.Commit(ctx); !errors.Is(err, backend.ErrExist) {
+		t.Errorf("second commit: %v, want ErrExist", err)
+	}
+	d.Close()
+	d2 := journalDisk(t, filepath.Dir(d.shares))
+	wantFile(t, d2, keyN(5, 5), string(bytes.Repeat([]byte{5}, 100)))
+}
+
+// TestJournalCheckpoint: a full log is checkpointed (the file system
+// flushed, the log started over), and a change too large for the log
+// first checkpoints the records of its key, so that replay never undoes
+// it with older ones.
+func TestJournalCheckpoint(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "storage")
+	d := journalDisk(t, dir)
+	d.j.max, d.j.limit = 64, 400
+	gen := d.j.gen
+	for i := range 10 {
+		put(t, d, keyN(byte(i), 0), bytes.Repeat([]byte{'x'}, 50))
+	}
+	if d.j.gen == gen {
+		t.Fatal("no checkpoint after 10 records of 93 bytes in a 400-byte log")
+	}
+	if d.j.size > d.j.limit || len(d.j.keys) > 4 {
+		t.Errorf("after checkpoints: log %d bytes, %d keys", d.j.size, len(d.j.keys))
+	}
+
+	// k gets a small write (logged), then a large one (not logged).
+	k := keyN(20, 0)
+	put(t, d, k, bytes.Repeat([]byte{'a'}, 60))
+	must(t, d.WriteAt(ctx, k, []byte("small"), 0))
+	gen = d.j.gen
+	big := bytes.Repeat([]byte{'B'}, 100)
+	must(t, d.WriteAt(ctx, k, big, 0))
+	must(t, d.Sync(ctx, k))
+	if d.j.gen == gen {
+		t.Error("a large write to a key with logged records did not checkpoint first")
+	}
+	if d.j.keys[k] {
+		t.Error("the large write was logged")
+	}
+	// Replaying what the log holds now leaves the large write alone.
+	d2 := journalDisk(t, dir)
+	wantFile(t, d2, k, string(big))
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
