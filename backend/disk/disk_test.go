@@ -42,6 +42,14 @@ func open(t *testing.T, dir string) *Disk {
 	return d
 }
 
+// crash lets the process "die" under d: its journal's file (and lock) is
+// dropped without a flush, as the kernel would at exit.
+func crash(d *Disk) {
+	if d.j != nil {
+		d.j.f.Close()
+	}
+}
+
 // openNoJournal opens dir with the journal turned off.
 func openNoJournal(t *testing.T, dir string) *Disk {
 	t.Helper()
@@ -193,6 +201,7 @@ func TestOpenCleansIncoming(t *testing.T) {
 		t.Fatal(err)
 	}
 	// st is never finished, as after a crash; add Tahoe's own leftovers.
+	crash(d)
 	junk := filepath.Join(dir, "shares/incoming/aa/aaaaaaaaaaaaaaaaaaaaaaaaaa")
 	if err := os.MkdirAll(junk, 0o700); err != nil {
 		t.Fatal(err)

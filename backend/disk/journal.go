@@ -7,6 +7,7 @@ import (
 	"hash/crc32"
 	"io"
 	"os"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 
@@ -101,6 +102,10 @@ func openJournal(d *Disk, path string) (*journal, error) {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, filePerm)
 	if err != nil {
 		return nil, fmt.Errorf("backend/disk: journal: %w", mapNoSpace(err))
+	}
+	if err := lockFile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("backend/disk: %s is in use by another process (%w)", filepath.Dir(path), err)
 	}
 	j := &journal{d: d, f: f, max: journalMax, limit: journalLimit,
 		creating: map[backend.Key]bool{}, keys: map[backend.Key]bool{}}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 
@@ -56,6 +57,7 @@ func TestJournalReplay(t *testing.T) {
 
 	// The crash: the share files' writes are lost or torn; c's file
 	// and folders come back from an old state. No Close.
+	crash(d)
 	must(t, os.Remove(d.path(b)))
 	must(t, os.RemoveAll(siDir(d.shares, b.SI)))
 	must(t, os.WriteFile(d.path(a), []byte("01"), filePerm))
@@ -207,6 +209,7 @@ func TestJournalCheckpoint(t *testing.T) {
 		t.Error("the large write was logged")
 	}
 	// Replaying what the log holds now leaves the large write alone.
+	crash(d)
 	d2 := journalDisk(t, dir)
 	wantFile(t, d2, k, string(big))
 }
@@ -216,4 +219,20 @@ func must(t *testing.T, err error) {
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestJournalLock: a storage folder open in one Disk cannot be opened by
+// another (whose replay would fight the first's log) until it is closed.
+func TestJournalLock(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "storage")
+	d := journalDisk(t, dir)
+	if _, err := Open(dir); err == nil || !strings.Contains(err.Error(), "in use") {
+		t.Fatalf("second Open: %v", err)
+	}
+	must(t, d.Close())
+	d2, err := Open(dir)
+	if err != nil {
+		t.Fatalf("Open after Close: %v", err)
+	}
+	d2.Close()
 }
