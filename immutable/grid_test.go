@@ -218,3 +218,37 @@ func uploadSI(t *testing.T, data []byte) lafs.StorageIndex {
 	}
 	return crypt.StorageIndexHash(key[:])
 }
+
+// TestUploadRehomes: when servers decline but the placement is happy
+// anyway, the shares they declined go to spare servers, so the file keeps
+// all N shares.
+func TestUploadRehomes(t *testing.T) {
+	ctx := context.Background()
+	g := testgrid.New(t, 13)
+	data := randomData(150000, 9)
+	first := g.ServersFor(uploadSI(t, data))
+	for _, s := range first[:3] {
+		for i, gs := range g.Servers {
+			if gs.ID == s.ID {
+				g.Faults[i].Set(func(f *testgrid.Faults) { f.Declines = true })
+			}
+		}
+	}
+	res, err := immutable.Upload(ctx, g, bytes.NewReader(data), int64(len(data)), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.SharesPushed != 10 || res.Happiness != 10 {
+		t.Errorf("pushed %d shares, happiness %d; want 10, 10", res.SharesPushed, res.Happiness)
+	}
+	declined := map[string]bool{first[0].ID: true, first[1].ID: true, first[2].ID: true}
+	for sh, id := range res.Servers {
+		if declined[id] {
+			t.Errorf("share %d placed on a declining server", sh)
+		}
+	}
+	got, err := download(t, g, res.Cap)
+	if err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("download: %v", err)
+	}
+}

@@ -305,6 +305,9 @@ func (u *uploader) allocate(ctx context.Context, cands []*lafs.Server, existing 
 		}
 		h := Happiness(holds)
 		if h >= u.params.Happy {
+			if declined {
+				u.rehome(ctx, cands, readOnly, holds, problems)
+			}
 			return nil
 		}
 		// Wait for the aborts: the next round may ask the same servers.
@@ -315,6 +318,66 @@ func (u *uploader) allocate(ctx context.Context, cands []*lafs.Server, existing 
 		}
 	}
 	return u.unhappy(cands, readOnly, 0, problems)
+}
+
+// rehome gives the shares that a happy placement left without a server
+// (their servers declined) to candidates that hold none of the file yet,
+// one share each in permuted order, so that the file keeps all N shares
+// when servers are to spare. A server that declines again is marked and
+// its share stays homeless: happiness is already met.
+func (u *uploader) rehome(ctx context.Context, cands []*lafs.Server, readOnly map[int]bool, holds map[int][]int, problems []string) {
+	var homeless []lafs.ShareNum
+	for sh := 0; sh < u.plan.Geometry.N; sh++ {
+		_, writing := u.buckets[sh]
+		_, found := u.exist[sh]
+		if !writing && !found {
+			homeless = append(homeless, lafs.ShareNum(sh))
+		}
+	}
+	type try struct {
+		s      int
+		sh     lafs.ShareNum
+		secret []byte
+		res    lafs.AllocateResult
+		err    error
+	}
+	var tries []*try
+	for i := range cands {
+		if len(homeless) == 0 {
+			break
+		}
+		if readOnly[i] || len(holds[i]) > 0 {
+			continue
+		}
+		t := &try{s: i, sh: homeless[0], secret: make([]byte, 32)}
+		rand.Read(t.secret)
+		tries = append(tries, t)
+		homeless = homeless[1:]
+	}
+	var wg sync.WaitGroup
+	for _, t := range tries {
+		wg.Go(func() {
+			s := cands[t.s]
+			t.res, t.err = s.Storage.AllocateBuckets(ctx, u.si, LeaseSecretsFor(u.opt.LeaseSecret, u.si, s.LeaseSeed),
+				t.secret, []lafs.ShareNum{t.sh}, u.plan.Layout.ShareSize())
+		})
+	}
+	wg.Wait()
+	for _, t := range tries {
+		s := cands[t.s]
+		switch {
+		case t.err != nil:
+			problems[t.s] = fmt.Sprintf("%s refused the allocation: %v", serverName(s), t.err)
+			readOnly[t.s] = true
+		case slices.Contains(t.res.AlreadyHave, t.sh):
+			u.exist[int(t.sh)] = s
+		case slices.Contains(t.res.Allocated, t.sh):
+			u.buckets[int(t.sh)] = &bucket{server: s, shnum: t.sh, secret: t.secret}
+		default:
+			problems[t.s] = fmt.Sprintf("%s declined share %d (no space?)", serverName(s), t.sh)
+			readOnly[t.s] = true
+		}
+	}
 }
 
 func appendUnique(s []int, v int) []int {
