@@ -134,6 +134,9 @@ func (n *Node) startStorage(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("storage folder: %w", err)
 	}
+	for _, p := range b.ReplayProblems() {
+		n.Log.Error("storage folder: a change in the journal could not be replayed", "err", p)
+	}
 	srv, err := storage.New(b, storage.Config{
 		ServerID:           n.Identity.ServerID,
 		ReservedSpace:      uint64(max(sc.ReservedSpace, 0)),

@@ -67,8 +67,9 @@ type Disk struct {
 	// j is the journal of small changes (nil where there is none); see
 	// journal.go. direct holds the keys written in place outside it
 	// since their last Sync.
-	j      *journal
-	direct sync.Map // backend.Key → struct{}
+	j              *journal
+	direct         sync.Map // backend.Key → struct{}
+	replayProblems []error
 }
 
 var _ backend.Backend = (*Disk)(nil)
@@ -82,22 +83,45 @@ func Open(dir string) (*Disk, error) {
 	if err := os.MkdirAll(d.incoming, dirPerm); err != nil {
 		return nil, fmt.Errorf("backend/disk: %w", mapNoSpace(err))
 	}
-	ents, err := os.ReadDir(d.incoming)
-	if err != nil {
-		return nil, fmt.Errorf("backend/disk: %w", err)
-	}
-	for _, e := range ents {
-		if err := os.RemoveAll(filepath.Join(d.incoming, e.Name())); err != nil {
-			return nil, fmt.Errorf("backend/disk: cleaning incoming: %w", err)
+	if haveJournal {
+		// Lock first: incoming/ may be another process's.
+		var err error
+		if d.j, err = lockJournal(d, filepath.Join(dir, journalName)); err != nil {
+			return nil, err
 		}
 	}
-	if haveJournal {
-		if d.j, err = openJournal(d, filepath.Join(dir, journalName)); err != nil {
+	if err := d.cleanIncoming(); err != nil {
+		d.Close()
+		return nil, err
+	}
+	if d.j != nil {
+		var err error
+		if d.replayProblems, err = d.j.recover(); err != nil {
+			d.Close()
 			return nil, err
 		}
 	}
 	return d, nil
 }
+
+// cleanIncoming removes what uploads that never finished left in incoming/.
+func (d *Disk) cleanIncoming() error {
+	ents, err := os.ReadDir(d.incoming)
+	if err != nil {
+		return fmt.Errorf("backend/disk: %w", err)
+	}
+	for _, e := range ents {
+		if err := os.RemoveAll(filepath.Join(d.incoming, e.Name())); err != nil {
+			return fmt.Errorf("backend/disk: cleaning incoming: %w", err)
+		}
+	}
+	return nil
+}
+
+// ReplayProblems returns the changes that Open found in the journal but
+// could not make (a folder in a share's way, a full disk), each with its
+// share; Open made the others and went on. A server logs them.
+func (d *Disk) ReplayProblems() []error { return d.replayProblems }
 
 // Close flushes the journal and closes it; the Disk must not be used
 // after. (Not closing is safe: the next Open replays the journal.)
@@ -314,6 +338,9 @@ func (d *Disk) Sync(ctx context.Context, k backend.Key) error {
 	}
 	if _, direct := d.direct.LoadAndDelete(k); direct || d.j == nil {
 		if err := f.Sync(); err != nil {
+			if direct {
+				d.direct.Store(k, struct{}{}) // a retry must fsync again
+			}
 			return closeFile(f, err)
 		}
 	}

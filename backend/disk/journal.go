@@ -1,11 +1,13 @@
 package disk
 
 import (
+	"crypto/rand"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash/crc32"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sync"
@@ -25,11 +27,12 @@ import (
 // themselves are then written without fsync; the kernel writes them back
 // in its own time.
 //
-// A checkpoint, when the log is full, flushes the whole file system
-// (syncfs), after which the log's records are no longer needed and it
-// starts over. Open replays a log left by a crash or a stop onto the share
-// files, flushes them and starts a new log, so what a change's caller saw
-// as durable survives.
+// A checkpoint, when the log is full and at Close, flushes the shares'
+// whole file system (syncfs), after which the log's records are no longer
+// needed and it starts over. Open replays a log left by a crash onto the
+// share files, flushes them and starts a new log, so what a change's
+// caller saw as durable survives; a change it cannot make is reported
+// (Disk.ReplayProblems) and the others are made.
 //
 // Order keeps a crash from showing a partial share: a new object's record
 // is durable before its name appears (Commit links it only then), and an
@@ -55,13 +58,15 @@ const (
 )
 
 // A record is: length of what follows the checksum (4 bytes), CRC-32C of
-// it (4), then the log's generation (8), kind (1), storage index (16),
-// share number (2), offset (8) and data. Replay stops at the first record
-// that is torn, corrupt or of another generation (a leftover of an older
-// pass over the same bytes). Each generation starts with a durable
-// recStart record over the previous one's first, so that a log whose
-// records are all applied (after a checkpoint or a replay) is never
-// replayed again: that would undo later changes made outside it.
+// it (4), then the generation's nonce (8), kind (1), storage index (16),
+// share number (2), offset (8) and data. Each generation starts with a
+// durable recStart record over the previous one's first, carrying a new
+// random nonce: a log whose records are all applied (after a checkpoint,
+// a replay or a Close) is never replayed again, which would undo changes
+// made since outside it. Replay stops at the first record that is torn,
+// corrupt or of another nonce (a leftover of an older pass over the same
+// bytes, or share data that looks like a record: it cannot know the
+// nonce).
 const recHeader = 4 + 4 + 8 + 1 + 16 + 2 + 8
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
@@ -72,13 +77,15 @@ var errJournalBroken = errors.New("backend/disk: journal failed")
 type journal struct {
 	d          *Disk
 	f          *os.File
-	max, limit int64 // journalMax and journalLimit (smaller in tests)
+	sharesDir  *os.File // for syncfs of the shares' file system
+	max, limit int64    // journalMax and journalLimit (smaller in tests)
 	flushes    atomic.Int64
 
-	mu   sync.Mutex
-	cond *sync.Cond // signalled when synced, syncing, pending or busy change
-	gen  uint64     // the generation of the records being written
-	size int64      // bytes of the current generation written
+	mu    sync.Mutex
+	cond  *sync.Cond // signalled when synced, syncing, pending or busy change
+	gen   uint64     // counts generations, for waiters
+	nonce uint64     // the random nonce of the current generation
+	size  int64      // bytes of the current generation written
 	// synced is how much of the current generation is durable; syncing
 	// is set while a flush runs (by whichever waiter got there first).
 	synced  int64
@@ -96,9 +103,11 @@ type journal struct {
 	err           error // sticky: a failed flush stops the journal
 }
 
-// openJournal replays the log at path, if any, onto d's share files,
-// flushes them, and starts a new generation.
-func openJournal(d *Disk, path string) (*journal, error) {
+// lockJournal opens and locks the log at path; recover then replays it.
+// The lock keeps a second process (whose replay and cleaning of incoming/
+// would fight this one) off the storage folder.
+func lockJournal(d *Disk, path string) (*journal, error) {
+	_, statErr := os.Stat(path)
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, filePerm)
 	if err != nil {
 		return nil, fmt.Errorf("backend/disk: journal: %w", mapNoSpace(err))
@@ -107,31 +116,68 @@ func openJournal(d *Disk, path string) (*journal, error) {
 		f.Close()
 		return nil, fmt.Errorf("backend/disk: %s is in use by another process (%w)", filepath.Dir(path), err)
 	}
-	j := &journal{d: d, f: f, max: journalMax, limit: journalLimit,
-		creating: map[backend.Key]bool{}, keys: map[backend.Key]bool{}}
-	j.cond = sync.NewCond(&j.mu)
-	gen, n, err := j.replay()
-	if err != nil {
-		f.Close()
-		return nil, fmt.Errorf("backend/disk: replaying the journal: %w", err)
-	}
-	if n > 0 {
-		if err := syncFS(f); err != nil {
+	if errors.Is(statErr, fs.ErrNotExist) {
+		if err := syncDir(filepath.Dir(path)); err != nil {
 			f.Close()
-			return nil, fmt.Errorf("backend/disk: flushing the replayed journal: %w", err)
+			return nil, fmt.Errorf("backend/disk: journal: %w", err)
 		}
 	}
-	j.gen = gen + 1
-	if err := j.startGeneration(); err != nil {
+	// The checkpoint flushes the file system of the shares, which may
+	// not be the log's.
+	sharesDir, err := os.Open(d.shares)
+	if err != nil {
 		f.Close()
-		return nil, err
+		return nil, fmt.Errorf("backend/disk: %w", err)
 	}
+	j := &journal{d: d, f: f, sharesDir: sharesDir, max: journalMax, limit: journalLimit,
+		creating: map[backend.Key]bool{}, keys: map[backend.Key]bool{}}
+	j.cond = sync.NewCond(&j.mu)
 	return j, nil
 }
 
-// startGeneration writes and flushes the recStart record of j.gen at the
-// start of the log (j.mu held, or not yet shared).
+// recover replays the log onto the share files, flushes them, and starts
+// a new generation. A record that cannot be applied (a folder in a share's
+// way, a full disk) does not stop the others: it is returned in problems.
+func (j *journal) recover() (problems []error, err error) {
+	recs, err := j.readGeneration()
+	if err != nil {
+		return nil, fmt.Errorf("backend/disk: reading the journal: %w", err)
+	}
+	// A create that a later delete of the same key cancels (a commit
+	// that failed after its record, or an object deleted since) is not
+	// worth making, and may be what failed.
+	lastDelete := map[backend.Key]int{}
+	for i, r := range recs {
+		if r.kind == recDelete {
+			lastDelete[r.k] = i
+		}
+	}
+	for i, r := range recs {
+		if r.kind == recCreate && lastDelete[r.k] > i {
+			continue
+		}
+		if err := j.apply(r); err != nil {
+			problems = append(problems, fmt.Errorf("backend/disk: replaying a change to share %d of %s: %w", r.k.Share, r.k.SI, err))
+		}
+	}
+	if len(recs) > 0 {
+		if err := syncFS(j.sharesDir); err != nil {
+			return problems, fmt.Errorf("backend/disk: flushing the replayed journal: %w", err)
+		}
+	}
+	if err := j.startGeneration(); err != nil {
+		return problems, err
+	}
+	return problems, nil
+}
+
+// startGeneration picks a new random nonce and writes and flushes its
+// recStart record at the start of the log (j.mu held, or not yet shared).
 func (j *journal) startGeneration() error {
+	var b [8]byte
+	rand.Read(b[:])
+	j.nonce = binary.BigEndian.Uint64(b[:])
+	j.gen++
 	rec := j.record(recStart, backend.Key{}, 0, nil)
 	_, err := j.f.WriteAt(rec, 0)
 	if err == nil {
@@ -144,61 +190,74 @@ func (j *journal) startGeneration() error {
 	return nil
 }
 
-// replay applies the records of the log's first generation in order and
-// returns that generation and the number of records.
-func (j *journal) replay() (gen uint64, n int, err error) {
+// change is a decoded record.
+type change struct {
+	kind byte
+	k    backend.Key
+	off  int64
+	data []byte
+}
+
+// readGeneration reads the records of the generation the log starts with:
+// a recStart record, then every record with its nonce up to the first
+// that is torn or corrupt or carries another nonce. A log that does not
+// start with a valid recStart has nothing to replay (a crash while one
+// was written: everything before it had been flushed).
+func (j *journal) readGeneration() ([]change, error) {
+	var recs []change
+	var nonce uint64
 	var off int64
-	hdr := make([]byte, recHeader)
+	hdr := make([]byte, 8)
 	for {
 		if _, err := j.f.ReadAt(hdr, off); err != nil {
 			if err == io.EOF {
-				return gen, n, nil
+				return recs, nil
 			}
-			return gen, n, err
+			return nil, err
 		}
 		length := int64(binary.BigEndian.Uint32(hdr))
 		if length < recHeader-8 || length > j.max+recHeader {
-			return gen, n, nil
+			return recs, nil
 		}
 		body := make([]byte, length)
 		if _, err := j.f.ReadAt(body, off+8); err != nil {
-			return gen, n, nil // torn at the end
+			if err == io.EOF {
+				return recs, nil // torn at the end
+			}
+			return nil, err
 		}
 		if crc32.Checksum(body, castagnoli) != binary.BigEndian.Uint32(hdr[4:]) {
-			return gen, n, nil
+			return recs, nil
 		}
-		g := binary.BigEndian.Uint64(body)
-		if n == 0 {
-			gen = g
-		} else if g != gen {
-			return gen, n, nil
+		n, kind := binary.BigEndian.Uint64(body), body[8]
+		if off == 0 {
+			if kind != recStart {
+				return nil, nil
+			}
+			nonce = n
+		} else if n != nonce || kind == recStart {
+			return recs, nil
 		}
-		if err := j.apply(body[8:]); err != nil {
-			return gen, n, err
+		if kind != recStart {
+			b := body[8:]
+			var k backend.Key
+			copy(k.SI[:], b[1:17])
+			k.Share = lafs.ShareNum(binary.BigEndian.Uint16(b[17:]))
+			recs = append(recs, change{kind: kind, k: k, off: int64(binary.BigEndian.Uint64(b[19:])), data: b[27:]})
 		}
-		n++
 		off += 8 + length
 	}
 }
 
-// apply makes the share files what a record says.
-func (j *journal) apply(b []byte) error {
-	kind := b[0]
-	if kind == recStart {
-		return nil
-	}
-	var k backend.Key
-	copy(k.SI[:], b[1:17])
-	k.Share = lafs.ShareNum(binary.BigEndian.Uint16(b[17:]))
-	off := int64(binary.BigEndian.Uint64(b[19:]))
-	data := b[27:]
-	name := j.d.path(k)
-	switch kind {
+// apply makes the share files what a change says.
+func (j *journal) apply(c change) error {
+	name := j.d.path(c.k)
+	switch c.kind {
 	case recCreate:
-		if err := os.MkdirAll(siDir(j.d.shares, k.SI), dirPerm); err != nil {
+		if err := os.MkdirAll(siDir(j.d.shares, c.k.SI), dirPerm); err != nil {
 			return err
 		}
-		return os.WriteFile(name, data, filePerm)
+		return os.WriteFile(name, c.data, filePerm)
 	case recWrite, recTruncate:
 		f, err := os.OpenFile(name, os.O_WRONLY, 0)
 		if errors.Is(err, os.ErrNotExist) {
@@ -207,27 +266,31 @@ func (j *journal) apply(b []byte) error {
 		if err != nil {
 			return err
 		}
-		if kind == recWrite {
-			_, err = f.WriteAt(data, off)
+		if c.kind == recWrite {
+			_, err = f.WriteAt(c.data, c.off)
 		} else {
-			err = f.Truncate(off)
+			err = f.Truncate(c.off)
 		}
 		return closeFile(f, err)
 	case recDelete:
-		if err := os.Remove(name); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return err
+		if err := os.Remove(name); err != nil {
+			// Gone already, or never made (a file where its folder
+			// would be: ENOTDIR).
+			if fi, serr := os.Lstat(name); serr == nil && fi.Mode().IsRegular() {
+				return err
+			}
 		}
-		removeEmpty(siDir(j.d.shares, k.SI), j.d.shares)
+		removeEmpty(siDir(j.d.shares, c.k.SI), j.d.shares)
 		return nil
 	}
-	return fmt.Errorf("unknown record kind %d", kind)
+	return fmt.Errorf("unknown record kind %d", c.kind)
 }
 
 // record encodes a record of the current generation (j.mu held).
 func (j *journal) record(kind byte, k backend.Key, off int64, data []byte) []byte {
 	b := make([]byte, recHeader+len(data))
 	binary.BigEndian.PutUint32(b, uint32(len(b)-8))
-	binary.BigEndian.PutUint64(b[8:], j.gen)
+	binary.BigEndian.PutUint64(b[8:], j.nonce)
 	b[16] = kind
 	copy(b[17:], k.SI[:])
 	binary.BigEndian.PutUint16(b[33:], uint16(k.Share))
@@ -265,11 +328,11 @@ func (j *journal) appendLocked(kind byte, k backend.Key, off int64, data []byte)
 // (j.mu held), flushing it if no one else is.
 func (j *journal) waitLocked(gen uint64, pos int64) error {
 	for {
-		if j.err != nil {
-			return j.err
-		}
 		if j.gen != gen || j.synced >= pos {
 			return nil
+		}
+		if j.err != nil {
+			return j.err
 		}
 		if j.syncing {
 			j.cond.Wait()
@@ -311,16 +374,20 @@ func (j *journal) checkpointLocked() {
 	for j.pending > 0 || j.syncing {
 		j.cond.Wait()
 	}
+	// The folders made so far are durable after the flush; one that a
+	// large commit makes meanwhile keeps its note.
+	var made []any
+	j.d.unsynced.Range(func(k, _ any) bool { made = append(made, k); return true })
 	j.mu.Unlock()
-	err := syncFS(j.f)
+	err := syncFS(j.sharesDir)
 	j.mu.Lock()
-	if err != nil && j.err == nil {
-		j.err = fmt.Errorf("%w: checkpoint: %w", errJournalBroken, err)
-	}
-	j.gen++
-	clear(j.keys)
-	if err == nil {
-		j.d.unsynced.Clear() // every folder is durable now
+	if err != nil {
+		err = fmt.Errorf("%w: checkpoint: %w", errJournalBroken, err)
+	} else {
+		for _, k := range made {
+			j.d.unsynced.Delete(k)
+		}
+		clear(j.keys)
 		err = j.startGeneration()
 	}
 	if err != nil && j.err == nil {
@@ -330,7 +397,9 @@ func (j *journal) checkpointLocked() {
 	j.cond.Broadcast()
 }
 
-// close flushes the log and closes it.
+// close checkpoints, so that a clean stop leaves nothing to replay (the
+// folder may be handed to Tahoe, or changed by hand, before the next
+// Open), and closes the log.
 func (j *journal) close() error {
 	j.mu.Lock()
 	defer j.mu.Unlock()
@@ -340,14 +409,14 @@ func (j *journal) close() error {
 	if j.f == nil {
 		return nil
 	}
-	err := j.err
-	if j.synced < j.size && err == nil {
-		j.flushLocked()
-		err = j.err
+	if j.err == nil {
+		j.checkpointLocked()
 	}
+	err := j.err
 	if cerr := j.f.Close(); err == nil {
 		err = cerr
 	}
+	j.sharesDir.Close()
 	j.f = nil
 	j.err = fmt.Errorf("%w: closed", errJournalBroken)
 	return err
