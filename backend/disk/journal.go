@@ -74,12 +74,13 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 // errJournalBroken wraps the failure that stopped the journal.
 var errJournalBroken = errors.New("backend/disk: journal failed")
 
+// journal is one Disk's log of small changes, as described above.
 type journal struct {
 	d          *Disk
 	f          *os.File
-	sharesDir  *os.File // for syncfs of the shares' file system
-	max, limit int64    // journalMax and journalLimit (smaller in tests)
-	flushes    atomic.Int64
+	sharesDir  *os.File     // for syncfs of the shares' file system
+	max, limit int64        // journalMax and journalLimit (smaller in tests)
+	flushes    atomic.Int64 // fdatasyncs of the log so far, for tests
 
 	mu    sync.Mutex
 	cond  *sync.Cond // signalled when synced, syncing, pending or busy change
