@@ -376,7 +376,7 @@ func (d *Disk) Delete(ctx context.Context, k backend.Key) error {
 		return err
 	}
 	if d.j != nil {
-		// Else replaying the log could bring the object back.
+		// Durable before the file goes (see logDelete).
 		if err := d.j.logDelete(k); err != nil {
 			return err
 		}

@@ -512,17 +512,13 @@ func (j *journal) syncKey(k backend.Key) error {
 	return j.waitLocked(j.gen, j.size)
 }
 
-// logDelete writes and flushes a delete record if k has records in the
-// log (else replay has nothing of k to undo).
+// logDelete writes and flushes a delete record for k before its file is
+// removed: a crash then can neither bring back a share whose deletion was
+// reported (its folder entry is never fsynced) nor let the replay of
+// older records recreate it.
 func (j *journal) logDelete(k backend.Key) error {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	for j.checkpointing {
-		j.cond.Wait()
-	}
-	if !j.keys[k] {
-		return j.err
-	}
 	pos, err := j.appendLocked(recDelete, k, 0, nil)
 	if err != nil {
 		return err
