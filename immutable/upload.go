@@ -8,7 +8,6 @@ import (
 	"io"
 	"maps"
 	"slices"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -205,15 +204,12 @@ func (u *uploader) place(ctx context.Context, all []*lafs.Server) error {
 // otherwise it aborts what it allocated and returns ErrUnhappy. It updates
 // existing, readOnly and problems with what the answers tell.
 func (u *uploader) allocate(ctx context.Context, cands []*lafs.Server, existing map[int][]int, readOnly map[int]bool, problems []string, attempts int) error {
-	g := u.plan.Geometry
-	shareSize := u.plan.Layout.ShareSize()
-	lease := func(s *lafs.Server) lafs.LeaseSecrets { return LeaseSecretsFor(u.opt.LeaseSecret, u.si, s.LeaseSeed) }
 	idx := make([]int, len(cands))
 	for i := range idx {
 		idx[i] = i
 	}
 	for attempt := 0; attempt < attempts; attempt++ {
-		placement := placeShares(idx, readOnly, g.N, existing)
+		placement := placeShares(idx, readOnly, u.plan.Geometry.N, existing)
 		// Group the placement by server and allocate there.
 		byServer := map[int][]lafs.ShareNum{}
 		for sh, s := range placement {
@@ -223,78 +219,11 @@ func (u *uploader) allocate(ctx context.Context, cands []*lafs.Server, existing 
 		}
 		u.buckets = map[int]*bucket{}
 		u.exist = map[int]*lafs.Server{}
-		declined := false
-		type answer struct {
-			res    lafs.AllocateResult
-			err    error
-			secret []byte
-		}
-		answers := make(map[int]*answer)
-		var wg sync.WaitGroup
-		for s, shares := range byServer {
-			sort.Slice(shares, func(i, j int) bool { return shares[i] < shares[j] })
-			a := &answer{secret: make([]byte, 32)}
-			rand.Read(a.secret)
-			answers[s] = a
-			if readOnly[s] {
-				// Shares it already holds: renew the lease, write nothing.
-				continue
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				a.res, a.err = cands[s].Storage.AllocateBuckets(ctx, u.si, lease(cands[s]), a.secret, shares, shareSize)
-			}()
-		}
-		wg.Wait()
-		if err := ctx.Err(); err != nil {
+		holds := map[int][]int{}
+		declined, err := u.ask(ctx, cands, byServer, existing, readOnly, problems, holds)
+		if err != nil {
 			u.abortAll()
 			return err
-		}
-		holds := map[int][]int{}
-		for s, shares := range byServer {
-			a := answers[s]
-			if readOnly[s] {
-				for _, sh := range shares {
-					u.exist[int(sh)] = cands[s]
-					holds[s] = append(holds[s], int(sh))
-				}
-				go cands[s].Storage.AddOrRenewLease(context.WithoutCancel(ctx), u.si, lease(cands[s]))
-				continue
-			}
-			if a.err != nil {
-				problems[s] = fmt.Sprintf("%s refused the allocation: %v", serverName(cands[s]), a.err)
-				readOnly[s] = true
-				declined = true
-				continue
-			}
-			got := map[lafs.ShareNum]bool{}
-			for _, sh := range a.res.AlreadyHave {
-				got[sh] = true
-				if int(sh) < g.N {
-					u.exist[int(sh)] = cands[s]
-					holds[s] = append(holds[s], int(sh))
-					existing[s] = appendUnique(existing[s], int(sh))
-				}
-			}
-			for _, sh := range a.res.Allocated {
-				if got[sh] || int(sh) >= g.N {
-					continue
-				}
-				got[sh] = true
-				if _, dup := u.buckets[int(sh)]; dup {
-					continue
-				}
-				u.buckets[int(sh)] = &bucket{server: cands[s], shnum: sh, secret: a.secret}
-				holds[s] = append(holds[s], int(sh))
-			}
-			for _, sh := range shares {
-				if !got[sh] {
-					problems[s] = fmt.Sprintf("%s declined share %d (no space?)", serverName(cands[s]), sh)
-					readOnly[s] = true
-					declined = true
-				}
-			}
 		}
 		// A share both found and allocated elsewhere needs no write.
 		for sh := range u.exist {
@@ -306,7 +235,7 @@ func (u *uploader) allocate(ctx context.Context, cands []*lafs.Server, existing 
 		h := Happiness(holds)
 		if h >= u.params.Happy {
 			if declined {
-				u.rehome(ctx, cands, readOnly, holds, problems)
+				u.rehome(ctx, cands, existing, readOnly, holds, problems)
 			}
 			return nil
 		}
@@ -320,64 +249,106 @@ func (u *uploader) allocate(ctx context.Context, cands []*lafs.Server, existing 
 	return u.unhappy(cands, readOnly, 0, problems)
 }
 
+// ask allocates the shares of byServer on their servers in parallel (a
+// read-only server only gets its lease renewed on the shares it holds) and
+// records the answers: buckets to write in u.buckets, shares found in
+// u.exist, existing and holds; a server that refuses or declines a share
+// is marked read-only with its problem, and declined reports it.
+func (u *uploader) ask(ctx context.Context, cands []*lafs.Server, byServer map[int][]lafs.ShareNum, existing map[int][]int, readOnly map[int]bool, problems []string, holds map[int][]int) (declined bool, err error) {
+	n := u.plan.Geometry.N
+	lease := func(s *lafs.Server) lafs.LeaseSecrets { return LeaseSecretsFor(u.opt.LeaseSecret, u.si, s.LeaseSeed) }
+	type answer struct {
+		res    lafs.AllocateResult
+		err    error
+		secret []byte
+	}
+	answers := make(map[int]*answer)
+	var wg sync.WaitGroup
+	for s, shares := range byServer {
+		slices.Sort(shares)
+		a := &answer{secret: make([]byte, 32)}
+		rand.Read(a.secret)
+		answers[s] = a
+		if readOnly[s] {
+			continue
+		}
+		wg.Go(func() {
+			a.res, a.err = cands[s].Storage.AllocateBuckets(ctx, u.si, lease(cands[s]), a.secret, shares, u.plan.Layout.ShareSize())
+		})
+	}
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return false, err
+	}
+	for s, shares := range byServer {
+		a := answers[s]
+		if readOnly[s] {
+			// Shares it already holds: renew the lease, write nothing.
+			for _, sh := range shares {
+				u.exist[int(sh)] = cands[s]
+				holds[s] = append(holds[s], int(sh))
+			}
+			go cands[s].Storage.AddOrRenewLease(context.WithoutCancel(ctx), u.si, lease(cands[s]))
+			continue
+		}
+		if a.err != nil {
+			problems[s] = fmt.Sprintf("%s refused the allocation: %v", serverName(cands[s]), a.err)
+			readOnly[s] = true
+			declined = true
+			continue
+		}
+		got := map[lafs.ShareNum]bool{}
+		for _, sh := range a.res.AlreadyHave {
+			got[sh] = true
+			if int(sh) < n {
+				u.exist[int(sh)] = cands[s]
+				holds[s] = append(holds[s], int(sh))
+				existing[s] = appendUnique(existing[s], int(sh))
+			}
+		}
+		for _, sh := range a.res.Allocated {
+			if got[sh] || int(sh) >= n {
+				continue
+			}
+			got[sh] = true
+			if _, dup := u.buckets[int(sh)]; dup {
+				continue
+			}
+			u.buckets[int(sh)] = &bucket{server: cands[s], shnum: sh, secret: a.secret}
+			holds[s] = append(holds[s], int(sh))
+		}
+		for _, sh := range shares {
+			if !got[sh] {
+				problems[s] = fmt.Sprintf("%s declined share %d (no space?)", serverName(cands[s]), sh)
+				readOnly[s] = true
+				declined = true
+			}
+		}
+	}
+	return declined, nil
+}
+
 // rehome gives the shares that a happy placement left without a server
 // (their servers declined) to candidates that hold none of the file yet,
 // one share each in permuted order, so that the file keeps all N shares
 // when servers are to spare. A server that declines again is marked and
 // its share stays homeless: happiness is already met.
-func (u *uploader) rehome(ctx context.Context, cands []*lafs.Server, readOnly map[int]bool, holds map[int][]int, problems []string) {
-	var homeless []lafs.ShareNum
-	for sh := 0; sh < u.plan.Geometry.N; sh++ {
-		_, writing := u.buckets[sh]
-		_, found := u.exist[sh]
-		if !writing && !found {
-			homeless = append(homeless, lafs.ShareNum(sh))
-		}
-	}
-	type try struct {
-		s      int
-		sh     lafs.ShareNum
-		secret []byte
-		res    lafs.AllocateResult
-		err    error
-	}
-	var tries []*try
+func (u *uploader) rehome(ctx context.Context, cands []*lafs.Server, existing map[int][]int, readOnly map[int]bool, holds map[int][]int, problems []string) {
+	byServer := map[int][]lafs.ShareNum{}
+	sh := 0
 	for i := range cands {
-		if len(homeless) == 0 {
+		for sh < u.plan.Geometry.N && (u.buckets[sh] != nil || u.exist[sh] != nil) {
+			sh++
+		}
+		if sh == u.plan.Geometry.N {
 			break
 		}
-		if readOnly[i] || len(holds[i]) > 0 {
-			continue
-		}
-		t := &try{s: i, sh: homeless[0], secret: make([]byte, 32)}
-		rand.Read(t.secret)
-		tries = append(tries, t)
-		homeless = homeless[1:]
-	}
-	var wg sync.WaitGroup
-	for _, t := range tries {
-		wg.Go(func() {
-			s := cands[t.s]
-			t.res, t.err = s.Storage.AllocateBuckets(ctx, u.si, LeaseSecretsFor(u.opt.LeaseSecret, u.si, s.LeaseSeed),
-				t.secret, []lafs.ShareNum{t.sh}, u.plan.Layout.ShareSize())
-		})
-	}
-	wg.Wait()
-	for _, t := range tries {
-		s := cands[t.s]
-		switch {
-		case t.err != nil:
-			problems[t.s] = fmt.Sprintf("%s refused the allocation: %v", serverName(s), t.err)
-			readOnly[t.s] = true
-		case slices.Contains(t.res.AlreadyHave, t.sh):
-			u.exist[int(t.sh)] = s
-		case slices.Contains(t.res.Allocated, t.sh):
-			u.buckets[int(t.sh)] = &bucket{server: s, shnum: t.sh, secret: t.secret}
-		default:
-			problems[t.s] = fmt.Sprintf("%s declined share %d (no space?)", serverName(s), t.sh)
-			readOnly[t.s] = true
+		if !readOnly[i] && len(holds[i]) == 0 {
+			byServer[i] = []lafs.ShareNum{lafs.ShareNum(sh)}
+			sh++
 		}
 	}
+	u.ask(ctx, cands, byServer, existing, readOnly, problems, holds)
 }
 
 func appendUnique(s []int, v int) []int {
