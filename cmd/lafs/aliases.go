@@ -37,27 +37,37 @@ func checkAliasName(name string) error {
 	return nil
 }
 
-// runCreateAlias is "tahoe create-alias": mkdir, then add-alias.
-func runCreateAlias(ctx context.Context, e *env, args []string) error {
-	fs := newFlagSet(e, "create-alias", createAliasHelp)
+// newAlias parses the arguments of a command that adds an alias (nargs of
+// them, the new name first), checks the name and that it is not taken,
+// and opens the node; it returns the other arguments.
+func newAlias(e *env, cmd, help string, args []string, nargs int) (s *session, name string, rest []string, err error) {
+	fs := newFlagSet(e, cmd, help)
 	var sf storeFlags
 	sf.register(fs, e)
 	if err := parseFlags(fs, args, ""); err != nil {
-		return err
+		return nil, "", nil, err
 	}
-	if fs.NArg() != 1 {
-		return usagef("%s", createAliasHelp)
+	if fs.NArg() != nargs {
+		return nil, "", nil, usagef("%s", help)
 	}
-	name := strings.TrimSuffix(fs.Arg(0), ":")
+	name = strings.TrimSuffix(fs.Arg(0), ":")
 	if err := checkAliasName(name); err != nil {
-		return err
+		return nil, "", nil, err
 	}
-	s, err := sf.open(e)
-	if err != nil {
-		return err
+	if s, err = sf.open(e); err != nil {
+		return nil, "", nil, err
 	}
 	if _, ok := s.aliases[name]; ok {
-		return failf("Alias %s already exists!", quoteName(name, true))
+		return nil, "", nil, failf("Alias %s already exists!", quoteName(name, true))
+	}
+	return s, name, fs.Args()[1:], nil
+}
+
+// runCreateAlias is "tahoe create-alias": mkdir, then add-alias.
+func runCreateAlias(ctx context.Context, e *env, args []string) error {
+	s, name, _, err := newAlias(e, "create-alias", createAliasHelp, args, 1)
+	if err != nil {
+		return err
 	}
 	base, err := s.web()
 	if err != nil {
@@ -79,29 +89,13 @@ func runCreateAlias(ctx context.Context, e *env, args []string) error {
 
 // runAddAlias is "tahoe add-alias": record a name for a dircap.
 func runAddAlias(ctx context.Context, e *env, args []string) error {
-	fs := newFlagSet(e, "add-alias", addAliasHelp)
-	var sf storeFlags
-	sf.register(fs, e)
-	if err := parseFlags(fs, args, ""); err != nil {
-		return err
-	}
-	if fs.NArg() != 2 {
-		return usagef("%s", addAliasHelp)
-	}
-	name := strings.TrimSuffix(fs.Arg(0), ":")
-	if err := checkAliasName(name); err != nil {
-		return err
-	}
-	s, err := sf.open(e)
+	s, name, rest, err := newAlias(e, "add-alias", addAliasHelp, args, 2)
 	if err != nil {
 		return err
 	}
-	if _, ok := s.aliases[name]; ok {
-		return failf("Alias %s already exists!", quoteName(name, true))
-	}
-	c, err := cap.Parse(strings.TrimSpace(fs.Arg(1)))
+	c, err := cap.Parse(strings.TrimSpace(rest[0]))
 	if err != nil || !cap.IsDir(c) {
-		return failf("error: %s is not a directory cap", quoteName(fs.Arg(1), true))
+		return failf("error: %s is not a directory cap", quoteName(rest[0], true))
 	}
 	if err := addAliasLine(s.nodeDir, name, c.String()); err != nil {
 		return err
