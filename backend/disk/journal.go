@@ -67,7 +67,16 @@ const (
 // corrupt or of another nonce (a leftover of an older pass over the same
 // bytes, or share data that looks like a record: it cannot know the
 // nonce).
-const recHeader = 4 + 4 + 8 + 1 + 16 + 2 + 8
+const (
+	// Offsets in a record's body, after its length and checksum.
+	recNonceAt = 0
+	recKindAt  = 8
+	recSIAt    = 9
+	recShareAt = 25
+	recOffAt   = 27
+	recDataAt  = 35
+	recHeader  = 4 + 4 + recDataAt // length, checksum and body before the data
+)
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
@@ -217,7 +226,7 @@ func (j *journal) readGeneration() ([]change, error) {
 			return nil, err
 		}
 		length := int64(binary.BigEndian.Uint32(hdr))
-		if length < recHeader-8 || length > j.max+recHeader {
+		if length < recDataAt || length > recDataAt+j.max {
 			return recs, nil
 		}
 		body := make([]byte, length)
@@ -230,7 +239,7 @@ func (j *journal) readGeneration() ([]change, error) {
 		if crc32.Checksum(body, castagnoli) != binary.BigEndian.Uint32(hdr[4:]) {
 			return recs, nil
 		}
-		n, kind := binary.BigEndian.Uint64(body), body[8]
+		n, kind := binary.BigEndian.Uint64(body[recNonceAt:]), body[recKindAt]
 		if off == 0 {
 			if kind != recStart {
 				return nil, nil
@@ -240,11 +249,10 @@ func (j *journal) readGeneration() ([]change, error) {
 			return recs, nil
 		}
 		if kind != recStart {
-			b := body[8:]
-			var k backend.Key
-			copy(k.SI[:], b[1:17])
-			k.Share = lafs.ShareNum(binary.BigEndian.Uint16(b[17:]))
-			recs = append(recs, change{kind: kind, k: k, off: int64(binary.BigEndian.Uint64(b[19:])), data: b[27:]})
+			c := change{kind: kind, off: int64(binary.BigEndian.Uint64(body[recOffAt:])), data: body[recDataAt:]}
+			copy(c.k.SI[:], body[recSIAt:])
+			c.k.Share = lafs.ShareNum(binary.BigEndian.Uint16(body[recShareAt:]))
+			recs = append(recs, c)
 		}
 		off += 8 + length
 	}
@@ -290,14 +298,15 @@ func (j *journal) apply(c change) error {
 // record encodes a record of the current generation (j.mu held).
 func (j *journal) record(kind byte, k backend.Key, off int64, data []byte) []byte {
 	b := make([]byte, recHeader+len(data))
-	binary.BigEndian.PutUint32(b, uint32(len(b)-8))
-	binary.BigEndian.PutUint64(b[8:], j.nonce)
-	b[16] = kind
-	copy(b[17:], k.SI[:])
-	binary.BigEndian.PutUint16(b[33:], uint16(k.Share))
-	binary.BigEndian.PutUint64(b[35:], uint64(off))
-	copy(b[43:], data)
-	binary.BigEndian.PutUint32(b[4:], crc32.Checksum(b[8:], castagnoli))
+	body := b[8:]
+	binary.BigEndian.PutUint64(body[recNonceAt:], j.nonce)
+	body[recKindAt] = kind
+	copy(body[recSIAt:], k.SI[:])
+	binary.BigEndian.PutUint16(body[recShareAt:], uint16(k.Share))
+	binary.BigEndian.PutUint64(body[recOffAt:], uint64(off))
+	copy(body[recDataAt:], data)
+	binary.BigEndian.PutUint32(b, uint32(len(body)))
+	binary.BigEndian.PutUint32(b[4:], crc32.Checksum(body, castagnoli))
 	return b
 }
 
