@@ -2,7 +2,6 @@ package backupdb
 
 import (
 	"os"
-	"path/filepath"
 )
 
 // FileStat is what Tahoe's backup reads of a local file or directory with
@@ -28,17 +27,6 @@ func Stat(path string) (*FileStat, error) {
 		return nil, err
 	}
 	return fromFileInfo(fi), nil
-}
-
-// StatAbs is Stat of path made absolute, and that absolute path: the
-// database's key for the file.
-func StatAbs(path string) (string, *FileStat, error) {
-	abs, err := filepath.Abs(path)
-	if err != nil {
-		return "", nil, err
-	}
-	st, err := Stat(abs)
-	return abs, st, err
 }
 
 // pyTime is a timespec as CPython's os.stat makes st_mtime of it.

@@ -55,13 +55,6 @@ var httpClient = &http.Client{Transport: &http.Transport{
 	MaxIdleConnsPerHost:   16, // cp and backup keep several requests in flight
 }}
 
-// httpError turns a failed response into Tahoe-style CLI output.
-func httpError(resp *http.Response) error {
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	msg := strings.TrimSpace(string(body))
-	return &exitError{code: 1, msg: fmt.Sprintf("Error during %s: %s\n%s", resp.Request.Method, resp.Status, msg)}
-}
-
 // isTerminal reports whether w is a terminal, for progress bars.
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
