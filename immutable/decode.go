@@ -130,7 +130,7 @@ func (r *Reader) hasActive(n int) bool {
 }
 
 func (r *Reader) notEnough() error {
-	err := fmt.Errorf("%w: have %d of the %d needed for %s", ErrNotEnoughShares, len(r.active), r.cap.K, r.cap.StorageIndex())
+	err := fmt.Errorf("%w: %d of %d (storage index %s)", ErrNotEnoughShares, len(r.active), r.cap.K, r.cap.StorageIndex())
 	if len(r.failed) > 0 {
 		return fmt.Errorf("%w; failures: %w", err, errors.Join(r.failed...))
 	}
@@ -274,7 +274,7 @@ func (r *Reader) Segment(ctx context.Context, i int) ([]byte, error) {
 		r.mu.Lock()
 		if err := r.fill(ctx); err != nil {
 			r.mu.Unlock()
-			return nil, err
+			return nil, fmt.Errorf("segment %d of %d: %w", i, g.NumSegments, err)
 		}
 		use := append([]*activeShare(nil), r.active[:g.K]...)
 		r.mu.Unlock()

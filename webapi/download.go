@@ -20,9 +20,10 @@ type rangeWriter interface {
 // download sends the contents of fn, or for HEAD only its headers: Tahoe's
 // FileDownloader. The headers of an immutable file come from the cap (a
 // HEAD never touches the grid); a mutable file is opened first, for its
-// size. For GET the file is opened before anything is sent, so that a
-// file that cannot be read gets a proper error (410 when its shares are
-// missing), and then streamed segment by segment.
+// size. For GET nothing is sent until the first segment of the range is
+// read and verified, so that a file that cannot be read gets a proper
+// error (410 when too few good shares are left); the rest is streamed
+// segment by segment, and a later failure aborts the connection.
 func (h *handler) download(w http.ResponseWriter, q *request, fn *fileNode, name string) error {
 	var src rangeWriter
 	size := int64(fn.size)
@@ -87,8 +88,12 @@ func (h *handler) download(w http.ResponseWriter, q *request, fn *fileNode, name
 		}
 		src = f
 	}
-	w.WriteHeader(status)
-	n, err := src.WriteRange(q.Context(), w, first, length)
+	// The status goes out with the first bytes of the body, once the
+	// first segment is decoded and verified: a file that cannot be read
+	// from its start gets an error status with the reason (410 when
+	// too few good shares are left), never a 200 with nothing after it.
+	body := &headerOnWrite{w: w, status: status}
+	n, err := src.WriteRange(q.Context(), body, first, length)
 	switch _, lit := fn.cap.(*cap.LIT); {
 	case fn.mutable:
 		h.count.filesRetrieved.Add(1)
@@ -97,13 +102,42 @@ func (h *handler) download(w http.ResponseWriter, q *request, fn *fileNode, name
 		h.count.filesDownloaded.Add(1)
 		h.count.bytesDownloaded.Add(n)
 	}
-	if err != nil && q.Context().Err() == nil {
-		// The status is sent; the short body (less than Content-Length)
-		// makes the server close the connection, so the client sees the
-		// failure instead of a silently truncated file.
-		h.log.Warn("download failed after the response started", "cap_si", fn.si, "sent", n, "of", length, "err", err)
+	if err == nil {
+		body.start()
+		return nil
 	}
-	return nil
+	if !body.started {
+		return err
+	}
+	if q.Context().Err() == nil {
+		h.log.Warn("download failed after the response started", "si", fn.si, "sent", n, "of", length, "err", err)
+	}
+	// The status is sent and the body cut short: abort the connection
+	// so that every client sees the failure, never a clean end. A
+	// client that wants the reason asks for the rest with a Range
+	// request, which fails before its headers are sent.
+	http.NewResponseController(w).Flush()
+	panic(http.ErrAbortHandler)
+}
+
+// headerOnWrite writes the response's status just before the first bytes
+// of its body.
+type headerOnWrite struct {
+	w       http.ResponseWriter
+	status  int
+	started bool
+}
+
+func (h *headerOnWrite) start() {
+	if !h.started {
+		h.started = true
+		h.w.WriteHeader(h.status)
+	}
+}
+
+func (h *headerOnWrite) Write(p []byte) (int, error) {
+	h.start()
+	return h.w.Write(p)
 }
 
 var quotedStringEscaper = strings.NewReplacer(`\`, `\\`, `"`, `\"`)

@@ -76,8 +76,8 @@ func runGet(ctx context.Context, e *env, args []string) error {
 	if to == "-" {
 		pr.on = false // the bar would mix with the data on a terminal
 	}
-	if _, err := io.Copy(&countingWriter{out, pr}, resp.Body); err != nil {
-		return fmt.Errorf("download failed: %w", err)
+	if err := s.receive(ctx, u, resp, &countingWriter{out, pr}); err != nil {
+		return err
 	}
 	pr.finish()
 	if tmp != nil {
@@ -89,4 +89,67 @@ func runGet(ctx context.Context, e *env, args []string) error {
 		}
 	}
 	return nil
+}
+
+// maxResumes bounds how often receive asks again for the rest of a file
+// whose transfer was cut.
+const maxResumes = 3
+
+// receive copies the body of a download (resp, a GET of u) to w. When the
+// transfer is cut, it asks for the rest with a Range request: an
+// immutable file (its ETag names its contents) then goes on from where it
+// stopped, and a file whose next segment cannot be read gets an error
+// status whose text says which segment failed and why, which receive
+// returns.
+func (s *session) receive(ctx context.Context, u string, resp *http.Response, w io.Writer) error {
+	total := resp.ContentLength
+	etag := resp.Header.Get("ETag")
+	var done int64
+	for resumes := 0; ; resumes++ {
+		n, err := io.Copy(w, resp.Body)
+		resp.Body.Close()
+		done += n
+		if err == nil {
+			if total >= 0 && done != total {
+				return failf("Error during GET: the transfer ended after %d of %d bytes", done, total)
+			}
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		cut := fmt.Sprintf("the transfer was cut after %d of %d bytes", done, total)
+		if total < 0 {
+			cut = fmt.Sprintf("the transfer was cut after %d bytes", done)
+		}
+		if n == 0 && resumes > 0 || resumes == maxResumes {
+			return failf("Error during GET: %s", cut)
+		}
+		resp, err = s.do(ctx, http.MethodGet, u, nil, 0, "Range", fmt.Sprintf("bytes=%d-", done))
+		if err != nil {
+			return failf("Error during GET: %s, and asking for the rest failed: %v", cut, err)
+		}
+		if resp.StatusCode >= 400 {
+			body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+			resp.Body.Close()
+			return failf("Error during GET: %s: %s", cut, downloadFailure(resp, body))
+		}
+		if resp.StatusCode != http.StatusPartialContent || etag == "" || resp.Header.Get("ETag") != etag ||
+			!strings.HasPrefix(resp.Header.Get("Content-Range"), fmt.Sprintf("bytes %d-", done)) {
+			// Only the same immutable contents may be pieced together.
+			resp.Body.Close()
+			return failf("Error during GET: %s", cut)
+		}
+	}
+}
+
+// downloadFailure is the reason an error answer to a download gives: the
+// part of Tahoe's text after "The full error message is:" when it has
+// one (the rest is advice), or the whole of it.
+func downloadFailure(resp *http.Response, body []byte) string {
+	text := answerText(resp, body)
+	if _, full, ok := strings.Cut(text, "The full error message is:"); ok {
+		text = strings.TrimSpace(full)
+	}
+	return fmt.Sprintf("%s: %s", resp.Status, text)
 }

@@ -318,8 +318,9 @@ func (s *session) url(p gridPath) (string, error) {
 }
 
 // do makes one web API call, as Tahoe's CLI does (the same Accept, so that
-// errors come as plain text). size is the body's length, -1 if unknown.
-func (s *session) do(ctx context.Context, method, u string, body io.Reader, size int64) (*http.Response, error) {
+// errors come as plain text). size is the body's length, -1 if unknown;
+// header holds more request headers as name, value pairs.
+func (s *session) do(ctx context.Context, method, u string, body io.Reader, size int64, header ...string) (*http.Response, error) {
 	req, err := http.NewRequestWithContext(ctx, method, u, body)
 	if err != nil {
 		return nil, err
@@ -329,6 +330,9 @@ func (s *session) do(ctx context.Context, method, u string, body io.Reader, size
 	}
 	req.Header.Set("User-Agent", "lafs/"+Version+" (tahoe-client)")
 	req.Header.Set("Accept", "text/plain, application/octet-stream")
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
 	resp, err := httpClient.Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("talking to the node's web API: %w", err)

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/lafs/lafs"
+	"github.com/lafs/lafs/backend"
 	"github.com/lafs/lafs/backend/mem"
 	"github.com/lafs/lafs/grid"
 	"github.com/lafs/lafs/storage"
@@ -22,6 +23,9 @@ type Grid struct {
 	Servers []*lafs.Server
 	Faults  []*Faults
 	Storage []*storage.Server
+	// Backends hold the servers' share containers, for tests that damage
+	// shares in place.
+	Backends []*mem.Mem
 }
 
 // Faults are what a server does wrong; change them at any time.
@@ -52,7 +56,8 @@ func New(t testing.TB, n int) *Grid {
 	for i := 0; i < n; i++ {
 		var id [20]byte
 		rand.Read(id[:])
-		s, err := storage.New(mem.New(), storage.Config{ServerID: id})
+		b := mem.New()
+		s, err := storage.New(b, storage.Config{ServerID: id})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -60,6 +65,7 @@ func New(t testing.TB, n int) *Grid {
 		seed := make([]byte, 32)
 		rand.Read(seed)
 		g.Storage = append(g.Storage, s)
+		g.Backends = append(g.Backends, b)
 		g.Faults = append(g.Faults, f)
 		g.Servers = append(g.Servers, &lafs.Server{
 			ID:              fmt.Sprintf("v0-test-server-%02d", i),
@@ -168,4 +174,31 @@ func (s *faulty) ListMutable(ctx context.Context, si lafs.StorageIndex) ([]lafs.
 		return nil, err
 	}
 	return s.StorageServer.ListMutable(ctx, si)
+}
+
+// FlipShare inverts the byte at offset off of the share data of share sh
+// of si (off counts from the start of the share, as share layouts do;
+// mutable says which kind of container holds it) wherever servers hold
+// it, and returns how many copies it damaged.
+func (g *Grid) FlipShare(t testing.TB, si lafs.StorageIndex, sh lafs.ShareNum, mutable bool, off int64) int {
+	t.Helper()
+	ctx := context.Background()
+	start := int64(storage.ImmutableHeaderSize)
+	if mutable {
+		start = storage.MutableDataOffset
+	}
+	n := 0
+	for _, b := range g.Backends {
+		k := backend.Key{SI: si, Share: sh}
+		p := make([]byte, 1)
+		if _, err := b.ReadAt(ctx, k, p, start+off); err != nil {
+			continue
+		}
+		p[0] ^= 0xff
+		if err := b.WriteAt(ctx, k, p, start+off); err != nil {
+			t.Fatal(err)
+		}
+		n++
+	}
+	return n
 }

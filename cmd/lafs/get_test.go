@@ -1,0 +1,121 @@
+package main
+
+import (
+	"crypto/rand"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/lafs/lafs"
+	"github.com/lafs/lafs/cap"
+	"github.com/lafs/lafs/client"
+	"github.com/lafs/lafs/internal/testgrid"
+	"github.com/lafs/lafs/webapi"
+)
+
+// getGrid is a real web API over an in-process grid, with 128 KiB
+// segments, reached through a handler that can cut the next download.
+type getGrid struct {
+	g       *testgrid.Grid
+	nodeDir string
+	cutNext atomic.Int64 // if > 0, the next GET is cut after this many bytes
+}
+
+func newGetGrid(t *testing.T) *getGrid {
+	g := testgrid.New(t, 10)
+	c, err := client.New(client.Config{
+		Params:      lafs.Params{K: 3, Happy: 7, N: 10, SegmentSize: 128 << 10},
+		Convergence: []byte("get test convergence secret"), LeaseSecret: []byte("get test lease secret"),
+		Peers: g, TempDir: t.TempDir(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gg := &getGrid{g: g}
+	api := webapi.New(c, nil, webapi.Options{TempDir: t.TempDir()})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if n := gg.cutNext.Swap(0); n > 0 && r.Method == http.MethodGet {
+			api.ServeHTTP(&cuttingWriter{ResponseWriter: w, left: n}, r)
+			return
+		}
+		api.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	gg.nodeDir = t.TempDir()
+	os.MkdirAll(filepath.Join(gg.nodeDir, "private"), 0o700)
+	os.WriteFile(filepath.Join(gg.nodeDir, "node.url"), []byte(srv.URL+"/\n"), 0o644)
+	return gg
+}
+
+// cuttingWriter passes on a response until left bytes of its body are
+// sent, then aborts the connection.
+type cuttingWriter struct {
+	http.ResponseWriter
+	left int64
+}
+
+func (c *cuttingWriter) Write(p []byte) (int, error) {
+	if int64(len(p)) >= c.left {
+		c.ResponseWriter.Write(p[:c.left])
+		http.NewResponseController(c.ResponseWriter).Flush()
+		panic(http.ErrAbortHandler)
+	}
+	c.left -= int64(len(p))
+	return c.ResponseWriter.Write(p)
+}
+
+// A download that is cut is resumed with a Range request; one whose
+// segment cannot be recovered fails saying which segment and why, and
+// leaves no file behind.
+func TestGetCutAndUnrecoverable(t *testing.T) {
+	gg := newGetGrid(t)
+	const segSize = 128<<10 + 1 // rounded up to a multiple of k
+	data := make([]byte, 2*segSize+5000)
+	rand.Read(data)
+	in := filepath.Join(t.TempDir(), "in")
+	os.WriteFile(in, data, 0o644)
+	out, errOut, code := runCmd(t, nil, "-d", gg.nodeDir, "put", in)
+	if code != 0 {
+		t.Fatalf("put: %d %s", code, errOut)
+	}
+	k := strings.TrimSpace(out)
+
+	// A transfer cut once goes on from where it stopped.
+	dst := filepath.Join(t.TempDir(), "out")
+	gg.cutNext.Store(segSize + 1234)
+	if _, errOut, code := runCmd(t, nil, "-d", gg.nodeDir, "get", k, dst); code != 0 {
+		t.Fatalf("get after a cut: %d %s", code, errOut)
+	}
+	if b, _ := os.ReadFile(dst); string(b) != string(data) {
+		t.Fatalf("get after a cut: %d bytes, want the file's %d", len(b), len(data))
+	}
+
+	// The last segment's blocks damaged in 8 of 10 shares.
+	c, _ := cap.Parse(k)
+	si := c.(*cap.CHK).StorageIndex()
+	blockSize := int64(segSize / 3)
+	for sh := lafs.ShareNum(0); sh < 8; sh++ {
+		gg.g.FlipShare(t, si, sh, false, 0x24+2*blockSize+7)
+	}
+	dst2 := filepath.Join(t.TempDir(), "out2")
+	start := time.Now()
+	_, errOut, code = runCmd(t, nil, "-d", gg.nodeDir, "get", k, dst2)
+	want := "the transfer was cut after 262146 of 267146 bytes: 410 Gone: segment 2 of 3: not enough good shares: 2 of 3"
+	if code != 1 || !strings.Contains(errOut, want) {
+		t.Errorf("get of an unrecoverable segment: %d %q; want it to contain %q", code, errOut, want)
+	}
+	if strings.Contains(errOut, k) || strings.Contains(errOut, "URI:") {
+		t.Errorf("the error shows the cap: %q", errOut)
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("failing took %v", d)
+	}
+	if ents, _ := os.ReadDir(filepath.Dir(dst2)); len(ents) != 0 {
+		t.Errorf("a failed get left %v", ents)
+	}
+}
