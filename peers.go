@@ -1,5 +1,10 @@
 package lafs
 
+import (
+	"sync"
+	"time"
+)
+
 // Server is a storage server as a client knows it: its identity, the seeds
 // that feed its lease secrets and its place in each permuted list, what it
 // announced, and the connection to it.
@@ -20,6 +25,9 @@ type Server struct {
 	MaxImmutableShareSize uint64
 	// Storage is the connection to the server.
 	Storage StorageServer
+	// Latency is what the client has learned of the server's speed; it
+	// outlives reconnections. May be nil.
+	Latency *Latency
 }
 
 // Peers is the client's view of the grid: the storage servers it can use
@@ -27,4 +35,60 @@ type Server struct {
 // every client looks for a file's shares on the same servers first.
 type Peers interface {
 	ServersFor(si StorageIndex) []*Server
+}
+
+// Latency is what a client has learned of how fast one server answers. It
+// is shared by every download and upload that uses the server, so that one
+// that found the server much slower than its peers steers the others away
+// from it for a while. A nil *Latency knows nothing and remembers nothing.
+type Latency struct {
+	mu           sync.Mutex
+	typical      time.Duration // moving average of answer times
+	demotedUntil time.Time
+}
+
+// Observe records how long one answer took.
+func (l *Latency) Observe(d time.Duration) {
+	if l == nil || d < 0 {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.typical == 0 {
+		l.typical = d
+		return
+	}
+	l.typical += (d - l.typical) / 8
+}
+
+// Typical is the server's usual answer time (0 when unknown).
+func (l *Latency) Typical() time.Duration {
+	if l == nil {
+		return 0
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.typical
+}
+
+// Demote marks the server as one to use last, for the duration d.
+func (l *Latency) Demote(d time.Duration) {
+	if l == nil {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if until := time.Now().Add(d); until.After(l.demotedUntil) {
+		l.demotedUntil = until
+	}
+}
+
+// Demoted reports whether the server was found too slow recently.
+func (l *Latency) Demoted() bool {
+	if l == nil {
+		return false
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return time.Now().Before(l.demotedUntil)
 }

@@ -55,8 +55,9 @@ type Config struct {
 	Peers lafs.Peers
 	// TempDir is where uploads of unknown size are spooled ("" = os.TempDir()).
 	TempDir string
-	// BlockTimeout bounds one block read before a download switches
-	// servers (default 30 s).
+	// BlockTimeout bounds each storage request of a download before it
+	// switches servers (default 30 s); requests much slower than usual
+	// are hedged on other servers long before that.
 	BlockTimeout time.Duration
 	// MutableFormat is the format of new mutable files and directories
 	// when a caller asks for the default ([client] mutable.format;
@@ -76,8 +77,9 @@ type Config struct {
 // Client stores and fetches files and directories. It is safe for
 // concurrent use.
 type Client struct {
-	cfg  Config
-	keys *mutable.KeyPool
+	cfg       Config
+	keys      *mutable.KeyPool
+	downloads *immutable.Downloader
 }
 
 // New returns a client for cfg, which needs at least Params and Peers.
@@ -104,7 +106,11 @@ func New(cfg Config) (*Client, error) {
 	if cfg.KeyPoolSize < 0 {
 		return nil, fmt.Errorf("client: negative key pool size %d", cfg.KeyPoolSize)
 	}
-	return &Client{cfg: cfg, keys: mutable.NewKeyPool(cfg.KeyPoolSize)}, nil
+	return &Client{
+		cfg:       cfg,
+		keys:      mutable.NewKeyPool(cfg.KeyPoolSize),
+		downloads: immutable.NewDownloader(cfg.Peers, immutable.DownloadOptions{RequestTimeout: cfg.BlockTimeout}),
+	}, nil
 }
 
 // Busy marks the start of work that the client's background tasks (making
@@ -199,7 +205,7 @@ func (c *Client) OpenFile(ctx context.Context, k cap.Cap) (File, error) {
 	case *cap.LIT:
 		return litFile(x.Data), nil
 	case *cap.CHK:
-		return immutable.Open(ctx, c.cfg.Peers, x, c.cfg.BlockTimeout)
+		return c.downloads.Open(ctx, x)
 	case *cap.Unknown:
 		return nil, fmt.Errorf("%w: %s", ErrUnknownCap, capKind(x))
 	case *cap.MutableWrite, *cap.MutableRead:

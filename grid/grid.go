@@ -49,10 +49,11 @@ type State struct {
 }
 
 type entry struct {
-	ann    Announcement
-	server *lafs.Server // nil until connected
-	state  State
-	cancel context.CancelFunc
+	ann     Announcement
+	latency *lafs.Latency // kept across announcements and reconnections
+	server  *lafs.Server  // nil until connected
+	state   State
+	cancel  context.CancelFunc
 }
 
 // Broker tracks servers and connections. It implements lafs.Peers.
@@ -110,14 +111,16 @@ func (b *Broker) Add(id string, ann Announcement) error {
 
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	srv.Latency = new(lafs.Latency)
 	if old, ok := b.byID[id]; ok {
 		if ann.Seqnum < old.ann.Seqnum || (ann.Seqnum == old.ann.Seqnum && sameAnn(ann, old.ann)) {
 			return nil
 		}
 		old.cancel()
+		srv.Latency = old.latency
 	}
 	ctx, cancel := context.WithCancel(b.ctx)
-	e := &entry{ann: ann, cancel: cancel, state: State{ID: id, Nickname: ann.Nickname, Since: time.Now(), Version: ann.Version}}
+	e := &entry{ann: ann, latency: srv.Latency, cancel: cancel, state: State{ID: id, Nickname: ann.Nickname, Since: time.Now(), Version: ann.Version}}
 	b.byID[id] = e
 	b.wg.Add(1)
 	go b.maintain(ctx, e, srv)

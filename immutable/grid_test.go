@@ -6,6 +6,7 @@ import (
 	"errors"
 	"math/rand"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -250,5 +251,212 @@ func TestUploadRehomes(t *testing.T) {
 	got, err := download(t, g, res.Cap)
 	if err != nil || !bytes.Equal(got, data) {
 		t.Fatalf("download: %v", err)
+	}
+}
+
+// holder returns the index in g.Servers of the server holding share sh.
+func holder(t *testing.T, g *testgrid.Grid, res *immutable.UploadResult, sh lafs.ShareNum) int {
+	t.Helper()
+	for i, s := range g.Servers {
+		if s.ID == res.Servers[sh] {
+			return i
+		}
+	}
+	t.Fatalf("no server holds share %d", sh)
+	return -1
+}
+
+func requests(g *testgrid.Grid) int {
+	n := 0
+	for _, f := range g.Faults {
+		n += f.Requests()
+	}
+	return n
+}
+
+// A server that freezes (answers nothing, holds its connections) while a
+// download opens its shares, or while it reads blocks, costs the download
+// well under the request timeout: the late request is hedged on another
+// share, and the slow server is then used last.
+func TestDownloadHedgesFrozenServer(t *testing.T) {
+	data := randomData(2<<20+77, 7) // 17 segments of 128 KiB
+	for _, when := range []string{"opening", "reading"} {
+		t.Run(when, func(t *testing.T) {
+			g := testgrid.New(t, 10)
+			res, err := immutable.Upload(context.Background(), g, bytes.NewReader(data), int64(len(data)), opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			frozen := holder(t, g, res, 0)
+			freeze := func() { g.Faults[frozen].Set(func(f *testgrid.Faults) { f.ReadDelay = time.Hour }) }
+			d := immutable.NewDownloader(g, immutable.DownloadOptions{RequestTimeout: 30 * time.Second, CacheBytes: -1})
+			start := time.Now()
+			if when == "opening" {
+				freeze()
+			}
+			r, err := d.Open(context.Background(), res.Cap.(*cap.CHK))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if when == "reading" {
+				if _, err := r.Segment(context.Background(), 0); err != nil {
+					t.Fatal(err)
+				}
+				freeze()
+			}
+			var buf bytes.Buffer
+			if _, err := r.WriteTo(&buf); err != nil || !bytes.Equal(buf.Bytes(), data) {
+				t.Fatalf("download: %v", err)
+			}
+			took := time.Since(start)
+			t.Logf("download with a server frozen while %s: %v", when, took)
+			if took > 3*time.Second {
+				t.Errorf("a frozen server cost %v", took)
+			}
+			if !g.Servers[frozen].Latency.Demoted() {
+				t.Errorf("the frozen server is not demoted")
+			}
+			// The next download avoids it from the start.
+			start = time.Now()
+			if got, err := download(t, g, res.Cap); err != nil || !bytes.Equal(got, data) {
+				t.Fatalf("second download: %v", err)
+			}
+			if took := time.Since(start); took > time.Second {
+				t.Errorf("second download took %v", took)
+			}
+		})
+	}
+}
+
+// A share that fails its hashes is reported to its server.
+func TestDownloadAdvisesCorruption(t *testing.T) {
+	g := testgrid.New(t, 10)
+	data := randomData(300000, 8)
+	res, err := immutable.Upload(context.Background(), g, bytes.NewReader(data), int64(len(data)), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	si := res.Cap.(*cap.CHK).StorageIndex()
+	g.FlipShare(t, si, 0, false, 0x24+100) // a byte of block 0
+	g.FlipShare(t, si, 1, false, 0x24+2)
+	if got, err := download(t, g, res.Cap); err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("download: %v", err)
+	}
+	for _, sh := range []lafs.ShareNum{0, 1} {
+		f := g.Faults[holder(t, g, res, sh)]
+		deadline := time.Now().Add(5 * time.Second)
+		for len(f.Advised()) == 0 && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+		}
+		if a := f.Advised(); len(a) != 1 || a[0] != sh {
+			t.Errorf("share %d's server was advised of %v", sh, a)
+		}
+	}
+	for i, f := range g.Faults {
+		if i != holder(t, g, res, 0) && i != holder(t, g, res, 1) && len(f.Advised()) != 0 {
+			t.Errorf("server %d holds good shares but was advised of %v", i, f.Advised())
+		}
+	}
+}
+
+// A Downloader remembers where a file's shares are and what small files
+// hold: reading a small file again costs no storage request, a large one
+// no share queries. A file whose shares went bad is looked for afresh.
+func TestDownloaderRemembers(t *testing.T) {
+	g := testgrid.New(t, 10)
+	small := randomData(1000, 9)
+	res, err := immutable.Upload(context.Background(), g, bytes.NewReader(small), int64(len(small)), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	large := randomData(600000, 10)
+	resL, err := immutable.Upload(context.Background(), g, bytes.NewReader(large), int64(len(large)), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Files up to 128 KiB are kept.
+	d := immutable.NewDownloader(g, immutable.DownloadOptions{CacheBytes: 1 << 20})
+	get := func(c cap.Cap) []byte {
+		r, err := d.Open(context.Background(), c.(*cap.CHK))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var buf bytes.Buffer
+		if _, err := r.WriteTo(&buf); err != nil {
+			t.Fatal(err)
+		}
+		return buf.Bytes()
+	}
+	before := requests(g)
+	if !bytes.Equal(get(res.Cap), small) {
+		t.Fatal("small file differs")
+	}
+	first := requests(g) - before
+	// 10 share queries, then one read per share for header, hashes,
+	// UEB and the block.
+	if first > 10+3 {
+		t.Errorf("first read of a 1 KB file made %d storage requests", first)
+	}
+	before = requests(g)
+	for i := 0; i < 100; i++ {
+		if !bytes.Equal(get(res.Cap), small) {
+			t.Fatal("small file differs")
+		}
+	}
+	if n := requests(g) - before; n != 0 {
+		t.Errorf("100 more reads of a 1 KB file made %d storage requests", n)
+	}
+	if !bytes.Equal(get(resL.Cap), large) {
+		t.Fatal("large file differs")
+	}
+	before = requests(g)
+	if !bytes.Equal(get(resL.Cap), large) {
+		t.Fatal("large file differs")
+	}
+	// 5 segments of k blocks, no queries, no opens.
+	if n := requests(g) - before; n != 5*3 {
+		t.Errorf("second read of a 5-segment file made %d storage requests, want 15", n)
+	}
+	// Shares lost: the remembered ones fail, and the file is looked for
+	// again on the servers left.
+	for i := 0; i < 3; i++ {
+		g.Faults[holder(t, g, resL, lafs.ShareNum(i))].Set(func(f *testgrid.Faults) { f.Offline = true })
+	}
+	if !bytes.Equal(get(resL.Cap), large) {
+		t.Fatal("large file differs after losing three servers")
+	}
+}
+
+// Many readers of one file at once share one open and one read of each
+// segment.
+func TestDownloaderCoalesces(t *testing.T) {
+	g := testgrid.New(t, 10)
+	data := randomData(5000, 11)
+	res, err := immutable.Upload(context.Background(), g, bytes.NewReader(data), int64(len(data)), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range g.Faults {
+		f.Set(func(f *testgrid.Faults) { f.Delay = 20 * time.Millisecond })
+	}
+	d := immutable.NewDownloader(g, immutable.DownloadOptions{})
+	before := requests(g)
+	var wg sync.WaitGroup
+	for i := 0; i < 50; i++ {
+		wg.Go(func() {
+			r, err := d.Open(context.Background(), res.Cap.(*cap.CHK))
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			var buf bytes.Buffer
+			if _, err := r.WriteTo(&buf); err != nil || !bytes.Equal(buf.Bytes(), data) {
+				t.Errorf("read: %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	if n := requests(g) - before; n > 10+3+3 {
+		t.Errorf("50 readers at once made %d storage requests", n)
 	}
 }

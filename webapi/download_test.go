@@ -82,9 +82,13 @@ func TestDownloadUnrecoverableSegments(t *testing.T) {
 		t.Errorf("intact range: %d %v, %d bytes %q", code, err, len(body), trim(body))
 	}
 
-	// Repair block 0, damage the last segment's block instead.
+	// Another file (what was read of the first is remembered): its last
+	// segment damaged.
+	rand.Read(data)
+	k = a.put(string(data))
+	si = storageIndexOf(t, k)
+	p = "/uri/" + url.PathEscape(k)
 	for sh := lafs.ShareNum(0); sh < 8; sh++ {
-		a.g.FlipShare(t, si, sh, false, block0)
 		a.g.FlipShare(t, si, sh, false, 0x24+2*blockSize+10)
 	}
 	code, body, err = a.rawGet(p)

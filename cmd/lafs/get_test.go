@@ -95,7 +95,14 @@ func TestGetCutAndUnrecoverable(t *testing.T) {
 		t.Fatalf("get after a cut: %d bytes, want the file's %d", len(b), len(data))
 	}
 
-	// The last segment's blocks damaged in 8 of 10 shares.
+	// Another file (the first is remembered now), with its last
+	// segment's blocks damaged in 8 of 10 shares.
+	rand.Read(data)
+	os.WriteFile(in, data, 0o644)
+	if out, errOut, code = runCmd(t, nil, "-d", gg.nodeDir, "put", in); code != 0 {
+		t.Fatalf("put: %d %s", code, errOut)
+	}
+	k = strings.TrimSpace(out)
 	c, _ := cap.Parse(k)
 	si := c.(*cap.CHK).StorageIndex()
 	blockSize := int64(segSize / 3)

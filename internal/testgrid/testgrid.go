@@ -30,11 +30,22 @@ type Grid struct {
 
 // Faults are what a server does wrong; change them at any time.
 type Faults struct {
-	mu       sync.Mutex
-	Offline  bool          // every call fails
-	Corrupt  bool          // immutable reads come back with a flipped bit
-	Delay    time.Duration // every call waits this long first
-	Declines bool          // allocations are refused
+	mu        sync.Mutex
+	Offline   bool          // every call fails
+	Corrupt   bool          // immutable reads come back with a flipped bit
+	Delay     time.Duration // every call waits this long first
+	ReadDelay time.Duration // share reads wait this long first
+	Declines  bool          // allocations are refused
+
+	advised  []lafs.ShareNum // immutable shares the server was told are corrupt
+	requests int             // calls the server received
+}
+
+// Requests is how many calls the server received.
+func (f *Faults) Requests() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.requests
 }
 
 // Set changes the faults under the lock.
@@ -47,7 +58,15 @@ func (f *Faults) Set(change func(f *Faults)) {
 func (f *Faults) get() Faults {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return Faults{Offline: f.Offline, Corrupt: f.Corrupt, Delay: f.Delay, Declines: f.Declines}
+	return Faults{Offline: f.Offline, Corrupt: f.Corrupt, Delay: f.Delay, ReadDelay: f.ReadDelay, Declines: f.Declines}
+}
+
+// Advised lists the immutable shares that clients told the server are
+// corrupt, in the order the advisories came.
+func (f *Faults) Advised() []lafs.ShareNum {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]lafs.ShareNum(nil), f.advised...)
 }
 
 // New starts n servers.
@@ -73,6 +92,7 @@ func New(t testing.TB, n int) *Grid {
 			LeaseSeed:       id,
 			PermutationSeed: seed,
 			Storage:         &faulty{StorageServer: s, f: f},
+			Latency:         new(lafs.Latency),
 		})
 	}
 	return g
@@ -98,13 +118,12 @@ type faulty struct {
 }
 
 func (s *faulty) check(ctx context.Context) error {
+	s.f.mu.Lock()
+	s.f.requests++
+	s.f.mu.Unlock()
 	f := s.f.get()
-	if f.Delay > 0 {
-		select {
-		case <-time.After(f.Delay):
-		case <-ctx.Done():
-			return ctx.Err()
-		}
+	if err := wait(ctx, f.Delay); err != nil {
+		return err
 	}
 	if f.Offline {
 		return ErrOffline
@@ -136,8 +155,23 @@ func (s *faulty) WriteImmutable(ctx context.Context, si lafs.StorageIndex, sh la
 	return s.StorageServer.WriteImmutable(ctx, si, sh, up, off, data)
 }
 
+func wait(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return nil
+	}
+	select {
+	case <-time.After(d):
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
 func (s *faulty) ReadImmutable(ctx context.Context, si lafs.StorageIndex, sh lafs.ShareNum, off, n uint64) ([]byte, error) {
 	if err := s.check(ctx); err != nil {
+		return nil, err
+	}
+	if err := wait(ctx, s.f.get().ReadDelay); err != nil {
 		return nil, err
 	}
 	b, err := s.StorageServer.ReadImmutable(ctx, si, sh, off, n)
@@ -162,8 +196,21 @@ func (s *faulty) ReadTestWrite(ctx context.Context, si lafs.StorageIndex, we laf
 	return s.StorageServer.ReadTestWrite(ctx, si, we, l, tw, rv)
 }
 
+func (s *faulty) AdviseCorruptImmutable(ctx context.Context, si lafs.StorageIndex, sh lafs.ShareNum, reason string) error {
+	if err := s.check(ctx); err != nil {
+		return err
+	}
+	s.f.mu.Lock()
+	s.f.advised = append(s.f.advised, sh)
+	s.f.mu.Unlock()
+	return s.StorageServer.AdviseCorruptImmutable(ctx, si, sh, reason)
+}
+
 func (s *faulty) ReadMutable(ctx context.Context, si lafs.StorageIndex, sh lafs.ShareNum, off, n uint64) ([]byte, error) {
 	if err := s.check(ctx); err != nil {
+		return nil, err
+	}
+	if err := wait(ctx, s.f.get().ReadDelay); err != nil {
 		return nil, err
 	}
 	return s.StorageServer.ReadMutable(ctx, si, sh, off, n)
