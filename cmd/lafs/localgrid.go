@@ -9,27 +9,52 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 )
 
-const localGridHelp = `usage: lafs local-grid [--storage-nodes N] [--web-port PORT] [DIR]
+const localGridHelp = `usage: lafs local-grid [--storage-nodes N] [--web-port PORT]
+                       [--shares-needed K] [--shares-happy H] [--shares-total N] [DIR]
 
 Create (the first time) and run a whole grid on 127.0.0.1: an introducer, N
 storage nodes (default 10) and a client node whose web API listens on PORT
 (default 3456), each in its own node directory under DIR (default
-./lafs-grid). Ctrl-C stops them all. Then, in another terminal:
+./lafs-grid), each a "lafs run NODEDIR" process whose output goes to
+NODEDIR/logs/lafs.log. Then, in another terminal:
 
   lafs -d DIR/client put FILE
-  lafs -d DIR/client get CAP OUT`
+  lafs -d DIR/client get CAP OUT
+
+local-grid prints each node's pid once it serves. When a node's process
+exits (a crash, kill -9, an error), the others keep running: local-grid
+names the node, says how it ended (exit status or signal) and shows its last
+log lines, then starts it again after 1s, doubling the wait while it keeps
+dying within a minute of starting (up to 30s), and says when it is back. A
+node that fails 5 times in a row is reported as unable to start and is
+still tried every 30s, so that it rejoins once the cause (a taken port, a
+broken tahoe.cfg, a full disk) is fixed. Only the introducer must start
+once before the others are started (they are created with its address);
+if it cannot, local-grid stops.
+
+Ctrl-C (SIGINT or SIGTERM) stops every node, also one waiting to be
+restarted, and local-grid exits once they are all gone.`
+
+// The names local-grid gives its nodes, which are also their directories
+// under DIR.
+const (
+	introducerName = "introducer"
+	clientName     = "client"
+)
+
+// storageName names the i-th storage node.
+func storageName(i int) string { return fmt.Sprintf("storage-%02d", i) }
 
 // runLocalGrid runs an introducer, storage nodes and a client as child
-// processes (each a plain "lafs run NODEDIR").
+// processes (each a plain "lafs run NODEDIR"), each kept running by its
+// own supervisor (supervisedNode.supervise) until ctx ends.
 func runLocalGrid(ctx context.Context, e *env, args []string) error {
 	fs := flag.NewFlagSet("local-grid", flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
@@ -40,6 +65,9 @@ func runLocalGrid(ctx context.Context, e *env, args []string) error {
 	happy := fs.Int("shares-happy", 7, "servers of happiness")
 	total := fs.Int("shares-total", 10, "N")
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return &exitError{code: 0} // fs.Usage has printed the help
+		}
 		return usagef("%v", err)
 	}
 	dir := "lafs-grid"
@@ -53,75 +81,122 @@ func runLocalGrid(ctx context.Context, e *env, args []string) error {
 	}
 	dir, err := filepath.Abs(dir)
 	if err != nil {
-		return err
+		return fmt.Errorf("grid directory: %w", err)
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return err
+		return fmt.Errorf("grid directory: %w", err)
 	}
 	exe, err := os.Executable()
 	if err != nil {
-		return err
+		return fmt.Errorf("finding the lafs binary to run the nodes: %w", err)
 	}
-	g := &localGrid{exe: exe, stderr: e.stderr}
-	defer g.stopAll()
+	g := &localGrid{exe: exe, stdout: e.stdout, policy: defaultRestartPolicy}
+	gctx, stopGrid := context.WithCancel(context.Background())
+	defer g.wait()
+	defer stopGrid()
 
-	// The introducer first: the others need its NURL.
-	introDir := filepath.Join(dir, "introducer")
+	// The introducer first: the others are created with its NURL, which it
+	// writes when it first runs.
+	introDir := filepath.Join(dir, introducerName)
 	if err := g.createIfMissing(e, introDir, "create-introducer", "--hostname", "127.0.0.1"); err != nil {
 		return err
 	}
-	if err := g.start(ctx, "introducer", introDir, "introducer listening"); err != nil {
-		return err
+	intro := g.node(introducerName, introDir, "introducer listening")
+	intro.mustStart = true
+	g.start(gctx, intro)
+	select {
+	case <-intro.readyc:
+	case <-intro.failedc:
+		return intro.failure
+	case <-ctx.Done():
+		g.printf("stopping the grid")
+		return nil
 	}
 	nurlBytes, err := os.ReadFile(filepath.Join(introDir, "private", "introducer.nurl"))
 	if err != nil {
 		return fmt.Errorf("introducer NURL: %w", err)
 	}
-	introNURL := strings.Fields(string(nurlBytes))[0]
+	nurls := strings.Fields(string(nurlBytes))
+	if len(nurls) == 0 {
+		return fmt.Errorf("introducer NURL: %s is empty", filepath.Join(introDir, "private", "introducer.nurl"))
+	}
+	introNURL := nurls[0]
 
 	shareFlags := []string{"--shares-needed", strconv.Itoa(*k), "--shares-happy", strconv.Itoa(*happy), "--shares-total", strconv.Itoa(*total)}
-	var wg sync.WaitGroup
-	errs := make([]error, *nStorage)
-	for i := 0; i < *nStorage; i++ {
-		d := filepath.Join(dir, fmt.Sprintf("storage-%02d", i))
-		args := append([]string{"--webport", "none", "--hostname", "127.0.0.1", "--introducer", introNURL, "--nickname", fmt.Sprintf("storage-%02d", i)}, shareFlags...)
+	storage := make([]*supervisedNode, *nStorage)
+	for i := range storage {
+		name := storageName(i)
+		d := filepath.Join(dir, name)
+		args := append([]string{"--webport", "none", "--hostname", "127.0.0.1", "--introducer", introNURL, "--nickname", name}, shareFlags...)
 		if err := g.createIfMissing(e, d, "create-node", args...); err != nil {
 			return err
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs[i] = g.start(ctx, fmt.Sprintf("storage-%02d", i), d, "storage server listening")
-		}()
+		storage[i] = g.node(name, d, "storage server listening")
+		g.start(gctx, storage[i])
 	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		return err
+	if !g.firstTries(ctx, storage...) {
+		g.printf("stopping the grid")
+		return nil
 	}
-	clientDir := filepath.Join(dir, "client")
-	cargs := append([]string{"--webport", fmt.Sprintf("tcp:%d:interface=127.0.0.1", *webPort), "--introducer", introNURL, "--nickname", "client"}, shareFlags...)
+	clientDir := filepath.Join(dir, clientName)
+	cargs := append([]string{"--webport", fmt.Sprintf("tcp:%d:interface=127.0.0.1", *webPort), "--introducer", introNURL, "--nickname", clientName}, shareFlags...)
 	if err := g.createIfMissing(e, clientDir, "create-client", cargs...); err != nil {
 		return err
 	}
-	if err := g.start(ctx, "client", clientDir, "web API listening"); err != nil {
-		return err
+	client := g.node(clientName, clientDir, "web API listening")
+	client.backNote = func() string {
+		if u := readNodeURL(clientDir); u != "" {
+			return ", web API " + u
+		}
+		return ""
+	}
+	g.start(gctx, client)
+	if !g.firstTries(ctx, client) {
+		g.printf("stopping the grid")
+		return nil
+	}
+	serving := 0
+	var down []string
+	for _, s := range storage {
+		if _, up := s.status(); up {
+			serving++
+		} else {
+			down = append(down, s.name)
+		}
 	}
 	webURL := fmt.Sprintf("http://127.0.0.1:%d/", *webPort)
-	if b, err := os.ReadFile(filepath.Join(clientDir, "node.url")); err == nil {
-		webURL = strings.TrimSpace(string(b))
+	if u := readNodeURL(clientDir); u != "" {
+		webURL = u
 	}
-	connected := waitServers(ctx, webURL, *nStorage, 30*time.Second)
-	fmt.Fprintf(e.stdout, "local grid running in %s: introducer, %d storage nodes (%d connected to the client), client\n", dir, *nStorage, connected)
-	fmt.Fprintf(e.stdout, "web API: %s\n", webURL)
-	fmt.Fprintf(e.stdout, "try:     lafs -d %s put FILE\n         lafs -d %s get CAP OUT\n", clientDir, clientDir)
-	fmt.Fprintln(e.stdout, "Ctrl-C stops the grid.")
-	select {
-	case <-ctx.Done():
-		fmt.Fprintln(e.stdout, "stopping the grid")
-		return nil
-	case err := <-g.died:
-		return err
+	connected := 0
+	if _, up := client.status(); up {
+		connected = waitServers(ctx, webURL, serving, 30*time.Second)
+		if ctx.Err() != nil {
+			g.printf("stopping the grid")
+			return nil
+		}
+	} else {
+		down = append(down, clientName)
 	}
+	g.printf("local grid running in %s: introducer, %d storage nodes (%d connected to the client), client", dir, *nStorage, connected)
+	if len(down) > 0 {
+		g.printf("not running yet: %s (see above; local-grid keeps trying)", strings.Join(down, ", "))
+	}
+	g.printf("web API: %s", webURL)
+	g.printf("try:     lafs -d %s put FILE\n         lafs -d %s get CAP OUT", clientDir, clientDir)
+	g.printf("Ctrl-C stops the grid.")
+	<-ctx.Done()
+	g.printf("stopping the grid")
+	return nil
+}
+
+// readNodeURL returns the web API URL a node wrote in its directory, or "".
+func readNodeURL(dir string) string {
+	b, err := os.ReadFile(filepath.Join(dir, "node.url"))
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(b))
 }
 
 // waitServers polls the client's welcome JSON until n servers are connected.
@@ -161,19 +236,27 @@ func connectedServers(webURL string) int {
 	return n
 }
 
-// child is one node process.
-type child struct {
-	cmd  *exec.Cmd
-	done chan struct{}
-}
-
+// localGrid is the set of supervised node processes of one local grid.
 type localGrid struct {
 	exe    string
-	stderr io.Writer
-	mu     sync.Mutex
-	procs  []*child
-	died   chan error
-	once   sync.Once
+	policy restartPolicy
+
+	outMu  sync.Mutex // one line at a time, from every node's supervisor
+	stdout io.Writer
+
+	wg sync.WaitGroup // one for each supervisor running
+}
+
+// printf prints one line of local-grid's own output.
+func (g *localGrid) printf(format string, a ...any) {
+	g.outMu.Lock()
+	defer g.outMu.Unlock()
+	fmt.Fprintf(g.stdout, format+"\n", a...)
+}
+
+// say prints one event line about a node, with the time.
+func (g *localGrid) say(format string, a ...any) {
+	g.printf("%s %s", time.Now().Format("15:04:05"), fmt.Sprintf(format, a...))
 }
 
 func (g *localGrid) createIfMissing(e *env, dir, verb string, args ...string) error {
@@ -183,91 +266,40 @@ func (g *localGrid) createIfMissing(e *env, dir, verb string, args ...string) er
 	out, errOut := &strings.Builder{}, &strings.Builder{}
 	sub := &env{stdin: e.stdin, stdout: out, stderr: errOut, getenv: e.getenv}
 	if code := run(context.Background(), sub, append(append([]string{verb}, args...), dir)); code != 0 {
-		return fmt.Errorf("%s %s: %s", verb, dir, errOut.String())
+		return fmt.Errorf("%s %s: %s", verb, dir, strings.TrimSpace(errOut.String()))
 	}
 	return nil
 }
 
-// start runs "lafs run dir" and waits until its log says ready.
-func (g *localGrid) start(ctx context.Context, name, dir, ready string) error {
-	g.once.Do(func() { g.died = make(chan error, 64) })
-	cmd := exec.Command(g.exe, "run", dir)
-	logPath := filepath.Join(dir, "logs", "lafs.log")
-	os.MkdirAll(filepath.Dir(logPath), 0o700)
-	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
-	if err != nil {
-		return err
-	}
-	pr, pw := io.Pipe()
-	cmd.Stdout = logf
-	cmd.Stderr = io.MultiWriter(logf, pw)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // Ctrl-C reaches us; we stop them
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("starting %s: %w", name, err)
-	}
-	c := &child{cmd: cmd, done: make(chan struct{})}
-	g.mu.Lock()
-	g.procs = append(g.procs, c)
-	g.mu.Unlock()
-	readyc := make(chan struct{})
-	go func() {
-		buf := make([]byte, 64<<10)
-		seen := ""
-		signalled := false
-		for {
-			n, err := pr.Read(buf)
-			if !signalled {
-				seen += string(buf[:n])
-				if strings.Contains(seen, ready) {
-					signalled = true
-					close(readyc)
-					seen = ""
-				} else if len(seen) > 1<<20 {
-					seen = seen[len(seen)-4096:]
-				}
-			}
-			if err != nil {
-				return
-			}
-		}
-	}()
-	exited := make(chan error, 1)
-	go func() {
-		err := cmd.Wait()
-		close(c.done)
-		pw.Close()
-		logf.Close()
-		exited <- err
-		g.died <- fmt.Errorf("%s exited: %v (see %s)", name, err, logPath)
-	}()
-	select {
-	case <-readyc:
-		return nil
-	case err := <-exited:
-		return fmt.Errorf("%s exited at start: %v (see %s)", name, err, logPath)
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-time.After(60 * time.Second):
-		return fmt.Errorf("%s not ready after 60s (see %s)", name, logPath)
-	}
+// node returns the (not yet started) node that runs "lafs run dir". ready
+// is the text of the node's log that says it serves.
+func (g *localGrid) node(name, dir, ready string) *supervisedNode {
+	return newSupervisedNode(name, dir, g.exe, ready, g.policy, g.say)
 }
 
-// stopAll sends SIGTERM to every node and waits for them.
-func (g *localGrid) stopAll() {
-	g.mu.Lock()
-	procs := g.procs
-	g.procs = nil
-	g.mu.Unlock()
-	for _, p := range procs {
-		p.cmd.Process.Signal(syscall.SIGTERM)
-	}
-	timeout := time.After(10 * time.Second)
-	for _, p := range procs {
+// start keeps n running under its supervisor until ctx ends.
+func (g *localGrid) start(ctx context.Context, n *supervisedNode) {
+	g.wg.Add(1)
+	go func() {
+		defer g.wg.Done()
+		n.supervise(ctx)
+	}()
+}
+
+// firstTries waits until each node's first attempt has an outcome (it
+// serves, it died, or it is slow to start), and reports false if ctx ended
+// first.
+func (g *localGrid) firstTries(ctx context.Context, nodes ...*supervisedNode) bool {
+	for _, n := range nodes {
 		select {
-		case <-p.done:
-		case <-timeout:
-			p.cmd.Process.Kill()
-			<-p.done
+		case <-n.triedc:
+		case <-ctx.Done():
+			return false
 		}
 	}
+	return true
 }
+
+// wait returns once every supervisor has returned, and so every node's
+// process is gone.
+func (g *localGrid) wait() { g.wg.Wait() }

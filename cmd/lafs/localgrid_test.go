@@ -2,9 +2,13 @@ package main
 
 import (
 	"bytes"
+	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -58,5 +62,160 @@ func TestHeavyLocalGrid(t *testing.T) {
 	}
 	if pids, _ := exec.Command("pgrep", "-f", "lafs run "+dir).Output(); len(bytes.TrimSpace(pids)) > 0 {
 		t.Errorf("nodes still running after local-grid stopped: %s", pids)
+	}
+}
+
+// TestHeavyLocalGridRestartsKilledNode kills one storage node of a running
+// local grid with SIGKILL: local-grid must say so, start it again while the
+// other nodes keep running, and still stop every node on SIGINT.
+func TestHeavyLocalGridRestartsKilledNode(t *testing.T) {
+	testutil.Heavy(t)
+	dir := filepath.Join(t.TempDir(), "grid")
+	// Happiness 3 of 3 servers: an upload needs every storage node,
+	// the restarted one included.
+	cmd := exec.Command(lafsBinary(t), "local-grid", "--storage-nodes", "3",
+		"--shares-needed", "2", "--shares-happy", "3", "--shares-total", "3", "--web-port", "0", dir)
+	var out syncBuffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var waitErr error
+	done := make(chan struct{}) // closed once local-grid has exited
+	go func() { waitErr = cmd.Wait(); close(done) }()
+	defer func() {
+		// On an early failure, stop the grid as a user would.
+		cmd.Process.Signal(syscall.SIGINT)
+		select {
+		case <-done:
+		case <-time.After(20 * time.Second):
+			cmd.Process.Kill()
+		}
+	}()
+	waitOut := func(re string, limit time.Duration) []string {
+		t.Helper()
+		r := regexp.MustCompile(re)
+		deadline := time.Now().Add(limit)
+		for {
+			if m := r.FindStringSubmatch(out.String()); m != nil {
+				return m
+			}
+			select {
+			case <-done:
+				t.Fatalf("local-grid exited (%v) before %q:\n%s", waitErr, re, out.String())
+			default:
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("no %q after %s:\n%s", re, limit, out.String())
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	waitOut(`Ctrl-C stops the grid`, 60*time.Second)
+
+	pids := map[string]int{}
+	for _, m := range regexp.MustCompile(`(?m)^\S+ (\S+) running \(pid (\d+)\)$`).FindAllStringSubmatch(out.String(), -1) {
+		pids[m[1]], _ = strconv.Atoi(m[2])
+	}
+	for _, name := range []string{"introducer", "storage-00", "storage-01", "storage-02", "client"} {
+		if pids[name] == 0 || !alive(pids[name]) {
+			t.Fatalf("no running pid for %s (have %v):\n%s", name, pids, out.String())
+		}
+	}
+
+	victim := pids["storage-01"]
+	if err := syscall.Kill(victim, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	// (a) one line names the node, its pid and the signal.
+	waitOut(fmt.Sprintf(`storage-01 \(pid %d\) died: killed by SIGKILL after \S+; restarting in 1s`, victim), 10*time.Second)
+	// (b) it comes back as a new process that serves again.
+	m := waitOut(`storage-01 is back \(pid (\d+)\)`, 20*time.Second)
+	reborn, _ := strconv.Atoi(m[1])
+	if reborn == victim || !alive(reborn) {
+		t.Fatalf("storage-01 back as pid %d (was %d), alive %v", reborn, victim, alive(reborn))
+	}
+	nurl, err := os.ReadFile(filepath.Join(dir, "storage-01", "private", "storage.nurl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := regexp.MustCompile(`@([^/,]+)`).FindSubmatch(nurl)
+	if addr == nil {
+		t.Fatalf("no address in NURL %q", nurl)
+	}
+	if c, err := net.DialTimeout("tcp", string(addr[1]), 5*time.Second); err != nil {
+		t.Errorf("restarted storage-01 does not answer on %s: %v", addr[1], err)
+	} else {
+		c.Close()
+	}
+	client := filepath.Join(dir, "client")
+	roundTrip := func(when string) {
+		t.Helper()
+		data := bytes.Repeat([]byte(when+"\n"), 20000)
+		var capOut, errOut string
+		code, tries := -1, 0
+		for deadline := time.Now().Add(45 * time.Second); code != 0 && time.Now().Before(deadline); {
+			// The client notices a lost server at its next request or check.
+			tries++
+			if capOut, errOut, code = runCmd(t, data, "-d", client, "put", "-"); code != 0 {
+				time.Sleep(500 * time.Millisecond)
+			}
+		}
+		if code != 0 {
+			t.Fatalf("%s: put needing all three storage nodes fails (%d tries): %s\n%s", when, tries, errOut, out.String())
+		}
+		t.Logf("%s: put to all three storage nodes worked at try %d", when, tries)
+		dst := filepath.Join(t.TempDir(), "out")
+		if _, errOut, code := runCmd(t, nil, "-d", client, "get", strings.TrimSpace(capOut), dst); code != 0 {
+			t.Fatalf("%s: get: %s", when, errOut)
+		}
+		if got, _ := os.ReadFile(dst); !bytes.Equal(got, data) {
+			t.Fatalf("%s: round trip differs", when)
+		}
+	}
+	roundTrip("after storage-01 restarted")
+
+	// (c) the others kept their processes.
+	for name, pid := range pids {
+		if name != "storage-01" && !alive(pid) {
+			t.Errorf("%s (pid %d) is gone", name, pid)
+		}
+	}
+	if c := strings.Count(out.String(), " died: "); c != 1 {
+		t.Errorf("%d deaths reported, want 1:\n%s", c, out.String())
+	}
+
+	// The introducer and the client are restarted the same way.
+	for _, name := range []string{"introducer", "client"} {
+		if err := syscall.Kill(pids[name], syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, name := range []string{"introducer", "client"} {
+		waitOut(fmt.Sprintf(`%s \(pid %d\) died: killed by SIGKILL`, name, pids[name]), 10*time.Second)
+		m := waitOut(name+` is back \(pid (\d+)\)`, 20*time.Second)
+		pid, _ := strconv.Atoi(m[1])
+		pids[name+" (reborn)"] = pid
+	}
+	roundTrip("after the introducer and the client restarted")
+
+	// (d) SIGINT stops every node, and local-grid exits after them.
+	cmd.Process.Signal(syscall.SIGINT)
+	select {
+	case <-done:
+		if waitErr != nil {
+			t.Errorf("local-grid exited with %v after SIGINT:\n%s", waitErr, out.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("local-grid did not stop on SIGINT")
+	}
+	pids["storage-01 (reborn)"] = reborn
+	for name, pid := range pids {
+		if alive(pid) {
+			t.Errorf("%s (pid %d) still runs after local-grid stopped", name, pid)
+		}
+	}
+	if ps, _ := exec.Command("pgrep", "-f", "lafs run "+dir).Output(); len(bytes.TrimSpace(ps)) > 0 {
+		t.Errorf("nodes still running after local-grid stopped: %s", ps)
 	}
 }
