@@ -27,6 +27,12 @@ var (
 	ErrNotAllowed = errors.New("operation not allowed on this share")
 	// ErrReadOnly: the server accepts no new shares or writes.
 	ErrReadOnly = errors.New("server is read-only")
+	// ErrCorruptContainer: the server holds a file for the share, but its
+	// container is damaged (truncated, extended, or with a header that
+	// makes no sense), so the share cannot be served or changed there
+	// (410). The error names the share and says what is wrong; asking
+	// again will not help, another server's copy might.
+	ErrCorruptContainer = errors.New("share container is corrupt")
 )
 
 // Secret is a 32-byte secret presented to a storage server: a lease renew or

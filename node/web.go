@@ -81,4 +81,14 @@ func (s webStatus) Servers() []grid.State {
 	return s.n.Broker.States()
 }
 
-func (s webStatus) Stats() webapi.Stats { return webapi.Stats{} }
+// Stats reports the storage server's counts, when the node runs one, under
+// names beside Tahoe's storage_server.* (Tahoe has no such counter).
+func (s webStatus) Stats() webapi.Stats {
+	if s.n.Storage == nil {
+		return webapi.Stats{}
+	}
+	st := s.n.Storage.Stats()
+	return webapi.Stats{Counters: map[string]int64{
+		"storage_server.corrupt_containers": int64(st.CorruptContainers),
+	}}
+}

@@ -2,6 +2,7 @@ package storage
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -17,7 +18,9 @@ import (
 // lease with this renew secret is renewed to now + 31 days, or a new one
 // (owner 1) is added. ErrNotExist when si has no shares; ErrNoSpace when a
 // new lease needs room the server does not have (it has none when
-// read-only), as in Tahoe.
+// read-only), as in Tahoe. Shares whose containers are corrupt are passed
+// over (Tahoe fails there); when there is no other, the answer is
+// lafs.ErrCorruptContainer.
 func (s *Server) AddOrRenewLease(ctx context.Context, si lafs.StorageIndex, lease lafs.LeaseSecrets) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -26,7 +29,7 @@ func (s *Server) AddOrRenewLease(ctx context.Context, si lafs.StorageIndex, leas
 	defer unlock()
 	all, err := s.b.List(ctx, si)
 	if err != nil {
-		return s.backendErr(err)
+		return s.backendErrf(err, "listing the shares of storage index %v", si)
 	}
 	now := s.now()
 	avail, err := s.availableSpace(ctx)
@@ -34,21 +37,27 @@ func (s *Server) AddOrRenewLease(ctx context.Context, si lafs.StorageIndex, leas
 		return err
 	}
 	found := false
+	var corrupt error // the first corrupt share's error
 	for _, sh := range all {
 		k := backend.Key{SI: si, Share: sh}
 		kind, err := s.shareKindOf(ctx, k)
-		if err != nil {
-			return err
-		}
-		switch kind {
-		case kindImmutable:
-			err = s.addOrRenewImmutableLease(ctx, k, OwnerClient, lease, now, avail)
-		case kindMutable:
-			var m *mshare
-			if m, err = s.openMutable(ctx, k); err == nil {
-				err = m.addOrRenewLease(ctx, lease, expirationFrom(now), s.cfg.ServerID, avail)
+		if kind != kindCorrupt && err == nil {
+			switch kind {
+			case kindImmutable:
+				err = s.addOrRenewImmutableLease(ctx, k, OwnerClient, lease, now, avail)
+			case kindMutable:
+				var m *mshare
+				if m, err = s.openMutable(ctx, k); err == nil {
+					err = m.addOrRenewLease(ctx, lease, expirationFrom(now), s.cfg.ServerID, avail)
+				}
+			default:
+				continue
 			}
-		default:
+		}
+		if errors.Is(err, lafs.ErrCorruptContainer) {
+			if corrupt == nil {
+				corrupt = err
+			}
 			continue
 		}
 		if err != nil {
@@ -56,10 +65,13 @@ func (s *Server) AddOrRenewLease(ctx context.Context, si lafs.StorageIndex, leas
 		}
 		found = true
 	}
-	if !found {
-		return fmt.Errorf("%w: no shares of %v", lafs.ErrNotExist, si)
+	switch {
+	case found:
+		return nil
+	case corrupt != nil:
+		return corrupt
 	}
-	return nil
+	return fmt.Errorf("%w: no shares of storage index %v", lafs.ErrNotExist, si)
 }
 
 // maxReasonLen is the longest corruption reason the HTTP protocol carries
@@ -84,14 +96,15 @@ func (s *Server) adviseCorrupt(ctx context.Context, shareType string, want share
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	k := backend.Key{SI: si, Share: shnum}
 	unlock := s.locks.rlock(si)
-	kind, err := s.shareKindOf(ctx, backend.Key{SI: si, Share: shnum})
+	kind, err := s.shareKindOf(ctx, k)
 	unlock()
-	if err != nil {
+	if err != nil && kind != kindCorrupt {
 		return err
 	}
 	if kind != want {
-		return fmt.Errorf("%w: no %s share %v/%d to advise about", lafs.ErrNotExist, shareType, si, shnum)
+		return fmt.Errorf("%w: no %s to advise about", lafs.ErrNotExist, shareName(want, k))
 	}
 	if len(reason) == 0 || len(reason) > maxReasonLen {
 		return fmt.Errorf("%w: corruption reason of %d bytes (1 to %d)", lafs.ErrBadRequest, len(reason), maxReasonLen)
@@ -111,7 +124,7 @@ func (s *Server) adviseCorrupt(ctx context.Context, shareType string, want share
 	}
 	path := filepath.Join(s.cfg.AdvisoryDir, CorruptionReportName(s.now(), si, shnum))
 	if err := os.WriteFile(path, []byte(report), 0o600); err != nil {
-		return fmt.Errorf("storage: writing corruption advisory: %w", err)
+		return s.backendErrf(err, "recording a corruption advisory for %s", shareName(want, k))
 	}
 	return nil
 }

@@ -20,9 +20,11 @@
 // A Tahoe storage folder served through backend/disk is read as it is:
 // containers of version 1 and 2 are accepted, new ones are written as
 // version 2. Where this server departs from Tahoe it says so at the place.
+//
+// No error the server returns names a file: a share is named by its
+// storage index, number and kind (errors.go), and what the backend said,
+// paths and all, goes to the server's log. A container that is damaged
+// (truncated, extended, a header that makes no sense) is reported as
+// lafs.ErrCorruptContainer, saying what is wrong, and counted (Stats),
+// where Tahoe raises or serves what is there.
 package storage
-
-import "errors"
-
-// ErrCorrupt is wrapped by errors about containers that cannot be parsed.
-var ErrCorrupt = errors.New("storage: corrupt share container")

@@ -46,6 +46,9 @@ const maxAllocation = math.MaxInt64 - ImmutableHeaderSize - ImmutableLeaseSize
 //   - every complete immutable share of si is listed in AlreadyHave, asked
 //     for or not, and gets the lease (renewed if the renew secret matches,
 //     else added with owner 0);
+//   - a share whose container is corrupt is neither listed nor allocated
+//     (its file is in the way), so the client places it elsewhere; Tahoe
+//     fails the whole call there;
 //   - a share with an upload in progress is listed in Allocated when the
 //     upload secret is the same (a retried call), left out otherwise;
 //   - a new share is allocated while its size fits in the available space
@@ -80,7 +83,7 @@ func (s *Server) AllocateBuckets(ctx context.Context, si lafs.StorageIndex, leas
 	}
 	existing, err := s.b.List(ctx, si)
 	if err != nil {
-		return lafs.AllocateResult{}, s.backendErr(err)
+		return lafs.AllocateResult{}, s.backendErrf(err, "listing the shares of storage index %v", si)
 	}
 	res := lafs.AllocateResult{AlreadyHave: []lafs.ShareNum{}, Allocated: []lafs.ShareNum{}}
 	taken := make(map[lafs.ShareNum]bool, len(existing))
@@ -88,16 +91,23 @@ func (s *Server) AllocateBuckets(ctx context.Context, si lafs.StorageIndex, leas
 		taken[sh] = true
 		k := backend.Key{SI: si, Share: sh}
 		kind, err := s.shareKindOf(ctx, k)
+		if kind == kindCorrupt {
+			continue
+		}
 		if err != nil {
 			return lafs.AllocateResult{}, err
 		}
 		if kind != kindImmutable {
 			continue
 		}
-		res.AlreadyHave = append(res.AlreadyHave, sh)
-		if err := s.addOrRenewImmutableLease(ctx, k, OwnerUpload, lease, now, avail); err != nil {
+		err = s.addOrRenewImmutableLease(ctx, k, OwnerUpload, lease, now, avail)
+		if errors.Is(err, lafs.ErrCorruptContainer) {
+			continue
+		}
+		if err != nil {
 			return lafs.AllocateResult{}, err
 		}
+		res.AlreadyHave = append(res.AlreadyHave, sh)
 	}
 
 	for i := range want {
@@ -160,7 +170,7 @@ func (s *Server) startUpload(ctx context.Context, k backend.Key, secret []byte, 
 			s.log.Warn("no space for a new share", "si", k.SI, "share", k.Share, "err", err)
 			return false, nil
 		}
-		return false, s.backendErr(err)
+		return false, s.backendErrf(err, "creating %s", shareName(kindImmutable, k))
 	}
 	u := &upload{
 		key:       k,
@@ -183,14 +193,15 @@ func (s *Server) startUpload(ctx context.Context, k backend.Key, secret []byte, 
 // secret as the HTTP server does: ErrUnauthorized for another secret,
 // ErrNotExist when there is no upload.
 func (s *Server) findUpload(si lafs.StorageIndex, sh lafs.ShareNum, secret []byte) (*upload, error) {
+	k := backend.Key{SI: si, Share: sh}
 	s.mu.Lock()
-	u := s.uploads[backend.Key{SI: si, Share: sh}]
+	u := s.uploads[k]
 	s.mu.Unlock()
 	if u == nil {
-		return nil, fmt.Errorf("%w: no upload of share %v/%d in progress", lafs.ErrNotExist, si, sh)
+		return nil, fmt.Errorf("%w: no upload of %s in progress", lafs.ErrNotExist, shareName(kindImmutable, k))
 	}
 	if subtle.ConstantTimeCompare(u.secret, secret) != 1 {
-		return nil, fmt.Errorf("%w: upload secret for share %v/%d", lafs.ErrUnauthorized, si, sh)
+		return nil, fmt.Errorf("%w: upload secret for %s", lafs.ErrUnauthorized, shareName(kindImmutable, k))
 	}
 	return u, nil
 }
@@ -214,7 +225,7 @@ func (s *Server) dropUpload(u *upload) error {
 	u.done = true
 	s.forget(u)
 	s.log.Info("aborting share upload", "si", u.key.SI, "share", u.key.Share)
-	return u.staged.Abort()
+	return s.backendErrf(u.staged.Abort(), "dropping the upload of %s", shareName(kindImmutable, u.key))
 }
 
 // expireUploads aborts the uploads that have had no write for
@@ -258,19 +269,22 @@ func (s *Server) WriteImmutable(ctx context.Context, si lafs.StorageIndex, shnum
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	if u.done {
-		return lafs.WriteResult{}, fmt.Errorf("%w: upload of share %v/%d is over", lafs.ErrNotExist, si, shnum)
+		return lafs.WriteResult{}, fmt.Errorf("%w: the upload of %s is over", lafs.ErrNotExist, shareName(kindImmutable, u.key))
 	}
 	now := s.now()
 	if now.Sub(u.lastWrite) > uploadTimeout {
 		s.dropUpload(u)
-		return lafs.WriteResult{}, fmt.Errorf("%w: upload of share %v/%d timed out", lafs.ErrNotExist, si, shnum)
+		return lafs.WriteResult{}, fmt.Errorf("%w: the upload of %s timed out", lafs.ErrNotExist, shareName(kindImmutable, u.key))
 	}
 	end := offset + uint64(len(data))
 	if end < offset || end > u.size {
 		return lafs.WriteResult{}, fmt.Errorf("%w: write of %d bytes at %d, share is %d bytes", lafs.ErrRange, len(data), offset, u.size)
 	}
 	if err := u.checkRewrite(offset, data); err != nil {
-		return lafs.WriteResult{}, err
+		if errors.Is(err, lafs.ErrConflict) {
+			return lafs.WriteResult{}, err
+		}
+		return lafs.WriteResult{}, s.backendErrf(err, "reading back the upload of %s", shareName(kindImmutable, u.key))
 	}
 	if err := u.staged.WriteAt(data, int64(ImmutableHeaderSize+offset)); err != nil {
 		return lafs.WriteResult{}, s.failUpload(u, err)
@@ -298,19 +312,20 @@ func (s *Server) failUpload(u *upload, err error) error {
 			s.log.Warn("aborting upload", "err", aerr)
 		}
 	}
-	return s.backendErr(err)
+	return s.backendErrf(err, "writing %s", shareName(kindImmutable, u.key))
 }
 
 // checkRewrite reports ErrConflict if data, to be written at offset,
 // differs from bytes already written there (BucketWriter.write compares
 // with what is on disk). When the backend's staged objects cannot be read
-// back, an overlapping write must repeat an earlier write exactly.
+// back, an overlapping write must repeat an earlier write exactly. Other
+// errors are the staged object's, unmapped.
 func (u *upload) checkRewrite(offset uint64, data []byte) error {
 	over := u.written.overlaps(offset, offset+uint64(len(data)))
 	if len(over) == 0 {
 		return nil
 	}
-	conflict := fmt.Errorf("%w: share %v/%d, bytes %d-%d", lafs.ErrConflict, u.key.SI, u.key.Share, offset, offset+uint64(len(data)))
+	conflict := fmt.Errorf("%w: %s, bytes %d-%d", lafs.ErrConflict, shareName(kindImmutable, u.key), offset, offset+uint64(len(data)))
 	ra, ok := u.staged.(io.ReaderAt)
 	if !ok {
 		if h, ok := u.chunks[chunk{offset, uint64(len(data))}]; ok && h == sha256.Sum256(data) {
@@ -323,7 +338,10 @@ func (u *upload) checkRewrite(offset uint64, data []byte) error {
 		for at := r.Begin; at < r.End; {
 			p := buf[:min(uint64(len(buf)), r.End-at)]
 			if n, err := ra.ReadAt(p, int64(ImmutableHeaderSize+at)); n < len(p) {
-				return fmt.Errorf("storage: reading back share %v/%d: %v", u.key.SI, u.key.Share, err)
+				if err == nil || errors.Is(err, io.EOF) {
+					err = io.ErrUnexpectedEOF
+				}
+				return fmt.Errorf("reading back bytes %d-%d: %w", at, at+uint64(len(p)), err)
 			}
 			if !bytes.Equal(p, data[at-offset:at-offset+uint64(len(p))]) {
 				return conflict
@@ -354,9 +372,9 @@ func (s *Server) finishUpload(ctx context.Context, u *upload) error {
 			s.log.Warn("aborting upload", "err", aerr)
 		}
 		if errors.Is(err, backend.ErrExist) {
-			return fmt.Errorf("%w: share %v/%d appeared during the upload: %w", lafs.ErrConflict, u.key.SI, u.key.Share, err)
+			return fmt.Errorf("%w: %s appeared during the upload", lafs.ErrConflict, shareName(kindImmutable, u.key))
 		}
-		return s.backendErr(err)
+		return s.backendErrf(err, "completing %s", shareName(kindImmutable, u.key))
 	}
 	u.done = true
 	s.forget(u)
@@ -378,56 +396,63 @@ func (s *Server) AbortImmutable(ctx context.Context, si lafs.StorageIndex, shnum
 		if !u.done {
 			return s.dropUpload(u)
 		}
-		err = fmt.Errorf("%w: no upload of share %v/%d in progress", lafs.ErrNotExist, si, shnum)
+		err = fmt.Errorf("%w: no upload of %s in progress", lafs.ErrNotExist, shareName(kindImmutable, u.key))
 	}
 	if !errors.Is(err, lafs.ErrNotExist) {
 		return err
 	}
 	unlock := s.locks.rlock(si)
 	defer unlock()
-	kind, kerr := s.shareKindOf(ctx, backend.Key{SI: si, Share: shnum})
-	if kerr != nil {
+	k := backend.Key{SI: si, Share: shnum}
+	kind, kerr := s.shareKindOf(ctx, k)
+	if kerr != nil && kind != kindCorrupt {
 		return kerr
 	}
 	if kind == kindImmutable {
-		return fmt.Errorf("%w: share %v/%d is complete", lafs.ErrNotAllowed, si, shnum)
+		return fmt.Errorf("%w: %s is complete", lafs.ErrNotAllowed, shareName(kindImmutable, k))
 	}
 	return err
 }
 
-// openImmutable returns the header of a complete immutable share and where
-// its data ends; ErrNotExist when there is no such share or it is not
-// immutable.
+// openImmutable returns the header of a complete immutable share, where
+// its data ends and the container's size. ErrNotExist when there is no
+// such share or it is mutable; lafs.ErrCorruptContainer when the file is
+// no container, or the header does not fit the file.
 func (s *Server) openImmutable(ctx context.Context, k backend.Key) (ImmutableHeader, int64, int64, error) {
 	size, err := s.b.Size(ctx, k)
+	if errors.Is(err, backend.ErrNotExist) {
+		return ImmutableHeader{}, 0, 0, noShare(kindImmutable, k)
+	}
 	if err != nil {
-		return ImmutableHeader{}, 0, 0, s.backendErr(err)
+		return ImmutableHeader{}, 0, 0, s.backendErrf(err, "reading %s", shareName(kindImmutable, k))
 	}
 	kind, err := s.shareKindOf(ctx, k)
 	if err != nil {
 		return ImmutableHeader{}, 0, 0, err
 	}
 	if kind != kindImmutable {
-		return ImmutableHeader{}, 0, 0, fmt.Errorf("%w: share %v/%d is not immutable", lafs.ErrNotExist, k.SI, k.Share)
+		return ImmutableHeader{}, 0, 0, noShare(kindImmutable, k)
 	}
 	var head [ImmutableHeaderSize]byte
-	if err := s.readFull(ctx, k, head[:], 0); err != nil {
+	if err := s.readFull(ctx, kindImmutable, k, head[:], 0); err != nil {
 		return ImmutableHeader{}, 0, 0, err
 	}
 	h, err := ParseImmutableHeader(head[:])
 	if err != nil {
-		return ImmutableHeader{}, 0, 0, err
+		return ImmutableHeader{}, 0, 0, s.corruptErr(kindImmutable, k, err)
 	}
 	end, err := h.leaseOffset(size)
 	if err != nil {
-		return ImmutableHeader{}, 0, 0, err
+		return ImmutableHeader{}, 0, 0, s.corruptErr(kindImmutable, k, err)
 	}
 	return h, end, size, nil
 }
 
 // ReadImmutable implements lafs.StorageServer (ShareFile.read_share_data):
-// the share data ends where the leases begin, whatever the header's length
-// field says.
+// the share data ends where the leases begin. Where Tahoe serves what a
+// truncated or extended container holds, this server checks that the
+// header's length field agrees and answers lafs.ErrCorruptContainer if
+// not.
 func (s *Server) ReadImmutable(ctx context.Context, si lafs.StorageIndex, shnum lafs.ShareNum, offset, length uint64) ([]byte, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -439,7 +464,7 @@ func (s *Server) ReadImmutable(ctx context.Context, si lafs.StorageIndex, shnum 
 	if err != nil {
 		return nil, err
 	}
-	return s.readClamped(ctx, k, ImmutableHeaderSize, end, offset, length)
+	return s.readClamped(ctx, kindImmutable, k, ImmutableHeaderSize, end, offset, length)
 }
 
 // ListImmutable implements lafs.StorageServer: the complete immutable
@@ -470,13 +495,13 @@ func (s *Server) addOrRenewImmutableLease(ctx context.Context, k backend.Key, ow
 	for i := int64(0); i < int64(h.NumLeases); {
 		n := min(leaseBatch, int64(h.NumLeases)-i)
 		p := buf[:n*ImmutableLeaseSize]
-		if err := s.readFull(ctx, k, p, lo+i*ImmutableLeaseSize); err != nil {
+		if err := s.readFull(ctx, kindImmutable, k, p, lo+i*ImmutableLeaseSize); err != nil {
 			return err
 		}
 		for j := range n {
 			l, err := ParseImmutableLease(p[j*ImmutableLeaseSize : (j+1)*ImmutableLeaseSize])
 			if err != nil {
-				return err
+				return s.corruptErr(kindImmutable, k, err)
 			}
 			if !l.HasRenewSecret(secrets.Renew, h.hashed()) {
 				continue
@@ -484,27 +509,27 @@ func (s *Server) addOrRenewImmutableLease(ctx context.Context, k backend.Key, ow
 			if exp > l.Expiration {
 				l.Expiration = exp
 				if err := s.b.WriteAt(ctx, k, l.AppendImmutable(nil), lo+(i+j)*ImmutableLeaseSize); err != nil {
-					return s.backendErr(err)
+					return s.backendErrf(err, "renewing a lease of %s", shareName(kindImmutable, k))
 				}
-				return s.backendErr(s.b.Sync(ctx, k))
+				return s.backendErrf(s.b.Sync(ctx, k), "renewing a lease of %s", shareName(kindImmutable, k))
 			}
 			return nil
 		}
 		i += n
 	}
 	if avail < ImmutableLeaseSize {
-		return fmt.Errorf("%w: no room for a lease on share %v/%d", lafs.ErrNoSpace, k.SI, k.Share)
+		return fmt.Errorf("%w: no room for a lease on %s", lafs.ErrNoSpace, shareName(kindImmutable, k))
 	}
 	if h.NumLeases == math.MaxUint32 {
-		return fmt.Errorf("%w: share %v/%d has the most leases a container holds", lafs.ErrNotAllowed, k.SI, k.Share)
+		return fmt.Errorf("%w: %s has the most leases a container holds", lafs.ErrNotAllowed, shareName(kindImmutable, k))
 	}
 	l := newLease(owner, secrets, exp, [20]byte{}, h.hashed())
 	if err := s.b.WriteAt(ctx, k, l.AppendImmutable(nil), size); err != nil {
-		return s.backendErr(err)
+		return s.backendErrf(err, "adding a lease to %s", shareName(kindImmutable, k))
 	}
 	h.NumLeases++
 	if err := s.b.WriteAt(ctx, k, h.Append(nil), 0); err != nil {
-		return s.backendErr(err)
+		return s.backendErrf(err, "adding a lease to %s", shareName(kindImmutable, k))
 	}
-	return s.backendErr(s.b.Sync(ctx, k))
+	return s.backendErrf(s.b.Sync(ctx, k), "adding a lease to %s", shareName(kindImmutable, k))
 }

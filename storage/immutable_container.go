@@ -15,8 +15,12 @@ import (
 //	then  72-byte leases (lease.go), found from the end of the file
 //
 // Version 2 stores BLAKE2b-256 digests of the lease secrets; version 1
-// stores them as given. Readers must not trust the length field: the share
-// data ends where the leases begin, file size - 72 × lease count.
+// stores them as given. The share data ends where the leases begin, file
+// size - 72 × lease count, which is how Tahoe finds it. The length field
+// holds the allocated size, saturated at 2^32-1 (and, by an older
+// comment of Tahoe's, perhaps taken modulo 2^32). Tahoe 1.20 ignores it;
+// lafs checks that it agrees with where the data ends, which is how a
+// truncated or extended container shows.
 
 // ImmutableHeaderSize is the size of an immutable container's header.
 const ImmutableHeaderSize = 12
@@ -40,7 +44,7 @@ type ImmutableHeader struct {
 // version 1 or 2.
 func ParseImmutableHeader(b []byte) (ImmutableHeader, error) {
 	if len(b) < ImmutableHeaderSize {
-		return ImmutableHeader{}, fmt.Errorf("%w: immutable header of %d bytes", ErrCorrupt, len(b))
+		return ImmutableHeader{}, fmt.Errorf("%w: %d bytes, less than the %d-byte immutable container header", ErrCorrupt, len(b), ImmutableHeaderSize)
 	}
 	h := ImmutableHeader{
 		Version:    binary.BigEndian.Uint32(b[0:]),
@@ -64,13 +68,33 @@ func (h ImmutableHeader) Append(dst []byte) []byte {
 func (h ImmutableHeader) hashed() bool { return h.Version != ImmutableV1 }
 
 // leaseOffset returns where the leases of a container of fileSize bytes
-// begin, which is also where its share data ends.
+// begin, which is also where its share data ends. The leases must fit
+// after the header, and the share data must be as long as the header
+// says where the length field can say it (below 2^32-1 bytes); else the
+// container was truncated, extended or its header damaged.
 func (h ImmutableHeader) leaseOffset(fileSize int64) (int64, error) {
 	leases := int64(h.NumLeases) * ImmutableLeaseSize
-	if fileSize-leases < ImmutableHeaderSize {
-		return 0, fmt.Errorf("%w: %d leases do not fit in an immutable container of %d bytes", ErrCorrupt, h.NumLeases, fileSize)
+	if end := fileSize - leases; end >= ImmutableHeaderSize {
+		n := uint64(end - ImmutableHeaderSize)
+		if n == uint64(h.DataLength) || n >= math.MaxUint32 && (h.DataLength == math.MaxUint32 || h.DataLength == uint32(n)) {
+			return end, nil
+		}
 	}
-	return fileSize - leases, nil
+	atLeast := ""
+	if h.DataLength == math.MaxUint32 {
+		atLeast = "at least "
+	}
+	return 0, fmt.Errorf("%w: header says %s%d bytes of share data and %s (%s%d bytes in all), the file holds %d",
+		ErrCorrupt, atLeast, h.DataLength, plural(int64(h.NumLeases), "lease"), atLeast,
+		ImmutableHeaderSize+int64(h.DataLength)+leases, fileSize)
+}
+
+// plural is "1 lease", "2 leases".
+func plural(n int64, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 // newImmutableHeader is the header of a new container for a share of

@@ -7,12 +7,12 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"github.com/lafs/lafs/backend/mem"
 	"io"
 	"slices"
 
 	"github.com/lafs/lafs"
 	"github.com/lafs/lafs/backend"
+	"github.com/lafs/lafs/backend/mem"
 )
 
 // mshare is an open mutable container (MutableShareFile), read and written
@@ -37,27 +37,37 @@ func (m *mshare) b() backend.Backend {
 	return m.s.b
 }
 
-// openMutable opens a committed mutable share; ErrNotExist when there is
-// no share or it is not mutable.
+// openMutable opens a committed mutable share. ErrNotExist when there is
+// no share or it is immutable; lafs.ErrCorruptContainer when the file is
+// no container, or the header does not fit the file.
 func (s *Server) openMutable(ctx context.Context, k backend.Key) (*mshare, error) {
 	size, err := s.b.Size(ctx, k)
+	if errors.Is(err, backend.ErrNotExist) {
+		return nil, noShare(kindMutable, k)
+	}
 	if err != nil {
-		return nil, s.backendErr(err)
+		return nil, s.backendErrf(err, "reading %s", shareName(kindMutable, k))
 	}
 	var head [MutableHeaderSize]byte
 	n, err := s.b.ReadAt(ctx, k, head[:], 0)
-	if err != nil && !errors.Is(err, io.EOF) {
-		return nil, s.backendErr(err)
+	if errors.Is(err, backend.ErrNotExist) {
+		return nil, noShare(kindMutable, k)
 	}
-	if MutableVersion(head[:n]) == 0 {
-		return nil, fmt.Errorf("%w: share %v/%d is not mutable", lafs.ErrNotExist, k.SI, k.Share)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return nil, s.backendErrf(err, "reading %s", shareName(kindMutable, k))
+	}
+	switch kind, why := kindOfHead(head[:min(n, mutableMagicSize)]); kind {
+	case kindCorrupt:
+		return nil, s.corruptErr(kindNone, k, why)
+	case kindImmutable:
+		return nil, noShare(kindMutable, k)
 	}
 	h, err := ParseMutableHeader(head[:n])
 	if err != nil {
-		return nil, err
+		return nil, s.corruptErr(kindMutable, k, err)
 	}
 	if err := h.check(size); err != nil {
-		return nil, fmt.Errorf("share %v/%d: %w", k.SI, k.Share, err)
+		return nil, s.corruptErr(kindMutable, k, err)
 	}
 	return &mshare{s: s, k: k, h: h, size: size}, nil
 }
@@ -65,7 +75,7 @@ func (s *Server) openMutable(ctx context.Context, k backend.Key) (*mshare, error
 // read is MutableShareFile._read_share_data: reads past the data are
 // truncated, reads starting past it are empty.
 func (m *mshare) read(ctx context.Context, offset, length uint64) ([]byte, error) {
-	return m.s.readClampedFrom(ctx, m.b(), m.k, MutableDataOffset, MutableDataOffset+int64(m.h.DataLength), offset, length)
+	return m.s.readClampedFrom(ctx, m.b(), kindMutable, m.k, MutableDataOffset, MutableDataOffset+int64(m.h.DataLength), offset, length)
 }
 
 // readv reads every vector, before any write.
@@ -105,7 +115,7 @@ func (m *mshare) writeAt(ctx context.Context, p []byte, off int64) error {
 		return nil
 	}
 	if err := m.b().WriteAt(ctx, m.k, p, off); err != nil {
-		return m.s.backendErr(err)
+		return m.s.backendErrf(err, "writing %s", shareName(kindMutable, m.k))
 	}
 	m.size = max(m.size, off+int64(len(p)))
 	return nil
@@ -173,15 +183,16 @@ func (m *mshare) zero(ctx context.Context, from, to int64) error {
 func (m *mshare) extraLeaseBlock(ctx context.Context) ([]byte, error) {
 	var cnt [mutableExtraLeaseCountSz]byte
 	elo := int64(m.h.ExtraLeaseOffset)
-	if err := m.s.readFullFrom(ctx, m.b(), m.k, cnt[:], elo); err != nil {
+	if err := m.s.readFullFrom(ctx, m.b(), kindMutable, m.k, cnt[:], elo); err != nil {
 		return nil, err
 	}
 	n := int64(binary.BigEndian.Uint32(cnt[:]))
-	if n > (m.size-elo-mutableExtraLeaseCountSz)/MutableLeaseSize {
-		return nil, fmt.Errorf("%w: share %v/%d: %d extra leases do not fit", ErrCorrupt, m.k.SI, m.k.Share, n)
+	if room := (m.size - elo - mutableExtraLeaseCountSz) / MutableLeaseSize; n > room {
+		return nil, m.s.corruptErr(kindMutable, m.k, fmt.Errorf("%w: header says %s follow the data, the file has room for %d",
+			ErrCorrupt, plural(n, "extra lease"), room))
 	}
 	block := make([]byte, mutableExtraLeaseCountSz+n*MutableLeaseSize)
-	if err := m.s.readFullFrom(ctx, m.b(), m.k, block, elo); err != nil {
+	if err := m.s.readFullFrom(ctx, m.b(), kindMutable, m.k, block, elo); err != nil {
 		return nil, err
 	}
 	return block, nil
@@ -245,7 +256,7 @@ func (m *mshare) leaseAt(i int64) int64 {
 // (lafs.ErrNoSpace otherwise).
 func (m *mshare) addOrRenewLease(ctx context.Context, secrets lafs.LeaseSecrets, exp uint32, nodeID [20]byte, avail uint64) error {
 	slots := make([]byte, MutableLeaseSlots*MutableLeaseSize)
-	if err := m.s.readFullFrom(ctx, m.b(), m.k, slots, MutableHeaderSize); err != nil {
+	if err := m.s.readFullFrom(ctx, m.b(), kindMutable, m.k, slots, MutableHeaderSize); err != nil {
 		return err
 	}
 	extra, err := m.extraLeaseBlock(ctx)
@@ -258,7 +269,7 @@ func (m *mshare) addOrRenewLease(ctx context.Context, secrets lafs.LeaseSecrets,
 	for i := range n {
 		l, err := ParseMutableLease(records[i*MutableLeaseSize : (i+1)*MutableLeaseSize])
 		if err != nil {
-			return err
+			return m.s.corruptErr(kindMutable, m.k, err)
 		}
 		if l.Owner == 0 {
 			if empty < 0 {
@@ -279,11 +290,11 @@ func (m *mshare) addOrRenewLease(ctx context.Context, secrets lafs.LeaseSecrets,
 		return m.writeAt(ctx, l.AppendMutable(nil), m.leaseAt(empty))
 	}
 	if avail < MutableLeaseSize {
-		return fmt.Errorf("%w: no room for a lease on share %v/%d", lafs.ErrNoSpace, m.k.SI, m.k.Share)
+		return fmt.Errorf("%w: no room for a lease on %s", lafs.ErrNoSpace, shareName(kindMutable, m.k))
 	}
 	extraCount := n - MutableLeaseSlots
 	if extraCount >= 1<<32-1 {
-		return fmt.Errorf("%w: share %v/%d has the most leases a container holds", lafs.ErrNotAllowed, m.k.SI, m.k.Share)
+		return fmt.Errorf("%w: %s has the most leases a container holds", lafs.ErrNotAllowed, shareName(kindMutable, m.k))
 	}
 	if err := m.writeAt(ctx, l.AppendMutable(nil), m.leaseAt(n)); err != nil {
 		return err
@@ -330,7 +341,7 @@ func (s *Server) ReadTestWrite(ctx context.Context, si lafs.StorageIndex, writeE
 	unlock := s.locks.lock(si)
 	defer unlock()
 
-	shares, err := s.collectMutable(ctx, si, writeEnabler)
+	shares, err := s.collectMutable(ctx, si, writeEnabler, tw)
 	if err != nil {
 		return lafs.ReadTestWriteResult{}, err
 	}
@@ -370,7 +381,7 @@ func (s *Server) ReadTestWrite(ctx context.Context, si lafs.StorageIndex, writeE
 		if v.NewLength != nil && *v.NewLength == 0 {
 			if m != nil {
 				if err := s.b.Delete(ctx, k); err != nil {
-					return lafs.ReadTestWriteResult{}, s.backendErr(err)
+					return lafs.ReadTestWriteResult{}, s.backendErrf(err, "deleting %s", shareName(kindMutable, k))
 				}
 				s.log.Debug("mutable share deleted by a zero new length", "si", si, "share", sh)
 			}
@@ -419,7 +430,7 @@ func (s *Server) ReadTestWrite(ctx context.Context, si lafs.StorageIndex, writeE
 		if m.draft != nil {
 			err = s.commitDraft(ctx, m)
 		} else {
-			err = s.backendErr(s.b.Sync(ctx, m.k))
+			err = s.backendErrf(s.b.Sync(ctx, m.k), "writing %s", shareName(kindMutable, m.k))
 		}
 		if err != nil {
 			return lafs.ReadTestWriteResult{}, err
@@ -440,32 +451,48 @@ func newShareSize(v lafs.TestWriteVectors) uint64 {
 // collectMutable opens every share of si, checking the write enabler of
 // each (_collect_mutable_shares_for_storage_index). An immutable share
 // under si cannot have the write enabler: ErrUnauthorized, as Tahoe's
-// reading of it as a mutable container would give.
-func (s *Server) collectMutable(ctx context.Context, si lafs.StorageIndex, we lafs.Secret) (map[lafs.ShareNum]*mshare, error) {
+// reading of it as a mutable container would give. A corrupt container is
+// passed over (neither read nor tested) unless tw writes its share, which
+// is then lafs.ErrCorruptContainer: its test vectors cannot be judged.
+// Tahoe fails on any. The extra leases of a share to be written are
+// checked too, so that a bad count is found before anything is written.
+func (s *Server) collectMutable(ctx context.Context, si lafs.StorageIndex, we lafs.Secret, tw map[lafs.ShareNum]lafs.TestWriteVectors) (map[lafs.ShareNum]*mshare, error) {
 	all, err := s.b.List(ctx, si)
 	if err != nil {
-		return nil, s.backendErr(err)
+		return nil, s.backendErrf(err, "listing the shares of storage index %v", si)
 	}
 	shares := make(map[lafs.ShareNum]*mshare, len(all))
 	for _, sh := range all {
 		k := backend.Key{SI: si, Share: sh}
+		_, written := tw[sh]
 		kind, err := s.shareKindOf(ctx, k)
+		if kind == kindCorrupt && !written {
+			continue
+		}
 		if err != nil {
 			return nil, err
 		}
 		switch kind {
-		case kindNone, kindUnknown:
+		case kindNone:
 			continue
 		case kindImmutable:
-			return nil, fmt.Errorf("%w: share %v/%d is immutable", lafs.ErrUnauthorized, si, sh)
+			return nil, fmt.Errorf("%w: %s is immutable", lafs.ErrUnauthorized, shareName(kindImmutable, k))
 		}
 		m, err := s.openMutable(ctx, k)
+		if errors.Is(err, lafs.ErrCorruptContainer) && !written {
+			continue
+		}
 		if err != nil {
 			return nil, err
 		}
 		if subtle.ConstantTimeCompare(m.h.WriteEnabler[:], we[:]) != 1 {
 			s.log.Warn("bad write enabler", "si", si, "share", sh, "recorded_by", fmt.Sprintf("%x", m.h.WriteEnablerNodeID))
 			return nil, fmt.Errorf("%w: write enabler of %v (recorded by node %x)", lafs.ErrUnauthorized, si, m.h.WriteEnablerNodeID)
+		}
+		if written {
+			if _, err := m.extraLeaseBlock(ctx); err != nil {
+				return nil, err
+			}
 		}
 		shares[sh] = m
 	}
@@ -502,7 +529,7 @@ func (s *Server) checkMutableWrites(ctx context.Context, shares map[lafs.ShareNu
 	}
 	avail, err := s.b.Available(ctx)
 	if err != nil {
-		return fmt.Errorf("storage: available space: %w", err)
+		return s.backendErrf(err, "measuring the available space")
 	}
 	if growth > avail {
 		return fmt.Errorf("%w: mutable writes need %d bytes, %d available", lafs.ErrNoSpace, growth, avail)
@@ -529,23 +556,23 @@ func (s *Server) draftMutable(ctx context.Context, k backend.Key, we lafs.Secret
 // staged object: nothing is visible until it is whole and durable.
 func (s *Server) commitDraft(ctx context.Context, m *mshare) error {
 	buf := make([]byte, m.size)
-	if err := s.readFullFrom(ctx, m.draft, m.k, buf, 0); err != nil {
+	if err := s.readFullFrom(ctx, m.draft, kindMutable, m.k, buf, 0); err != nil {
 		return err
 	}
 	st, err := s.b.Create(ctx, m.k, int64(len(buf)))
 	if err != nil {
-		return s.backendErr(err)
+		return s.backendErrf(err, "creating %s", shareName(kindMutable, m.k))
 	}
 	if err := st.WriteAt(buf, 0); err != nil {
 		st.Abort()
-		return s.backendErr(err)
+		return s.backendErrf(err, "creating %s", shareName(kindMutable, m.k))
 	}
 	if err := st.Commit(ctx); err != nil {
 		st.Abort()
 		if errors.Is(err, backend.ErrExist) {
-			return fmt.Errorf("%w: share %v/%d appeared meanwhile: %w", lafs.ErrConflict, m.k.SI, m.k.Share, err)
+			return fmt.Errorf("%w: %s appeared meanwhile", lafs.ErrConflict, shareName(kindMutable, m.k))
 		}
-		return s.backendErr(err)
+		return s.backendErrf(err, "creating %s", shareName(kindMutable, m.k))
 	}
 	m.draft = nil
 	return nil
@@ -561,18 +588,18 @@ func (s *Server) createMutableIn(ctx context.Context, b backend.Backend, k backe
 	c := newMutableContainer(s.cfg.ServerID, we)
 	st, err := b.Create(ctx, k, int64(len(c)))
 	if err != nil {
-		return nil, s.backendErr(err)
+		return nil, s.backendErrf(err, "creating %s", shareName(kindMutable, k))
 	}
 	if err := st.WriteAt(c, 0); err != nil {
 		st.Abort()
-		return nil, s.backendErr(err)
+		return nil, s.backendErrf(err, "creating %s", shareName(kindMutable, k))
 	}
 	if err := st.Commit(ctx); err != nil {
 		st.Abort()
 		if errors.Is(err, backend.ErrExist) {
-			return nil, fmt.Errorf("%w: share %v/%d appeared meanwhile: %w", lafs.ErrConflict, k.SI, k.Share, err)
+			return nil, fmt.Errorf("%w: %s appeared meanwhile", lafs.ErrConflict, shareName(kindMutable, k))
 		}
-		return nil, s.backendErr(err)
+		return nil, s.backendErrf(err, "creating %s", shareName(kindMutable, k))
 	}
 	h, _ := ParseMutableHeader(c)
 	return &mshare{s: s, k: k, h: h, size: int64(len(c))}, nil

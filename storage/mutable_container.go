@@ -96,7 +96,7 @@ type MutableHeader struct {
 // ParseMutableHeader decodes the first 100 bytes of b.
 func ParseMutableHeader(b []byte) (MutableHeader, error) {
 	if len(b) < MutableHeaderSize {
-		return MutableHeader{}, fmt.Errorf("%w: mutable header of %d bytes", ErrCorrupt, len(b))
+		return MutableHeader{}, fmt.Errorf("%w: %d bytes, less than the %d-byte mutable container header", ErrCorrupt, len(b), MutableHeaderSize)
 	}
 	h := MutableHeader{Version: MutableVersion(b)}
 	if h.Version == 0 {
@@ -125,13 +125,19 @@ func (h MutableHeader) hashed() bool { return h.Version != MutableV1 }
 
 // check validates the header's geometry against a file of fileSize bytes:
 // the data lies within the data area, and the extra lease count fits.
+// Bytes past the extra leases are let be (nothing reads them).
 func (h MutableHeader) check(fileSize int64) error {
-	if h.ExtraLeaseOffset < MutableDataOffset || h.ExtraLeaseOffset > uint64(fileSize) ||
-		uint64(fileSize)-h.ExtraLeaseOffset < mutableExtraLeaseCountSz {
-		return fmt.Errorf("%w: mutable extra lease offset %d in a container of %d bytes", ErrCorrupt, h.ExtraLeaseOffset, fileSize)
+	if h.ExtraLeaseOffset < MutableDataOffset {
+		return fmt.Errorf("%w: header puts the end of the data area at byte %d, inside the header and lease slots (%d bytes)",
+			ErrCorrupt, h.ExtraLeaseOffset, MutableDataOffset)
+	}
+	if h.ExtraLeaseOffset > uint64(fileSize) || uint64(fileSize)-h.ExtraLeaseOffset < mutableExtraLeaseCountSz {
+		return fmt.Errorf("%w: header says the data area ends at byte %d and the lease count follows (at least %d bytes in all), the file holds %d",
+			ErrCorrupt, h.ExtraLeaseOffset, addClamp(h.ExtraLeaseOffset, mutableExtraLeaseCountSz), fileSize)
 	}
 	if h.DataLength > h.ExtraLeaseOffset-MutableDataOffset {
-		return fmt.Errorf("%w: mutable data length %d past the extra lease offset %d", ErrCorrupt, h.DataLength, h.ExtraLeaseOffset)
+		return fmt.Errorf("%w: header says %d bytes of share data, the data area holds %d",
+			ErrCorrupt, h.DataLength, h.ExtraLeaseOffset-MutableDataOffset)
 	}
 	return nil
 }

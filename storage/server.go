@@ -64,8 +64,9 @@ type Server struct {
 	locks siLocks // serialize the operations on one storage index
 
 	mu       sync.Mutex
-	uploads  map[backend.Key]*upload // immutable uploads in progress
-	promised uint64                  // sum of their allocated sizes
+	uploads  map[backend.Key]*upload  // immutable uploads in progress
+	promised uint64                   // sum of their allocated sizes
+	corrupt  map[backend.Key]struct{} // the shares found corrupt (corruptErr)
 }
 
 var _ lafs.StorageServer = (*Server)(nil)
@@ -75,7 +76,11 @@ func New(b backend.Backend, cfg Config) (*Server, error) {
 	if b == nil {
 		return nil, errors.New("storage: nil backend")
 	}
-	s := &Server{b: b, cfg: cfg, now: cfg.Now, log: cfg.Logger, uploads: make(map[backend.Key]*upload)}
+	s := &Server{
+		b: b, cfg: cfg, now: cfg.Now, log: cfg.Logger,
+		uploads: make(map[backend.Key]*upload),
+		corrupt: make(map[backend.Key]struct{}),
+	}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -123,7 +128,7 @@ func (s *Server) availableSpace(ctx context.Context) (uint64, error) {
 	}
 	avail, err := s.b.Available(ctx)
 	if err != nil {
-		return 0, fmt.Errorf("storage: available space: %w", err)
+		return 0, s.backendErrf(err, "measuring the available space")
 	}
 	if avail < s.cfg.ReservedSpace {
 		return 0, nil
@@ -164,10 +169,34 @@ const (
 	kindNone      shareKind = iota // no object
 	kindImmutable                  // an immutable container
 	kindMutable                    // a mutable container
-	kindUnknown                    // something else: ignored, as Tahoe ignores non-share files
+	// kindCorrupt is a file under a share's name that is no container:
+	// too short for a header, or beginning with neither kind's. Tahoe
+	// writes nothing else there, so it is a container of unknown kind,
+	// corrupted.
+	kindCorrupt
 )
 
-// shareKindOf reads enough of a committed object to tell its kind.
+// kindOfHead tells a container's kind from its first bytes (up to
+// mutableMagicSize of them): a mutable container's magic, else an
+// immutable container's version. For kindCorrupt the error (wrapping
+// ErrCorrupt) says what is wrong.
+func kindOfHead(head []byte) (shareKind, error) {
+	if MutableVersion(head) != 0 {
+		return kindMutable, nil
+	}
+	if len(head) < ImmutableHeaderSize {
+		return kindCorrupt, fmt.Errorf("%w: the file holds %d bytes, too few for any container header", ErrCorrupt, len(head))
+	}
+	if _, err := ParseImmutableHeader(head); err != nil {
+		return kindCorrupt, fmt.Errorf("%w: neither a mutable container's magic nor an immutable container's version (1 or 2) begins the file", ErrCorrupt)
+	}
+	return kindImmutable, nil
+}
+
+// shareKindOf reads enough of a committed object to tell its kind. A
+// kindCorrupt object comes with the error that says why (counted, see
+// corruptErr); callers that pass over corrupt shares look at the kind
+// before the error.
 func (s *Server) shareKindOf(ctx context.Context, k backend.Key) (shareKind, error) {
 	var head [mutableMagicSize]byte
 	n, err := s.b.ReadAt(ctx, k, head[:], 0)
@@ -175,25 +204,29 @@ func (s *Server) shareKindOf(ctx context.Context, k backend.Key) (shareKind, err
 	case errors.Is(err, backend.ErrNotExist):
 		return kindNone, nil
 	case err != nil && !errors.Is(err, io.EOF):
-		return kindNone, s.backendErr(err)
-	case MutableVersion(head[:n]) != 0:
-		return kindMutable, nil
+		return kindNone, s.backendErrf(err, "reading %s", shareName(kindNone, k))
 	}
-	if _, err := ParseImmutableHeader(head[:n]); err == nil {
-		return kindImmutable, nil
+	kind, why := kindOfHead(head[:n])
+	if why != nil {
+		return kind, s.corruptErr(kindNone, k, why)
 	}
-	return kindUnknown, nil
+	return kind, nil
 }
 
-// sharesOfKind lists the committed shares of si of one kind, sorted.
+// sharesOfKind lists the committed shares of si of one kind, sorted. A
+// file of neither kind is in neither list; a container of the kind is
+// listed whatever its state past the first bytes (reading it tells).
 func (s *Server) sharesOfKind(ctx context.Context, si lafs.StorageIndex, want shareKind) ([]lafs.ShareNum, error) {
 	all, err := s.b.List(ctx, si)
 	if err != nil {
-		return nil, s.backendErr(err)
+		return nil, s.backendErrf(err, "listing the shares of storage index %v", si)
 	}
 	out := []lafs.ShareNum{}
 	for _, sh := range all {
 		kind, err := s.shareKindOf(ctx, backend.Key{SI: si, Share: sh})
+		if kind == kindCorrupt {
+			continue
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -204,52 +237,40 @@ func (s *Server) sharesOfKind(ctx context.Context, si lafs.StorageIndex, want sh
 	return out, nil
 }
 
-// backendErr maps the backend's sentinels onto lafs's.
-func (s *Server) backendErr(err error) error {
-	switch {
-	case err == nil:
-		return nil
-	case errors.Is(err, backend.ErrNoSpace):
-		return fmt.Errorf("%w: %w", lafs.ErrNoSpace, err)
-	case errors.Is(err, backend.ErrNotExist):
-		return fmt.Errorf("%w: %w", lafs.ErrNotExist, err)
-	}
-	return err
-}
-
-// readFull reads len(p) bytes at off of a committed object; a short read
-// means the container is truncated.
-func (s *Server) readFull(ctx context.Context, k backend.Key, p []byte, off int64) error {
-	return s.readFullFrom(ctx, s.b, k, p, off)
+// readFull reads len(p) bytes at off of a committed object of the given
+// kind; a short read means the container is truncated.
+func (s *Server) readFull(ctx context.Context, kind shareKind, k backend.Key, p []byte, off int64) error {
+	return s.readFullFrom(ctx, s.b, kind, k, p, off)
 }
 
 // readFullFrom is readFull from backend b.
-func (s *Server) readFullFrom(ctx context.Context, b backend.Backend, k backend.Key, p []byte, off int64) error {
+func (s *Server) readFullFrom(ctx context.Context, b backend.Backend, kind shareKind, k backend.Key, p []byte, off int64) error {
 	n, err := b.ReadAt(ctx, k, p, off)
 	if n == len(p) {
 		return nil
 	}
 	if err == nil || errors.Is(err, io.EOF) {
-		return fmt.Errorf("%w: share %v/%d ends before byte %d", ErrCorrupt, k.SI, k.Share, off+int64(len(p)))
+		return s.corruptErr(kind, k, fmt.Errorf("%w: the file ends before byte %d", ErrCorrupt, off+int64(len(p))))
 	}
-	return s.backendErr(err)
+	return s.backendErrf(err, "reading %s", shareName(kind, k))
 }
 
 // readClamped reads up to length bytes at offset of the region
-// [start, end) of an object: fewer at its end, none past it.
-func (s *Server) readClamped(ctx context.Context, k backend.Key, start, end int64, offset, length uint64) ([]byte, error) {
-	return s.readClampedFrom(ctx, s.b, k, start, end, offset, length)
+// [start, end) of an object of the given kind: fewer at its end, none
+// past it.
+func (s *Server) readClamped(ctx context.Context, kind shareKind, k backend.Key, start, end int64, offset, length uint64) ([]byte, error) {
+	return s.readClampedFrom(ctx, s.b, kind, k, start, end, offset, length)
 }
 
 // readClampedFrom is readClamped from backend b.
-func (s *Server) readClampedFrom(ctx context.Context, b backend.Backend, k backend.Key, start, end int64, offset, length uint64) ([]byte, error) {
+func (s *Server) readClampedFrom(ctx context.Context, b backend.Backend, kind shareKind, k backend.Key, start, end int64, offset, length uint64) ([]byte, error) {
 	size := uint64(end - start)
 	if offset >= size || length == 0 {
 		return []byte{}, nil
 	}
 	n := min(length, size-offset)
 	p := make([]byte, n)
-	if err := s.readFullFrom(ctx, b, k, p, start+int64(offset)); err != nil {
+	if err := s.readFullFrom(ctx, b, kind, k, p, start+int64(offset)); err != nil {
 		return nil, err
 	}
 	return p, nil

@@ -27,7 +27,15 @@ func (e *httpError) Error() string { return e.msg }
 // status codes, read both ways: by the server to answer, by the client to
 // turn an answer back into the same sentinel. Tahoe has no read-only
 // error (a read-only Tahoe server simply allocates nothing), so
-// ErrReadOnly takes 403, which Tahoe never sends.
+// ErrReadOnly takes 403, which Tahoe never sends. Tahoe does not check
+// containers either: one too short for its header raises inside the
+// server (500), one truncated past its header is served short or empty.
+// ErrCorruptContainer takes 410 Gone, which Tahoe's storage server never
+// sends: the share is there by name but its data is lost on this server,
+// a condition that lasts, so a client should not retry but read another
+// server's copy (as Tahoe's web API answers 410 for a file whose shares
+// cannot be recovered). A 500 could not be told apart from other
+// failures.
 var statusTable = []struct {
 	err  error
 	code int
@@ -38,6 +46,7 @@ var statusTable = []struct {
 	{lafs.ErrNotExist, http.StatusNotFound},
 	{lafs.ErrNotAllowed, http.StatusMethodNotAllowed},
 	{lafs.ErrConflict, http.StatusConflict},
+	{lafs.ErrCorruptContainer, http.StatusGone},
 	{lafs.ErrRange, http.StatusRequestedRangeNotSatisfiable},
 	{lafs.ErrNoSpace, http.StatusInsufficientStorage},
 }
