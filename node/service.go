@@ -435,8 +435,26 @@ func (n *Node) serveTLS(ln net.Listener, h http.Handler) {
 	}()
 }
 
+// The web API server's limits. Tahoe's web server (Twisted's HTTP
+// channel) drops a connection that is silent for 60 s, whether a request's
+// headers or body are late or a kept-alive connection sits idle. Here
+// headers get webReadHeaderTimeout, idle connections webIdleTimeout, and a
+// request body that stops arriving is cut by the web API itself
+// (webapi.DefaultBodyTimeout, timed per read): there is no ReadTimeout or
+// WriteTimeout, which would cut slow but steady uploads and long
+// downloads.
+const (
+	webReadHeaderTimeout = 30 * time.Second
+	webIdleTimeout       = 60 * time.Second
+)
+
+// newWebServer returns the HTTP server of the web API h.
+func newWebServer(h http.Handler) *http.Server {
+	return &http.Server{Handler: h, ReadHeaderTimeout: webReadHeaderTimeout, IdleTimeout: webIdleTimeout}
+}
+
 func (n *Node) serve(ln net.Listener, h http.Handler) {
-	s := &http.Server{Handler: h, ReadHeaderTimeout: 30 * time.Second}
+	s := newWebServer(h)
 	n.mu.Lock()
 	n.servers = append(n.servers, s)
 	n.mu.Unlock()

@@ -52,12 +52,23 @@ var statusTable = []struct {
 }
 
 // statusOf is the server's one error-to-status function: an httpError
-// keeps its code, a lafs sentinel (however wrapped) takes its code from
-// statusTable, an abandoned request 503, anything else 500.
+// keeps its code, a request body that failed is 400 (408 if it stalled), a
+// lafs sentinel (however wrapped) takes its code from statusTable, an
+// abandoned request 503, anything else 500.
 func statusOf(err error) int {
 	var he *httpError
 	if errors.As(err, &he) {
 		return he.code
+	}
+	// A request body that broke HTTP's rules is the client's error; one
+	// that stalled is cut with 408. Checked before the table: these are
+	// wrapped in lafs.ErrBadRequest too.
+	var be *bodyError
+	if errors.As(err, &be) {
+		if be.stalled {
+			return http.StatusRequestTimeout
+		}
+		return http.StatusBadRequest
 	}
 	for _, e := range statusTable {
 		if errors.Is(err, e.err) {

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/lafs/lafs"
 	"github.com/lafs/lafs/crypt"
@@ -55,10 +56,11 @@ func WithErrorLog(l *slog.Logger) HandlerOption {
 }
 
 type handler struct {
-	s      lafs.StorageServer
-	auth   [32]byte // SHA-256 of the expected Authorization value
-	maxRTW int64
-	log    *slog.Logger
+	s           lafs.StorageServer
+	auth        [32]byte // SHA-256 of the expected Authorization value
+	maxRTW      int64
+	log         *slog.Logger
+	bodyTimeout time.Duration
 }
 
 // Handler serves s over Tahoe's HTTP storage protocol, to clients that
@@ -73,10 +75,11 @@ type handler struct {
 // returns: the handler reuses its buffers.
 func Handler(s lafs.StorageServer, swissnum []byte, opts ...HandlerOption) http.Handler {
 	h := &handler{
-		s:      s,
-		auth:   sha256.Sum256([]byte(swissnumAuth(swissnum))),
-		maxRTW: defaultMaxRTW,
-		log:    slog.Default(),
+		s:           s,
+		auth:        sha256.Sum256([]byte(swissnumAuth(swissnum))),
+		maxRTW:      defaultMaxRTW,
+		log:         slog.Default(),
+		bodyTimeout: DefaultBodyTimeout,
 	}
 	for _, o := range opts {
 		o(h)
@@ -200,6 +203,9 @@ func route(path string, c *call) []endpoint {
 }
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	// Before anything else, so that even the body of a request refused
+	// unread (404, 401) cannot hold the connection.
+	r = limitBody(w, r, h.bodyTimeout)
 	var c call
 	eps := route(r.URL.Path, &c)
 	if eps == nil {
@@ -307,7 +313,8 @@ func readCBOR(r *http.Request, max int64) ([]byte, error) {
 	}
 	n, err := buf.ReadFrom(io.LimitReader(r.Body, max+1))
 	if err != nil {
-		return nil, fmt.Errorf("%w: reading body: %v", lafs.ErrBadRequest, err)
+		// A *bodyError (see limitBody): 400, or 408 for a stall.
+		return nil, fmt.Errorf("%w: reading body: %w", lafs.ErrBadRequest, err)
 	}
 	if n > max {
 		return nil, tooLarge
@@ -416,6 +423,11 @@ func (h *handler) write(w http.ResponseWriter, r *http.Request, c *call) error {
 	for off := begin; off < end; {
 		n := min(end-off, uint64(len(buf)))
 		if _, err := io.ReadFull(r.Body, buf[:n]); err != nil {
+			if be := (*bodyError)(nil); errors.As(err, &be) {
+				// Broken or stalled: 400 or 408. The pieces written so
+				// far stay; the client may send them again.
+				return fmt.Errorf("%w: reading the data for bytes %d-%d: %w", lafs.ErrBadRequest, begin, end-1, err)
+			}
 			return fmt.Errorf("%w: body shorter than its Content-Range %d-%d: %v", lafs.ErrBadRequest, begin, end-1, err)
 		}
 		if res.Done {

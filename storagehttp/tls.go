@@ -35,7 +35,8 @@ func ServerTLSConfig(cert tls.Certificate) *tls.Config {
 
 // NewServer returns an HTTP/1.1 server for h with TLS set up for cert and
 // with timeouts that bound idle and slow clients but not the transfer of
-// a large share: start it with srv.ServeTLS(ln, "", "").
+// a large share: start it with srv.ServeTLS(ln, "", ""). (A request body
+// that stops arriving is cut by Handler: see WithBodyTimeout.)
 func NewServer(h http.Handler, cert tls.Certificate) *http.Server {
 	return &http.Server{
 		Handler:           h,

@@ -147,9 +147,18 @@ const (
 func classify(err error) (int, string) {
 	var we *webError
 	var ce *childError
+	var be *bodyError
 	switch {
 	case errors.As(err, &we):
 		return we.code, we.text
+	case errors.As(err, &be) && be.stalled:
+		// The answer may still reach a client that stopped sending (Tahoe
+		// closes such a connection without one).
+		return http.StatusRequestTimeout, "Request Timeout: " + err.Error()
+	case errors.As(err, &be):
+		// Broken chunked framing, a body short of its Content-Length:
+		// the client's fault, never logged as the server's.
+		return http.StatusBadRequest, err.Error()
 	case errors.Is(err, context.Canceled):
 		return 0, ""
 	case errors.As(err, &ce):

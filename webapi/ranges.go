@@ -25,10 +25,12 @@ type byteRange struct{ first, last int64 }
 //     file. Later ranges are checked but not served (no multipart).
 //
 // Numbers are read as Python's int() reads them: surrounding white space,
-// a sign and "_" between digits are allowed, and they may be of any
-// length. (Python also takes non-ASCII decimal digits; this does not.) A
-// suffix range on an empty file gives Tahoe's odd range 0..-1, which the
-// caller turns into "bytes 0--1/0" with no content, as Tahoe does.
+// a sign and "_" between digits are allowed, and they may have up to
+// maxIntDigits digits; a longer one makes the header ignored, as Python's
+// ValueError does in Tahoe. (Python also takes non-ASCII decimal digits;
+// this does not.) A suffix range on an empty file gives Tahoe's odd range
+// 0..-1, which the caller turns into "bytes 0--1/0" with no content, as
+// Tahoe does.
 func parseRange(header string, size int64) (r byteRange, status int) {
 	units, set, ok := strings.Cut(header, "=")
 	if !ok || units != "bytes" {
@@ -86,8 +88,16 @@ func pySpace(r rune) bool { return unicode.IsSpace(r) || r >= 0x1c && r <= 0x1f 
 // pyStrip is Python's str.strip().
 func pyStrip(s string) string { return strings.TrimFunc(s, pySpace) }
 
-// pyInt parses s as Python's int(s) does for ASCII digits. Unlike
-// str.strip, int() does not take U+001C..U+001F for white space.
+// maxIntDigits is the most digits Python's int() reads from a string
+// (sys.int_info.default_max_str_digits, Python 3.11 and the security
+// releases before it): more raise ValueError, so that no header costs
+// the quadratic time of converting a huge number. Leading zeros count,
+// underscores and the sign do not.
+const maxIntDigits = 4300
+
+// pyInt parses s as Python's int(s) does for ASCII digits, refusing more
+// than maxIntDigits digits as Python does. Unlike str.strip, int() does
+// not take U+001C..U+001F for white space.
 func pyInt(s string) (*big.Int, bool) {
 	s = strings.TrimFunc(s, unicode.IsSpace)
 	neg := false
@@ -99,6 +109,9 @@ func pyInt(s string) (*big.Int, bool) {
 		return nil, false
 	}
 	digits := strings.ReplaceAll(s, "_", "")
+	if len(digits) > maxIntDigits {
+		return nil, false
+	}
 	for i := 0; i < len(digits); i++ {
 		if digits[i] < '0' || digits[i] > '9' {
 			return nil, false

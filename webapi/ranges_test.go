@@ -2,7 +2,10 @@ package webapi
 
 import (
 	"net/http"
+	"net/url"
+	"strings"
 	"testing"
+	"time"
 )
 
 func TestParseRange(t *testing.T) {
@@ -114,4 +117,89 @@ func FuzzParseRange(f *testing.F) {
 			t.Fatalf("status %d", st)
 		}
 	})
+}
+
+// TestParseRangeDigitLimit checks Python's limit on the digits int()
+// reads (4300; leading zeros count, "_" and the sign do not): Tahoe 1.20
+// ignores a Range header with a longer number and sends the whole file.
+func TestParseRangeDigitLimit(t *testing.T) {
+	const size = 920
+	nines := func(n int) string { return strings.Repeat("9", n) }
+	zeros := func(n int) string { return strings.Repeat("0", n) }
+	for _, c := range []struct {
+		name        string
+		header      string
+		status      int
+		first, last int64
+	}{
+		{"4300-digit end", "bytes=0-" + nines(4300), 206, 0, 919},
+		{"4301-digit end", "bytes=0-" + nines(4301), 0, 0, 0},
+		{"4300-digit start", "bytes=" + nines(4300) + "-", 0, 0, 0}, // parses, then reversed
+		{"4300-digit start and end", "bytes=" + nines(4300) + "-" + nines(4300), 416, 0, 0},
+		{"4301-digit start and end", "bytes=" + nines(4301) + "-" + nines(4301), 0, 0, 0},
+		{"4300-digit suffix", "bytes=-" + nines(4300), 206, 0, 919},
+		{"4301-digit suffix", "bytes=-" + nines(4301), 0, 0, 0},
+		{"leading zeros count", "bytes=" + zeros(4299) + "5-9", 206, 5, 9},
+		{"leading zeros count, 4301", "bytes=" + zeros(4300) + "5-9", 0, 0, 0},
+		{"sign does not count", "bytes=+" + zeros(4299) + "5-9", 206, 5, 9},
+		{"underscores do not count", "bytes=" + strings.Repeat("0_", 4299) + "5-9", 206, 5, 9},
+		{"underscores do not count, 4301", "bytes=" + strings.Repeat("0_", 4300) + "5-9", 0, 0, 0},
+		{"white space does not count", "bytes=0-" + strings.Repeat(" ", 100) + nines(4300) + " ", 206, 0, 919},
+		{"in a later range", "bytes=0-1," + zeros(4301) + "-2", 0, 0, 0},
+		{"900,000 digits", "bytes=0-" + nines(900_000), 0, 0, 0},
+	} {
+		r, st := parseRange(c.header, size)
+		if st != c.status || st == http.StatusPartialContent && (r.first != c.first || r.last != c.last) {
+			t.Errorf("%s: parseRange = %d %d-%d, want %d %d-%d", c.name, st, r.first, r.last, c.status, c.first, c.last)
+		}
+	}
+}
+
+// TestHugeRangeIsCheap sends a Range header holding a 900,000-digit number,
+// which math/big took about 2 CPU seconds to read (4 under the race
+// detector): it is ignored (200, the whole file), and quickly. The bounds
+// are loose, for a shared and noisy machine: the request takes about 15 ms
+// (300 ms under the race detector), the parse itself well under one.
+func TestHugeRangeIsCheap(t *testing.T) {
+	a := newTestAPI(t, nil)
+	k := a.put("a small file, stored as a LIT cap")
+	huge := "bytes=0-" + strings.Repeat("9", 900_000)
+	start := time.Now()
+	r := a.do(http.MethodGet, "/uri/"+url.PathEscape(k), nil, "Range", huge)
+	elapsed := time.Since(start)
+	r.expect(t, http.StatusOK, "", "a small file, stored as a LIT cap")
+	if r.h.Get("Content-Range") != "" {
+		t.Errorf("Content-Range %q on a 200", r.h.Get("Content-Range"))
+	}
+	if elapsed > 1500*time.Millisecond {
+		t.Errorf("GET with a 900,000-digit Range took %v", elapsed)
+	}
+	start = time.Now()
+	for range 3 {
+		parseRange(huge, 920)
+	}
+	if per := time.Since(start) / 3; per > 100*time.Millisecond {
+		t.Errorf("parseRange of a 900,000-digit number took %v", per)
+	}
+}
+
+// BenchmarkParseRangeHuge measures a Range header of a 900,000-digit
+// number: a linear scan, no big-number conversion.
+func BenchmarkParseRangeHuge(b *testing.B) {
+	huge := "bytes=0-" + strings.Repeat("9", 900_000)
+	b.SetBytes(int64(len(huge)))
+	b.ReportAllocs()
+	for b.Loop() {
+		parseRange(huge, 920)
+	}
+}
+
+// BenchmarkParseRangeLongest measures the costliest numbers still read:
+// two of 4300 digits.
+func BenchmarkParseRangeLongest(b *testing.B) {
+	h := "bytes=" + strings.Repeat("9", 4300) + "-" + strings.Repeat("9", 4300)
+	b.ReportAllocs()
+	for b.Loop() {
+		parseRange(h, 920)
+	}
 }

@@ -20,7 +20,7 @@ const maxCapBody = 64 << 10
 func readLimited(r io.Reader, limit int64, what string) ([]byte, error) {
 	b, err := io.ReadAll(io.LimitReader(r, limit+1))
 	if err != nil {
-		return nil, badRequest("reading %s: %v", what, err)
+		return nil, readFailure(err, "reading "+what)
 	}
 	if int64(len(b)) > limit {
 		return nil, &webError{http.StatusRequestEntityTooLarge, what + " is too large"}

@@ -31,6 +31,11 @@
 // immutable directory. webapi_test.go lists every such difference from
 // the recording.
 //
+// A request body that stops arriving is cut after Options.BodyTimeout
+// without progress (60 s by default, as Tahoe's web server cuts it) and
+// answered 408; one that breaks HTTP's framing (bad chunks, a body short
+// of its Content-Length) is answered 400. Either way its spool file goes.
+//
 // Downloads stream: a file is read segment by segment into the response,
 // never held whole in memory. Uploads of immutable files are spooled to a
 // temporary file, since convergent encryption reads the data twice; the
@@ -57,6 +62,10 @@ type Options struct {
 	// Log receives the requests that failed on the server's side
 	// (nil = slog.Default()).
 	Log *slog.Logger
+	// BodyTimeout is how long a request body may make no progress before
+	// the request is cut and answered 408, its spool file removed
+	// (0 = DefaultBodyTimeout; negative = never).
+	BodyTimeout time.Duration
 }
 
 // handler is the web API.
@@ -78,6 +87,9 @@ func New(c *client.Client, st Status, opts Options) http.Handler {
 	if h.log == nil {
 		h.log = slog.Default()
 	}
+	if h.opts.BodyTimeout == 0 {
+		h.opts.BodyTimeout = DefaultBodyTimeout
+	}
 	return h
 }
 
@@ -88,7 +100,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hd.Set("X-Frame-Options", "DENY")
 	hd.Set("Referrer-Policy", "no-referrer")
 	defer h.c.Busy()()
-	q := newRequest(r)
+	q := newRequest(limitBody(w, r, h.opts.BodyTimeout))
 	defer q.close()
 	if err := h.route(w, q); err != nil {
 		h.fail(w, q, err)

@@ -2,6 +2,7 @@ package webapi
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"mime"
 	"net/http"
@@ -225,6 +226,9 @@ func (h *handler) postUnlinkedMkdir(w http.ResponseWriter, q *request, t string)
 				return err
 			}
 		} else if b, err := readLimited(q.Body, 1<<10, "the body"); err != nil || len(b) > 0 {
+			if be := (*bodyError)(nil); errors.As(err, &be) {
+				return err // a broken or stalled body, not children
+			}
 			return badRequest("t=mkdir does not accept children=, try t=mkdir-with-children instead")
 		}
 		format, err := getFormat(q, "")
@@ -313,7 +317,7 @@ func (h *handler) readForm(q *request, keepFile bool) error {
 	case "application/x-www-form-urlencoded":
 		b, err := io.ReadAll(io.LimitReader(q.Body, maxField+1))
 		if err != nil {
-			return badRequest("reading the form: %v", err)
+			return readFailure(err, "reading the form")
 		}
 		if len(b) > maxField {
 			return &webError{http.StatusRequestEntityTooLarge, "form too large"}
@@ -334,7 +338,7 @@ func (h *handler) readForm(q *request, keepFile bool) error {
 				return nil
 			}
 			if err != nil {
-				return badRequest("bad multipart/form-data body: %v", err)
+				return readFailure(err, "bad multipart/form-data body")
 			}
 			if p.FormName() == "file" && q.form.file == nil {
 				q.form.filename = p.FileName()
@@ -355,17 +359,19 @@ func (h *handler) readPart(f *form, name string, p io.Reader, keepFile bool) err
 		}
 		f.file = tmp
 		if f.size, err = io.Copy(tmp, p); err != nil {
-			return badRequest("reading the uploaded file: %v", err)
+			return readFailure(err, "reading the uploaded file")
 		}
 		return nil
 	}
 	if name == "" || name == "file" {
-		_, err := io.Copy(io.Discard, p)
-		return err
+		if _, err := io.Copy(io.Discard, p); err != nil {
+			return readFailure(err, "bad multipart/form-data body")
+		}
+		return nil
 	}
 	b, err := io.ReadAll(io.LimitReader(p, maxField+1))
 	if err != nil {
-		return badRequest("reading form field %q: %v", name, err)
+		return readFailure(err, fmt.Sprintf("reading form field %q", name))
 	}
 	if len(b) > maxField {
 		return &webError{http.StatusRequestEntityTooLarge, "form field " + pyStrRepr(name) + " is too large"}
