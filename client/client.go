@@ -33,6 +33,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"strings"
 	"time"
@@ -72,6 +73,16 @@ type Config struct {
 	// file or directory is made again after another writer got in the
 	// way; later pauses grow (default 1 s, as Tahoe's).
 	MutableRetryDelay time.Duration
+	// PendingUploads, if set, is a file (in the node's private/) where
+	// the secrets of the immutable shares being uploaded are kept while
+	// they are, so that after a crash the client aborts what it left
+	// half-written on servers (which would otherwise refuse those shares
+	// to other uploads for half an hour). A client with one must be
+	// closed (Close).
+	PendingUploads string
+	// Log receives what the client does in the background (nil: the
+	// default logger).
+	Log *slog.Logger
 }
 
 // Client stores and fetches files and directories. It is safe for
@@ -80,6 +91,9 @@ type Client struct {
 	cfg       Config
 	keys      *mutable.KeyPool
 	downloads *immutable.Downloader
+	uploads   *immutable.Uploader
+	pending   *pendingUploads // nil without Config.PendingUploads
+	stop      context.CancelFunc
 }
 
 // New returns a client for cfg, which needs at least Params and Peers.
@@ -106,11 +120,30 @@ func New(cfg Config) (*Client, error) {
 	if cfg.KeyPoolSize < 0 {
 		return nil, fmt.Errorf("client: negative key pool size %d", cfg.KeyPoolSize)
 	}
-	return &Client{
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	c := &Client{
 		cfg:       cfg,
-		keys:      mutable.NewKeyPool(cfg.KeyPoolSize),
 		downloads: immutable.NewDownloader(cfg.Peers, immutable.DownloadOptions{RequestTimeout: cfg.BlockTimeout}),
-	}, nil
+		uploads:   immutable.NewUploader(cfg.Peers),
+		stop:      func() {},
+	}
+	if cfg.PendingUploads != "" {
+		p, left, err := openPendingUploads(cfg.PendingUploads, cfg.Log)
+		if err != nil {
+			return nil, fmt.Errorf("client: %w", err)
+		}
+		c.pending = p
+		if len(left) > 0 {
+			var ctx context.Context
+			ctx, c.stop = context.WithCancel(context.Background())
+			cfg.Log.Info("aborting the uploads an earlier run left unfinished", "shares", len(left))
+			go p.abortLeftovers(ctx, cfg.Peers, left, 5*time.Minute)
+		}
+	}
+	c.keys = mutable.NewKeyPool(cfg.KeyPoolSize)
+	return c, nil
 }
 
 // Busy marks the start of work that the client's background tasks (making
@@ -120,10 +153,15 @@ func New(cfg Config) (*Client, error) {
 func (c *Client) Busy() (done func()) { return c.keys.Busy() }
 
 // Close stops the background work of the client (making RSA keys for its
-// key pool). A closed client still works; it makes each new key when it
-// needs one.
+// key pool, aborting uploads an earlier run left) and writes down the
+// uploads in progress. A closed client still works; it makes each new key
+// when it needs one.
 func (c *Client) Close() error {
 	c.keys.Close()
+	c.stop()
+	if c.pending != nil {
+		c.pending.close()
+	}
 	return nil
 }
 
@@ -140,6 +178,23 @@ type UploadOptions struct {
 	Progress func(done, total int64)
 	// NoConvergence uses a random key instead of the convergence secret.
 	NoConvergence bool
+	// Report, if set, is told how a successful upload went.
+	Report func(UploadReport)
+}
+
+// UploadReport says how an immutable upload went: how many of its shares
+// found a server, and what went wrong with servers on the way. A file
+// with fewer than SharesTotal shares is still recoverable (its placement
+// was happy enough); a repair can add the others.
+type UploadReport struct {
+	SharesPlaced, SharesTotal int
+	// Happiness is how many servers hold shares such that any K of them
+	// recover the file.
+	Happiness int
+	Problems  []string
+	// LIT says the file was small enough to live in its cap: no server
+	// holds anything of it.
+	LIT bool
 }
 
 // Upload stores the size bytes of r as an immutable file and returns its
@@ -156,9 +211,17 @@ func (c *Client) Upload(ctx context.Context, r io.ReaderAt, size int64, o Upload
 	} else if opt.Convergence == nil {
 		opt.Convergence = []byte{}
 	}
-	res, err := immutable.Upload(ctx, c.cfg.Peers, r, size, opt)
+	if c.pending != nil {
+		opt.Recorder = c.pending
+	}
+	res, err := c.uploads.Upload(ctx, r, size, opt)
 	if err != nil {
 		return nil, err
+	}
+	if o.Report != nil {
+		_, lit := res.Cap.(*cap.LIT)
+		o.Report(UploadReport{SharesPlaced: res.SharesPushed + res.SharesExist, SharesTotal: c.cfg.Params.N,
+			Happiness: res.Happiness, Problems: res.Problems, LIT: lit})
 	}
 	return res.Cap, nil
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"math/rand"
 	"strings"
 	"sync"
@@ -458,5 +459,186 @@ func TestDownloaderCoalesces(t *testing.T) {
 	wg.Wait()
 	if n := requests(g) - before; n > 10+3+3 {
 		t.Errorf("50 readers at once made %d storage requests", n)
+	}
+}
+
+// recorder is an UploadRecorder that remembers what is in progress.
+type recorder struct {
+	mu      sync.Mutex
+	started int
+	open    map[string][]byte
+}
+
+func (r *recorder) Started(server string, si lafs.StorageIndex, sh lafs.ShareNum, secret []byte) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.open == nil {
+		r.open = map[string][]byte{}
+	}
+	r.started++
+	r.open[fmt.Sprint(server, si, sh)] = secret
+}
+
+func (r *recorder) Ended(server string, si lafs.StorageIndex, sh lafs.ShareNum) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.open, fmt.Sprint(server, si, sh))
+}
+
+func serversUsed(res *immutable.UploadResult) int {
+	ids := map[string]bool{}
+	for _, id := range res.Servers {
+		ids[id] = true
+	}
+	return len(ids)
+}
+
+// A server that is frozen before the upload (it accepts connections and
+// answers nothing) costs seconds, and its share goes to a server that
+// already has one, as Tahoe does: the file keeps all N shares.
+func TestUploadFrozenServerKeepsAllShares(t *testing.T) {
+	g := testgrid.New(t, 10)
+	data := randomData(1<<20, 12)
+	frozen := g.ServersFor(uploadSI(t, data))[4]
+	for i, s := range g.Servers {
+		if s == frozen {
+			g.Faults[i].Set(func(f *testgrid.Faults) { f.Delay = time.Hour })
+		}
+	}
+	rec := &recorder{}
+	o := opts
+	o.Recorder = rec
+	start := time.Now()
+	res, err := immutable.Upload(context.Background(), g, bytes.NewReader(data), int64(len(data)), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	took := time.Since(start)
+	t.Logf("upload with a frozen server: %v; problems: %v", took, res.Problems)
+	if took > 5*time.Second {
+		t.Errorf("a frozen server cost the upload %v", took)
+	}
+	if res.SharesPushed != 10 || len(res.Unplaced) != 0 || serversUsed(res) != 9 || res.Happiness != 9 {
+		t.Errorf("pushed %d shares to %d servers (unplaced %v, happiness %d); want 10 on 9", res.SharesPushed, serversUsed(res), res.Unplaced, res.Happiness)
+	}
+	if !strings.Contains(strings.Join(res.Problems, "; "), "did not answer the allocation") {
+		t.Errorf("problems do not name the late server: %v", res.Problems)
+	}
+	if rec.started != 10 || len(rec.open) != 0 {
+		t.Errorf("recorder: %d started, %d still open", rec.started, len(rec.open))
+	}
+	if got, err := download(t, g, res.Cap); err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("download: %v", err)
+	}
+}
+
+// A server that freezes in the middle of an upload loses its share, and
+// the upload goes on within seconds; the result says which share is
+// missing.
+func TestUploadServerFreezesMidway(t *testing.T) {
+	g := testgrid.New(t, 10)
+	data := randomData(2<<20, 13)
+	frozen := g.ServersFor(uploadSI(t, data))[2]
+	for i, s := range g.Servers {
+		if s == frozen {
+			g.Faults[i].Set(func(f *testgrid.Faults) { f.WriteDelay = time.Hour })
+		}
+	}
+	start := time.Now()
+	res, err := immutable.Upload(context.Background(), g, bytes.NewReader(data), int64(len(data)), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	took := time.Since(start)
+	t.Logf("upload with a server frozen midway: %v", took)
+	if took > 5*time.Second {
+		t.Errorf("a frozen server cost the upload %v", took)
+	}
+	if res.SharesPushed != 9 || len(res.Unplaced) != 1 || !strings.Contains(strings.Join(res.Problems, "; "), "no answer in") {
+		t.Errorf("pushed %d, unplaced %v, problems %v", res.SharesPushed, res.Unplaced, res.Problems)
+	}
+	if got, err := download(t, g, res.Cap); err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("download: %v", err)
+	}
+}
+
+// Uploads of the same file at the same time all succeed: within one
+// Uploader they share one upload; from separate clients, the later ones
+// wait for the shares under way and find them complete.
+func TestUploadSameFileAtOnce(t *testing.T) {
+	g := testgrid.New(t, 10)
+	data := randomData(500000, 14)
+	up := immutable.NewUploader(g)
+	var wg sync.WaitGroup
+	caps := make([]string, 40)
+	for i := range caps {
+		wg.Go(func() {
+			u := up
+			if i%2 == 1 {
+				u = immutable.NewUploader(g) // another client
+			}
+			res, err := u.Upload(context.Background(), bytes.NewReader(data), int64(len(data)), opts)
+			if err != nil {
+				t.Errorf("upload %d: %v", i, err)
+				return
+			}
+			if len(res.Unplaced) != 0 {
+				t.Errorf("upload %d left shares %v unplaced", i, res.Unplaced)
+			}
+			caps[i] = res.Cap.String()
+		})
+	}
+	wg.Wait()
+	for _, c := range caps {
+		if c != caps[0] {
+			t.Fatalf("caps differ: %s, %s", c, caps[0])
+		}
+	}
+	// One copy of each share: nobody placed them elsewhere.
+	n := 0
+	for _, b := range g.Backends {
+		shares, _ := b.List(context.Background(), uploadSI(t, data))
+		n += len(shares)
+	}
+	if n != 10 {
+		t.Errorf("%d shares stored, want 10", n)
+	}
+}
+
+// Shares left half-written by a client that died (their buckets stay on
+// the servers until they give up on them) are waited for a while, then
+// placed elsewhere: the upload succeeds with every share.
+func TestUploadPastAbandonedShares(t *testing.T) {
+	g := testgrid.New(t, 20)
+	data := randomData(300000, 15)
+	si := uploadSI(t, data)
+	plan, err := immutable.NewPlan(uint64(len(data)), opts.Params)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The dead client had every share under way on each of the first ten
+	// servers.
+	all := []lafs.ShareNum{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}
+	for _, s := range g.ServersFor(si)[:10] {
+		res, err := s.Storage.AllocateBuckets(context.Background(), si, lafs.LeaseSecrets{}, []byte("the dead client's upload secret!"), all, plan.Layout.ShareSize())
+		if err != nil || len(res.Allocated) != 10 {
+			t.Fatal(res, err)
+		}
+	}
+	o := opts
+	o.BusyWait = 500 * time.Millisecond
+	res, err := immutable.Upload(context.Background(), g, bytes.NewReader(data), int64(len(data)), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Log(res.Problems)
+	if res.SharesPushed != 10 || res.Happiness != 10 {
+		t.Errorf("pushed %d, happiness %d; want 10, 10", res.SharesPushed, res.Happiness)
+	}
+	if p := strings.Join(res.Problems, "; "); !strings.Contains(p, "neither took nor holds") || strings.Contains(p, "no space") {
+		t.Errorf("problems: %v; servers %v", res.Problems, res.Servers)
+	}
+	if got, err := download(t, g, res.Cap); err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("download: %v", err)
 	}
 }

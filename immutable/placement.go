@@ -68,8 +68,12 @@ func Happiness(holds map[int][]int) int {
 // marks servers that can take no new shares; existing says which shares
 // each server already holds. A share placed on a server that already holds
 // it means "renew the lease there". Shares are never placed on read-only
-// servers except where they already are; -1 means no home was found.
-func placeShares(servers []int, readOnly map[int]bool, n int, existing map[int][]int) map[int]int {
+// servers except where they already are, nor on a server where blocked
+// says the share cannot go (nil: anywhere); -1 means no home was found.
+func placeShares(servers []int, readOnly map[int]bool, n int, existing map[int][]int, blocked func(server, share int) bool) map[int]int {
+	if blocked == nil {
+		blocked = func(int, int) bool { return false }
+	}
 	placement := map[int]int{}
 	if len(servers) == 0 {
 		for sh := 0; sh < n; sh++ {
@@ -119,7 +123,7 @@ func placeShares(servers []int, readOnly map[int]bool, n int, existing map[int][
 	// 2. Writable servers, matched to shares they already hold.
 	take(matching(pick(func(s int) bool { return !readOnly[s] }), remainingShares(), holds))
 	// 3. Remaining writable servers, matched to any remaining share.
-	take(matching(pick(func(s int) bool { return !readOnly[s] }), remainingShares(), func(int, int) bool { return true }))
+	take(matching(pick(func(s int) bool { return !readOnly[s] }), remainingShares(), func(s, sh int) bool { return !blocked(s, sh) }))
 
 	// Homeless shares: back where they already are if a writable server
 	// has them, else spread over writable servers that hold shares,
@@ -154,14 +158,16 @@ func placeShares(servers []int, readOnly map[int]bool, n int, existing map[int][
 			load[s]++
 		}
 		for _, sh := range toDistribute {
-			best := holders[0]
-			for _, s := range holders[1:] {
-				if load[s] < load[best] {
+			best := -1
+			for _, s := range holders {
+				if !blocked(s, sh) && (best < 0 || load[s] < load[best]) {
 					best = s
 				}
 			}
 			placement[sh] = best
-			load[best]++
+			if best >= 0 {
+				load[best]++
+			}
 		}
 		return placement
 	}
@@ -172,11 +178,13 @@ func placeShares(servers []int, readOnly map[int]bool, n int, existing map[int][
 		}
 	}
 	for i, sh := range toDistribute {
-		if len(writable) == 0 {
-			placement[sh] = -1
-			continue
+		placement[sh] = -1
+		for j := range writable {
+			if s := writable[(i+j)%len(writable)]; !blocked(s, sh) {
+				placement[sh] = s
+				break
+			}
 		}
-		placement[sh] = writable[i%len(writable)]
 	}
 	return placement
 }

@@ -27,7 +27,7 @@ func TestPlacementSpreadsOverServers(t *testing.T) {
 	for _, tc := range []struct{ servers, n, want int }{
 		{10, 10, 10}, {20, 10, 10}, {5, 10, 5}, {1, 10, 1}, {3, 3, 3},
 	} {
-		p := placeShares(servers(tc.servers), nil, tc.n, nil)
+		p := placeShares(servers(tc.servers), nil, tc.n, nil, nil)
 		if len(p) != tc.n {
 			t.Fatalf("%+v: placed %d shares", tc, len(p))
 		}
@@ -48,14 +48,14 @@ func TestPlacementReusesExistingShares(t *testing.T) {
 	for i := 0; i < 10; i++ {
 		existing[(i+3)%12] = []int{i}
 	}
-	p := placeShares(servers(12), nil, 10, existing)
+	p := placeShares(servers(12), nil, 10, existing, nil)
 	for sh, s := range p {
 		if (sh+3)%12 != s {
 			t.Errorf("share %d moved to %d", sh, s)
 		}
 	}
 	// All shares on one read-only server: it keeps one, the rest spread.
-	p = placeShares(servers(10), map[int]bool{0: true}, 10, map[int][]int{0: servers(10)})
+	p = placeShares(servers(10), map[int]bool{0: true}, 10, map[int][]int{0: servers(10)}, nil)
 	if h := Happiness(holdsOf(p)); h != 10 {
 		t.Errorf("happiness %d with a read-only holder, want 10", h)
 	}
@@ -71,7 +71,7 @@ func TestPlacementReusesExistingShares(t *testing.T) {
 }
 
 func TestPlacementNoWritableServers(t *testing.T) {
-	p := placeShares(servers(3), map[int]bool{0: true, 1: true, 2: true}, 4, map[int][]int{1: {2}})
+	p := placeShares(servers(3), map[int]bool{0: true, 1: true, 2: true}, 4, map[int][]int{1: {2}}, nil)
 	if p[2] != 1 {
 		t.Errorf("share 2 should stay on read-only server 1, got %d", p[2])
 	}
@@ -99,7 +99,7 @@ func TestPlacementOptimal(t *testing.T) {
 				}
 			}
 		}
-		p := placeShares(servers(ns), ro, n, existing)
+		p := placeShares(servers(ns), ro, n, existing, nil)
 		got := Happiness(holdsOf(p))
 		// Upper bound: a matching over read-only servers' existing shares
 		// plus writable servers taking anything.
@@ -119,5 +119,27 @@ func TestPlacementOptimal(t *testing.T) {
 			t.Fatalf("iter %d: happiness %d, best possible %d (servers %d, shares %d, ro %v, existing %v, placement %v)",
 				iter, got, best, ns, n, ro, existing, p)
 		}
+	}
+}
+
+// TestPlacementAvoidsBlocked: shares that a server neither took nor holds
+// (an upload of the same file in progress there) go elsewhere, and the
+// placement stays as happy as it can be.
+func TestPlacementAvoidsBlocked(t *testing.T) {
+	// Every server has its own share number in progress.
+	blocked := func(s, sh int) bool { return s == sh }
+	p := placeShares(servers(10), nil, 10, nil, blocked)
+	if h := Happiness(holdsOf(p)); h != 10 {
+		t.Errorf("happiness %d, want 10", h)
+	}
+	for sh, s := range p {
+		if blocked(s, sh) {
+			t.Errorf("share %d placed where it is blocked", sh)
+		}
+	}
+	// One server only, blocked for share 0: share 0 has no home.
+	p = placeShares(servers(1), nil, 3, nil, func(s, sh int) bool { return sh == 0 })
+	if p[0] != -1 || p[1] != 0 || p[2] != 0 {
+		t.Errorf("one server: %v", p)
 	}
 }

@@ -30,11 +30,33 @@ type UploadOptions struct {
 	// LeaseSecret is the client's lease secret (private/secret), from
 	// which each server's lease renew and cancel secrets derive.
 	LeaseSecret []byte
-	// QueryTimeout bounds each server's answer to the share query
-	// (default 15 s, as Tahoe).
+	// QueryTimeout bounds each server's answer to a share query or an
+	// allocation (default 15 s, as Tahoe). Servers much slower than the
+	// others are given up on long before that.
 	QueryTimeout time.Duration
+	// BusyWait bounds how long an upload waits for shares that a server
+	// neither accepts nor holds, as when another upload of the same file
+	// is under way there, before it places them elsewhere (default 10 s;
+	// negative: no wait).
+	BusyWait time.Duration
 	// Progress, if set, is called as plaintext is read and encoded.
 	Progress func(done, total int64)
+	// Recorder, if set, keeps the secrets of the shares being uploaded,
+	// so that a client that crashes can abort them when it restarts.
+	Recorder UploadRecorder
+}
+
+// UploadRecorder keeps the upload secrets of shares being uploaded, so that
+// a client that dies mid-upload can abort them when it starts again
+// (otherwise the servers keep them, and refuse the same shares to other
+// uploads, until they give up on them half an hour later).
+type UploadRecorder interface {
+	// Started records that share sh of si is being uploaded to the
+	// server under secret.
+	Started(server string, si lafs.StorageIndex, sh lafs.ShareNum, secret []byte)
+	// Ended says that the upload of share sh of si to the server is
+	// complete or aborted.
+	Ended(server string, si lafs.StorageIndex, sh lafs.ShareNum)
 }
 
 // UploadResult describes a finished upload.
@@ -44,6 +66,11 @@ type UploadResult struct {
 	SharesPushed int // shares written now
 	SharesExist  int // shares found already in place (and their leases renewed)
 	Servers      map[lafs.ShareNum]string
+	// Unplaced lists the shares that no server took: the file has fewer
+	// than N shares (still happy enough), and a repair can add them.
+	Unplaced []lafs.ShareNum
+	// Problems says what went wrong with servers along the way.
+	Problems []string
 }
 
 // LeaseSecretsFor derives the lease secrets for one storage index on one server.
@@ -58,6 +85,26 @@ func LeaseSecretsFor(leaseSecret []byte, si lafs.StorageIndex, serverSeed [20]by
 	}
 }
 
+// Uploader stores immutable files. Uploads of the same file (the same
+// storage index) at the same time share one upload. It is safe for
+// concurrent use.
+type Uploader struct {
+	peers lafs.Peers
+	mu    sync.Mutex
+	calls map[lafs.StorageIndex]*uploadCall
+}
+
+type uploadCall struct {
+	done chan struct{}
+	res  *UploadResult
+	err  error
+}
+
+// NewUploader returns an Uploader to the servers that peers gives.
+func NewUploader(peers lafs.Peers) *Uploader {
+	return &Uploader{peers: peers, calls: map[lafs.StorageIndex]*uploadCall{}}
+}
+
 // Upload stores the size bytes of r (read twice with a convergence secret:
 // once for the key, once to encode) as a CHK file on servers, given in the
 // permuted order for the file's storage index by peers, and returns its cap.
@@ -65,6 +112,12 @@ func LeaseSecretsFor(leaseSecret []byte, si lafs.StorageIndex, serverSeed [20]by
 // already on servers are found and reused, so uploading the same file
 // twice with the same convergence secret transfers nothing the second time.
 func Upload(ctx context.Context, peers lafs.Peers, r io.ReaderAt, size int64, opt UploadOptions) (*UploadResult, error) {
+	return (&Uploader{peers: peers}).Upload(ctx, r, size, opt)
+}
+
+// Upload is the package's Upload; while an upload of the same file is
+// under way, it waits for that one and gives its result.
+func (up *Uploader) Upload(ctx context.Context, r io.ReaderAt, size int64, opt UploadOptions) (*UploadResult, error) {
 	if size <= LITThreshold {
 		data := make([]byte, size)
 		if _, err := r.ReadAt(data, 0); err != nil && !(errors.Is(err, io.EOF) && size == 0) {
@@ -89,25 +142,58 @@ func Upload(ctx context.Context, peers lafs.Peers, r io.ReaderAt, size int64, op
 	if err != nil {
 		return nil, err
 	}
+	si := crypt.StorageIndexHash(key[:])
+	for up.calls != nil {
+		up.mu.Lock()
+		c, busy := up.calls[si]
+		if !busy {
+			c = &uploadCall{done: make(chan struct{})}
+			up.calls[si] = c
+		}
+		up.mu.Unlock()
+		if !busy {
+			defer func() {
+				up.mu.Lock()
+				delete(up.calls, si)
+				up.mu.Unlock()
+				close(c.done)
+			}()
+			c.res, c.err = up.upload(ctx, r, size, opt, p, key, si)
+			return c.res, c.err
+		}
+		// The same convergent key: the same bytes, params and secret.
+		select {
+		case <-c.done:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		if c.err == nil {
+			return c.res, nil
+		}
+		// That upload failed; try ours.
+	}
+	return up.upload(ctx, r, size, opt, p, key, si)
+}
+
+func (up *Uploader) upload(ctx context.Context, r io.ReaderAt, size int64, opt UploadOptions, p lafs.Params, key [16]byte, si lafs.StorageIndex) (*UploadResult, error) {
 	plan, err := NewPlan(uint64(size), p)
 	if err != nil {
 		return nil, err
 	}
-	si := crypt.StorageIndexHash(key[:])
-	up := &uploader{si: si, plan: plan, opt: opt, params: p}
-	if err := up.place(ctx, peers.ServersFor(si)); err != nil {
+	u := newUploader(si, plan, opt, p, up.peers.ServersFor(si))
+	if err := u.place(ctx); err != nil {
 		return nil, err
 	}
 	var src io.Reader = io.NewSectionReader(r, 0, size)
 	if opt.Progress != nil {
 		src = &progressReader{r: src, total: size, f: opt.Progress}
 	}
-	c, err := encode(ctx, src, plan, key, up)
+	c, err := encode(ctx, src, plan, key, u)
 	if err != nil {
-		up.abortAll()
+		u.abortAll()
 		return nil, err
 	}
-	return up.finish(c)
+	return u.finish(c)
 }
 
 // bucket is one share being written to one server.
@@ -120,242 +206,526 @@ type bucket struct {
 	pendOff uint64
 }
 
+// Upload timing: an allocation or a write that is late against what the
+// other servers take is given up on, so that one frozen server costs an
+// upload seconds, not the minute of a request timeout.
+const (
+	allocLateFactor = 8
+	allocLateMin    = 2 * time.Second
+	writeLateFactor = 10
+	writeLateMin    = 3 * time.Second
+	abortTimeout    = 30 * time.Second
+)
+
+// uploader places and writes the shares of one file. Servers are named by
+// their index in cands, the first 2N servers of the permuted list.
 type uploader struct {
 	si     lafs.StorageIndex
 	plan   Plan
 	opt    UploadOptions
 	params lafs.Params
+	cands  []*lafs.Server
 
+	secrets  [][]byte        // each candidate's upload secret
+	readOnly map[int]bool    // candidates that take no new shares
+	problems []string        // why, per candidate
+	existing map[int][]int   // shares each candidate is known to hold
+	blocked  map[[2]int]bool // {candidate, share}: neither taken nor held there
+	waited   bool            // for shares under way elsewhere, once
+
+	mu      sync.Mutex
 	buckets map[int]*bucket      // share -> bucket being written
 	exist   map[int]*lafs.Server // share -> server that already holds it
-	mu      sync.Mutex
+}
+
+func newUploader(si lafs.StorageIndex, plan Plan, opt UploadOptions, p lafs.Params, all []*lafs.Server) *uploader {
+	cands := all
+	if len(cands) > 2*plan.Geometry.N {
+		cands = cands[:2*plan.Geometry.N]
+	}
+	if opt.QueryTimeout == 0 {
+		opt.QueryTimeout = 15 * time.Second
+	}
+	if opt.BusyWait == 0 {
+		opt.BusyWait = 10 * time.Second
+	}
+	u := &uploader{si: si, plan: plan, opt: opt, params: p, cands: cands,
+		secrets: make([][]byte, len(cands)), readOnly: map[int]bool{}, problems: make([]string, len(cands)),
+		existing: map[int][]int{}, blocked: map[[2]int]bool{},
+		buckets: map[int]*bucket{}, exist: map[int]*lafs.Server{}}
+	shareSize := plan.Layout.ShareSize()
+	for i, s := range cands {
+		u.secrets[i] = make([]byte, 32)
+		rand.Read(u.secrets[i])
+		if s.MaxImmutableShareSize != 0 && s.MaxImmutableShareSize < shareSize {
+			u.readOnly[i] = true
+			u.problems[i] = fmt.Sprintf("%s takes shares of at most %d bytes", serverName(s), s.MaxImmutableShareSize)
+		}
+	}
+	return u
+}
+
+// holds is what each candidate holds or will hold of the file now.
+func (u *uploader) holds() map[int][]int {
+	idx := map[*lafs.Server]int{}
+	for i, s := range u.cands {
+		idx[s] = i
+	}
+	h := map[int][]int{}
+	for sh, b := range u.buckets {
+		h[idx[b.server]] = append(h[idx[b.server]], sh)
+	}
+	for sh, s := range u.exist {
+		h[idx[s]] = append(h[idx[s]], sh)
+	}
+	return h
 }
 
 // place finds where every share goes. Most uploads are of new files, so it
 // first allocates at once, as if no server held a share, and learns of
 // shares already there from the answers (the server lists every share of
-// the file it holds); that saves a round of queries per file. If that
-// placement is not happy, it does as Tahoe does: asks the first 2N servers
-// what they hold, computes the servers-of-happiness placement, allocates,
-// and repeats without servers that decline, until the placement is happy
-// or no server is left to try.
-func (u *uploader) place(ctx context.Context, all []*lafs.Server) error {
-	g := u.plan.Geometry
-	shareSize := u.plan.Layout.ShareSize()
-	cands := all
-	if len(cands) > 2*g.N {
-		cands = cands[:2*g.N]
-	}
-	if len(cands) == 0 {
+// the file it holds); that saves a round of queries per file. Shares that
+// a server neither takes nor holds (another upload of the file may be
+// under way there) are asked for again for a while. If the placement is
+// not happy, it does as Tahoe does: asks the candidates what they hold,
+// computes the servers-of-happiness placement, allocates, and repeats
+// without servers that decline, until the placement is happy or no server
+// is left to try. Once it is happy, shares still without a home go to
+// other servers, those that hold none first, so that the file keeps all N
+// shares where it can.
+func (u *uploader) place(ctx context.Context) error {
+	if len(u.cands) == 0 {
 		return fmt.Errorf("%w: no storage servers are connected (need %d for shares.happy)", ErrUnhappy, u.params.Happy)
 	}
-	timeout := u.opt.QueryTimeout
-	if timeout == 0 {
-		timeout = 15 * time.Second
-	}
-	readOnly := map[int]bool{}
-	problems := make([]string, len(cands))
-	for i, s := range cands {
-		if s.MaxImmutableShareSize != 0 && s.MaxImmutableShareSize < shareSize {
-			readOnly[i] = true
-			problems[i] = fmt.Sprintf("%s takes shares of at most %d bytes", s.Nickname, s.MaxImmutableShareSize)
-		}
-	}
-	if err := u.allocate(ctx, cands, map[int][]int{}, maps.Clone(readOnly), slices.Clone(problems), 1); err == nil || ctx.Err() != nil {
+	if err := u.allocate(ctx); err != nil {
 		return err
 	}
+	if Happiness(u.holds()) < u.params.Happy {
+		if err := u.queryAll(ctx); err != nil {
+			return err
+		}
+		for attempt := 0; attempt < len(u.cands) && Happiness(u.holds()) < u.params.Happy; attempt++ {
+			before := u.refusals()
+			if err := u.allocate(ctx); err != nil {
+				return err
+			}
+			if u.refusals() == before {
+				break // nothing new was learned: another round would do the same
+			}
+		}
+	}
+	if h := Happiness(u.holds()); h < u.params.Happy {
+		u.abortAll().Wait()
+		return u.unhappy(h)
+	}
+	u.rehome(ctx)
+	return nil
+}
 
-	// Ask every candidate, in parallel, which shares it holds.
-	existing := map[int][]int{}
+// refusals counts what the upload learned that changes placement.
+func (u *uploader) refusals() int {
+	n := len(u.blocked)
+	for _, ro := range u.readOnly {
+		if ro {
+			n++
+		}
+	}
+	return n
+}
+
+// queryAll asks every candidate, in parallel, which shares it holds.
+func (u *uploader) queryAll(ctx context.Context) error {
+	g := u.plan.Geometry
 	var mu sync.Mutex
 	var wg sync.WaitGroup
-	for i, s := range cands {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			qctx, cancel := context.WithTimeout(ctx, timeout)
+	for i, s := range u.cands {
+		wg.Go(func() {
+			qctx, cancel := context.WithTimeout(ctx, u.opt.QueryTimeout)
 			defer cancel()
 			have, err := s.Storage.ListImmutable(qctx, u.si)
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
-				readOnly[i] = true
-				problems[i] = fmt.Sprintf("%s did not answer: %v", serverName(s), err)
+				u.readOnly[i] = true
+				u.problems[i] = fmt.Sprintf("%s did not answer: %v", serverName(s), err)
 				return
 			}
 			for _, sh := range have {
 				if int(sh) < g.N {
-					existing[i] = append(existing[i], int(sh))
+					u.existing[i] = appendUnique(u.existing[i], int(sh))
 				}
 			}
-		}()
-	}
-	wg.Wait()
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	return u.allocate(ctx, cands, existing, readOnly, problems, len(cands)+1)
-}
-
-// allocate places the shares given what the candidates are known to hold
-// (existing) and which take no new shares (readOnly), allocates, and, when
-// servers decline, tries again without them, up to attempts rounds. It
-// returns nil once the placement is happy, with u.buckets and u.exist set;
-// otherwise it aborts what it allocated and returns ErrUnhappy. It updates
-// existing, readOnly and problems with what the answers tell.
-func (u *uploader) allocate(ctx context.Context, cands []*lafs.Server, existing map[int][]int, readOnly map[int]bool, problems []string, attempts int) error {
-	idx := make([]int, len(cands))
-	for i := range idx {
-		idx[i] = i
-	}
-	for attempt := 0; attempt < attempts; attempt++ {
-		placement := placeShares(idx, readOnly, u.plan.Geometry.N, existing)
-		// Group the placement by server and allocate there.
-		byServer := map[int][]lafs.ShareNum{}
-		for sh, s := range placement {
-			if s >= 0 {
-				byServer[s] = append(byServer[s], lafs.ShareNum(sh))
-			}
-		}
-		u.buckets = map[int]*bucket{}
-		u.exist = map[int]*lafs.Server{}
-		holds := map[int][]int{}
-		declined, err := u.ask(ctx, cands, byServer, existing, readOnly, problems, holds)
-		if err != nil {
-			u.abortAll()
-			return err
-		}
-		// A share both found and allocated elsewhere needs no write.
-		for sh := range u.exist {
-			if b, ok := u.buckets[sh]; ok {
-				go b.server.Storage.AbortImmutable(context.WithoutCancel(ctx), u.si, b.shnum, b.secret)
-				delete(u.buckets, sh)
-			}
-		}
-		h := Happiness(holds)
-		if h >= u.params.Happy {
-			if declined {
-				u.rehome(ctx, cands, existing, readOnly, holds, problems)
-			}
-			return nil
-		}
-		// Wait for the aborts: the next round may ask the same servers.
-		u.abortAll().Wait()
-		u.buckets = nil
-		if !declined {
-			return u.unhappy(cands, readOnly, h, problems)
-		}
-	}
-	return u.unhappy(cands, readOnly, 0, problems)
-}
-
-// ask allocates the shares of byServer on their servers in parallel (a
-// read-only server only gets its lease renewed on the shares it holds) and
-// records the answers: buckets to write in u.buckets, shares found in
-// u.exist, existing and holds; a server that refuses or declines a share
-// is marked read-only with its problem, and declined reports it.
-func (u *uploader) ask(ctx context.Context, cands []*lafs.Server, byServer map[int][]lafs.ShareNum, existing map[int][]int, readOnly map[int]bool, problems []string, holds map[int][]int) (declined bool, err error) {
-	n := u.plan.Geometry.N
-	lease := func(s *lafs.Server) lafs.LeaseSecrets { return LeaseSecretsFor(u.opt.LeaseSecret, u.si, s.LeaseSeed) }
-	type answer struct {
-		res    lafs.AllocateResult
-		err    error
-		secret []byte
-	}
-	answers := make(map[int]*answer)
-	var wg sync.WaitGroup
-	for s, shares := range byServer {
-		slices.Sort(shares)
-		a := &answer{secret: make([]byte, 32)}
-		rand.Read(a.secret)
-		answers[s] = a
-		if readOnly[s] {
-			continue
-		}
-		wg.Go(func() {
-			a.res, a.err = cands[s].Storage.AllocateBuckets(ctx, u.si, lease(cands[s]), a.secret, shares, u.plan.Layout.ShareSize())
 		})
 	}
 	wg.Wait()
-	if err := ctx.Err(); err != nil {
-		return false, err
+	return ctx.Err()
+}
+
+// allocate places the shares that have no home yet, given what is known,
+// allocates them, and waits a while for shares that servers neither take
+// nor hold.
+func (u *uploader) allocate(ctx context.Context) error {
+	idx := make([]int, len(u.cands))
+	for i := range idx {
+		idx[i] = i
 	}
+	// What candidates hold, and what they will hold once this upload's
+	// buckets are written, stays where it is.
+	known := u.holds()
+	for s, shares := range u.existing {
+		for _, sh := range shares {
+			known[s] = appendUnique(known[s], sh)
+		}
+	}
+	placement := placeShares(idx, u.readOnly, u.plan.Geometry.N, known, u.isBlocked)
+	byServer := map[int][]lafs.ShareNum{}
+	for sh, s := range placement {
+		if s >= 0 && u.buckets[sh] == nil && u.exist[sh] == nil {
+			byServer[s] = append(byServer[s], lafs.ShareNum(sh))
+		}
+	}
+	busy, err := u.ask(ctx, byServer)
+	if err != nil {
+		return err
+	}
+	return u.waitForBusy(ctx, busy)
+}
+
+func (u *uploader) isBlocked(s, sh int) bool { return u.blocked[[2]int{s, sh}] }
+
+// ask allocates the shares of byServer on their servers in parallel (a
+// read-only server only gets its lease renewed on the shares it holds) and
+// records the answers. A server that refuses, fails, or is late against
+// the others is marked read-only with its problem. It returns, by server,
+// the shares that were neither allocated nor found there.
+func (u *uploader) ask(ctx context.Context, byServer map[int][]lafs.ShareNum) (busy map[int][]lafs.ShareNum, err error) {
+	type answer struct {
+		s   int
+		res lafs.AllocateResult
+		err error
+	}
+	answers := make(chan answer, len(byServer))
+	asked := map[int]bool{}
+	start := time.Now()
 	for s, shares := range byServer {
-		a := answers[s]
-		if readOnly[s] {
+		slices.Sort(shares)
+		if u.readOnly[s] {
 			// Shares it already holds: renew the lease, write nothing.
 			for _, sh := range shares {
-				u.exist[int(sh)] = cands[s]
-				holds[s] = append(holds[s], int(sh))
+				if slices.Contains(u.existing[s], int(sh)) {
+					u.exist[int(sh)] = u.cands[s]
+				}
 			}
-			go cands[s].Storage.AddOrRenewLease(context.WithoutCancel(ctx), u.si, lease(cands[s]))
+			go u.cands[s].Storage.AddOrRenewLease(context.WithoutCancel(ctx), u.si, u.lease(s))
 			continue
 		}
-		if a.err != nil {
-			problems[s] = fmt.Sprintf("%s refused the allocation: %v", serverName(cands[s]), a.err)
-			readOnly[s] = true
-			declined = true
-			continue
-		}
-		got := map[lafs.ShareNum]bool{}
-		for _, sh := range a.res.AlreadyHave {
-			got[sh] = true
-			if int(sh) < n {
-				u.exist[int(sh)] = cands[s]
-				holds[s] = append(holds[s], int(sh))
-				existing[s] = appendUnique(existing[s], int(sh))
+		asked[s] = true
+		go func() {
+			actx, cancel := context.WithTimeout(ctx, u.opt.QueryTimeout)
+			defer cancel()
+			res, err := u.cands[s].Storage.AllocateBuckets(actx, u.si, u.lease(s), u.secrets[s], shares, u.plan.Layout.ShareSize())
+			if err == nil {
+				u.cands[s].Latency.Observe(time.Since(start))
 			}
-		}
-		for _, sh := range a.res.Allocated {
-			if got[sh] || int(sh) >= n {
+			answers <- answer{s, res, err}
+		}()
+	}
+	busy = map[int][]lafs.ShareNum{}
+	var took []time.Duration
+	var late <-chan time.Time
+	for len(asked) > 0 {
+		select {
+		case a := <-answers:
+			delete(asked, a.s)
+			took = append(took, time.Since(start))
+			if ctx.Err() != nil {
 				continue
 			}
-			got[sh] = true
-			if _, dup := u.buckets[int(sh)]; dup {
+			if a.err != nil {
+				u.refuse(a.s, fmt.Sprintf("%s refused the allocation: %v", serverName(u.cands[a.s]), a.err))
 				continue
 			}
-			u.buckets[int(sh)] = &bucket{server: cands[s], shnum: sh, secret: a.secret}
-			holds[s] = append(holds[s], int(sh))
+			if left := u.accept(a.s, byServer[a.s], a.res); len(left) > 0 {
+				busy[a.s] = left
+			}
+			if late == nil {
+				late = time.After(max(allocLateMin, allocLateFactor*took[len(took)/2]) - time.Since(start))
+			}
+		case <-late:
+			// The rest are late: give up on them, and abort whatever
+			// they allocate when their answers come.
+			for s := range asked {
+				u.refuse(s, fmt.Sprintf("%s did not answer the allocation in %v (the others took at most %v)",
+					serverName(u.cands[s]), time.Since(start).Round(time.Millisecond), took[len(took)-1].Round(time.Millisecond)))
+				u.cands[s].Latency.Demote(demoteFor)
+			}
+			n := len(asked)
+			go func() {
+				for range n {
+					a := <-answers
+					for _, sh := range a.res.Allocated {
+						u.abortShare(a.s, sh)
+					}
+				}
+			}()
+			asked = nil
+		case <-ctx.Done():
+			return nil, ctx.Err()
 		}
-		for _, sh := range shares {
-			if !got[sh] {
-				problems[s] = fmt.Sprintf("%s declined share %d (no space?)", serverName(cands[s]), sh)
-				readOnly[s] = true
-				declined = true
+	}
+	return busy, ctx.Err()
+}
+
+func (u *uploader) lease(s int) lafs.LeaseSecrets {
+	return LeaseSecretsFor(u.opt.LeaseSecret, u.si, u.cands[s].LeaseSeed)
+}
+
+// refuse marks a candidate as taking no new shares.
+func (u *uploader) refuse(s int, why string) {
+	u.readOnly[s] = true
+	u.problems[s] = why
+}
+
+// accept records an allocation answer from candidate s for the shares
+// asked: those it holds complete, those it now awaits from this upload.
+// It returns the shares it did neither for.
+func (u *uploader) accept(s int, asked []lafs.ShareNum, res lafs.AllocateResult) (neither []lafs.ShareNum) {
+	n := u.plan.Geometry.N
+	got := map[lafs.ShareNum]bool{}
+	for _, sh := range res.AlreadyHave {
+		got[sh] = true
+		if int(sh) < n {
+			u.existing[s] = appendUnique(u.existing[s], int(sh))
+			if u.exist[int(sh)] == nil && u.buckets[int(sh)] == nil {
+				u.exist[int(sh)] = u.cands[s]
 			}
 		}
 	}
-	return declined, nil
+	for _, sh := range res.Allocated {
+		if got[sh] || int(sh) >= n {
+			continue
+		}
+		got[sh] = true
+		if u.buckets[int(sh)] != nil || u.exist[int(sh)] != nil {
+			u.abortShare(s, sh)
+			continue
+		}
+		b := &bucket{server: u.cands[s], shnum: sh, secret: u.secrets[s]}
+		u.buckets[int(sh)] = b
+		if u.opt.Recorder != nil {
+			u.opt.Recorder.Started(u.cands[s].ID, u.si, sh, u.secrets[s])
+		}
+	}
+	for _, sh := range asked {
+		if !got[sh] {
+			neither = append(neither, sh)
+		}
+	}
+	return neither
+}
+
+// waitForBusy deals with shares that servers neither took nor hold. A
+// server without room for a share is marked read-only. Otherwise another
+// upload of the same file is probably under way there, so the shares are
+// asked for again, for up to BusyWait: when that upload ends they are
+// found complete (or, if it was given up, allocated). That wait happens
+// once per upload. What is still neither is blocked on that server, to be
+// placed elsewhere.
+func (u *uploader) waitForBusy(ctx context.Context, busy map[int][]lafs.ShareNum) error {
+	if len(busy) == 0 {
+		return nil
+	}
+	shareSize := u.plan.Layout.ShareSize()
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for s := range maps.Clone(busy) {
+		wg.Go(func() {
+			vctx, cancel := context.WithTimeout(ctx, u.opt.QueryTimeout)
+			defer cancel()
+			v, err := u.cands[s].Storage.Version(vctx)
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err != nil:
+				u.refuse(s, fmt.Sprintf("%s neither took nor holds shares %v, and did not say why: %v", serverName(u.cands[s]), busy[s], err))
+			case v.AvailableSpace < shareSize:
+				u.refuse(s, fmt.Sprintf("%s has no room for a share of %d bytes (%d available)", serverName(u.cands[s]), shareSize, v.AvailableSpace))
+			default:
+				return
+			}
+			delete(busy, s)
+		})
+	}
+	wg.Wait()
+	if len(busy) == 0 {
+		return nil
+	}
+	deadline := time.Now().Add(u.opt.BusyWait)
+	if u.waited {
+		deadline = time.Now()
+	}
+	// The upload that goes on asks for the shares again, to get them once
+	// the others let go; the others only look for them to be complete.
+	active := !u.waited && u.yield(busy)
+	u.waited = true
+	for pause := 250 * time.Millisecond; len(busy) > 0 && time.Now().Add(pause).Before(deadline); pause = min(2*pause, 2*time.Second) {
+		select {
+		case <-time.After(pause):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		var err error
+		if active {
+			busy, err = u.ask(ctx, busy)
+		} else {
+			err = u.lookFor(ctx, busy)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	for s, shares := range busy {
+		for _, sh := range shares {
+			u.blocked[[2]int{s, int(sh)}] = true
+		}
+		u.problems[s] = fmt.Sprintf("%s neither took nor holds shares %v (another upload of the file is under way there, or was abandoned)", serverName(u.cands[s]), shares)
+	}
+	return nil
+}
+
+// yield settles which of the uploads of one file going on at once goes
+// first, when it got some of the shares and found others under way: the
+// one that holds the lowest share number goes on, and it reports so. The
+// others abort their buckets and wait for it to finish. Every upload of a
+// file asks for every share number, so one holds share 0, and all but
+// that one yield. An upload that got no share at all just waits.
+func (u *uploader) yield(busy map[int][]lafs.ShareNum) (goOn bool) {
+	if len(u.buckets) == 0 {
+		return false
+	}
+	lowestBusy, lowestHeld := lafs.MaxShares, lafs.MaxShares
+	for _, shares := range busy {
+		for _, sh := range shares {
+			lowestBusy = min(lowestBusy, int(sh))
+		}
+	}
+	for sh := range u.buckets {
+		lowestHeld = min(lowestHeld, sh)
+	}
+	if lowestHeld < lowestBusy {
+		return true
+	}
+	idx := map[*lafs.Server]int{}
+	for i, s := range u.cands {
+		idx[s] = i
+	}
+	var wg sync.WaitGroup
+	for sh, b := range u.buckets {
+		busy[idx[b.server]] = append(busy[idx[b.server]], lafs.ShareNum(sh))
+		wg.Go(func() { u.abortBucket(b).Wait() })
+	}
+	wg.Wait()
+	u.buckets = map[int]*bucket{}
+	return false
+}
+
+// lookFor asks the servers of busy which of the shares they hold complete
+// now: those are found (and their leases renewed), the rest stay in busy.
+func (u *uploader) lookFor(ctx context.Context, busy map[int][]lafs.ShareNum) error {
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for s, shares := range maps.Clone(busy) {
+		wg.Go(func() {
+			qctx, cancel := context.WithTimeout(ctx, u.opt.QueryTimeout)
+			defer cancel()
+			have, err := u.cands[s].Storage.ListImmutable(qctx, u.si)
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			var left []lafs.ShareNum
+			for _, sh := range shares {
+				if !slices.Contains(have, sh) {
+					left = append(left, sh)
+					continue
+				}
+				u.existing[s] = appendUnique(u.existing[s], int(sh))
+				if u.exist[int(sh)] == nil && u.buckets[int(sh)] == nil {
+					u.exist[int(sh)] = u.cands[s]
+				}
+			}
+			if len(left) < len(shares) {
+				go u.cands[s].Storage.AddOrRenewLease(context.WithoutCancel(ctx), u.si, u.lease(s))
+			}
+			if len(left) == 0 {
+				delete(busy, s)
+			} else {
+				busy[s] = left
+			}
+		})
+	}
+	wg.Wait()
+	return ctx.Err()
 }
 
 // rehome gives the shares that a happy placement left without a server
-// (their servers declined) to candidates that hold none of the file yet,
-// one share each in permuted order, so that the file keeps all N shares
-// when servers are to spare. A server that declines again is marked and
-// its share stays homeless: happiness is already met.
-func (u *uploader) rehome(ctx context.Context, cands []*lafs.Server, existing map[int][]int, readOnly map[int]bool, holds map[int][]int, problems []string) {
-	byServer := map[int][]lafs.ShareNum{}
-	sh := 0
-	for i := range cands {
-		for sh < u.plan.Geometry.N && (u.buckets[sh] != nil || u.exist[sh] != nil) {
-			sh++
+// to other candidates: first those that hold none of the file, one share
+// each in permuted order, then (as Tahoe does) those that hold some, the
+// least loaded first. A server that declines is marked; a share nobody
+// takes stays without a home, and the result says so.
+func (u *uploader) rehome(ctx context.Context) {
+	for round := 0; round < 2; round++ {
+		homeless := u.homeless()
+		if len(homeless) == 0 {
+			return
 		}
-		if sh == u.plan.Geometry.N {
-			break
+		holds := u.holds()
+		byServer := map[int][]lafs.ShareNum{}
+		load := func(s int) int { return len(holds[s]) + len(byServer[s]) }
+		for _, sh := range homeless {
+			best := -1
+			for s := range u.cands {
+				if u.readOnly[s] || u.isBlocked(s, sh) || slices.Contains(byServer[s], lafs.ShareNum(sh)) {
+					continue
+				}
+				if round == 0 && load(s) > 0 {
+					continue // first round: servers holding nothing
+				}
+				if best < 0 || load(s) < load(best) {
+					best = s
+				}
+			}
+			if best >= 0 {
+				byServer[best] = append(byServer[best], lafs.ShareNum(sh))
+			}
 		}
-		if !readOnly[i] && len(holds[i]) == 0 {
-			byServer[i] = []lafs.ShareNum{lafs.ShareNum(sh)}
-			sh++
+		busy, err := u.ask(ctx, byServer)
+		if err != nil {
+			return
+		}
+		for s, shares := range busy {
+			for _, sh := range shares {
+				u.blocked[[2]int{s, int(sh)}] = true
+			}
 		}
 	}
-	u.ask(ctx, cands, byServer, existing, readOnly, problems, holds)
+}
+
+// homeless lists the shares with neither a bucket nor a server holding them.
+func (u *uploader) homeless() []int {
+	var out []int
+	for sh := 0; sh < u.plan.Geometry.N; sh++ {
+		if u.buckets[sh] == nil && u.exist[sh] == nil {
+			out = append(out, sh)
+		}
+	}
+	return out
 }
 
 func appendUnique(s []int, v int) []int {
-	for _, x := range s {
-		if x == v {
-			return s
-		}
+	if slices.Contains(s, v) {
+		return s
 	}
 	return append(s, v)
 }
@@ -374,25 +744,29 @@ func shortID(id string) string {
 	return id
 }
 
-func (u *uploader) unhappy(cands []*lafs.Server, readOnly map[int]bool, h int, problems []string) error {
+func (u *uploader) unhappy(h int) error {
 	usable := 0
-	for i := range cands {
-		if !readOnly[i] {
+	for i := range u.cands {
+		if !u.readOnly[i] {
 			usable++
 		}
 	}
+	msg := fmt.Sprintf("shares could be placed on only %d servers such that any %d of them have enough shares to recover the file, but we were asked to place shares on at least %d such servers (found %d servers, %d usable)",
+		h, u.params.K, u.params.Happy, len(u.cands), usable)
+	if why := u.problemList(); len(why) > 0 {
+		msg += "; " + strings.Join(why, "; ")
+	}
+	return fmt.Errorf("%w: %s", ErrUnhappy, msg)
+}
+
+func (u *uploader) problemList() []string {
 	var why []string
-	for _, p := range problems {
+	for _, p := range u.problems {
 		if p != "" {
 			why = append(why, p)
 		}
 	}
-	msg := fmt.Sprintf("shares could be placed on only %d servers such that any %d of them have enough shares to recover the file, but we were asked to place shares on at least %d such servers (found %d servers, %d usable)",
-		h, u.params.K, u.params.Happy, len(cands), usable)
-	if len(why) > 0 {
-		msg += "; " + strings.Join(why, "; ")
-	}
-	return fmt.Errorf("%w: %s", ErrUnhappy, msg)
+	return why
 }
 
 // WriteShare implements Sink: it sends share data to the server holding
@@ -423,15 +797,67 @@ func (u *uploader) WriteShare(ctx context.Context, shnum int, off uint64, data [
 	return nil
 }
 
-// send writes to the server; a failure marks the bucket failed (the upload
-// goes on and judges happiness at the end) rather than stopping everything.
+// writeLate is how long a write may take before it is given up on: many
+// times what the servers written to usually take.
+func (u *uploader) writeLate() time.Duration {
+	u.mu.Lock()
+	var ds []time.Duration
+	for _, b := range u.buckets {
+		if d := b.server.Latency.Typical(); d > 0 {
+			ds = append(ds, d)
+		}
+	}
+	u.mu.Unlock()
+	if len(ds) == 0 {
+		return 2 * writeLateMin
+	}
+	slices.Sort(ds)
+	return max(writeLateMin, writeLateFactor*ds[len(ds)/2])
+}
+
+// send writes to the server; a failure, or a write much slower than the
+// servers usually are, marks the bucket failed (the upload goes on and
+// judges happiness at the end) rather than stopping everything.
 func (u *uploader) send(ctx context.Context, b *bucket, off uint64, data []byte) error {
-	_, err := b.server.Storage.WriteImmutable(ctx, u.si, b.shnum, b.secret, off, data)
-	if err != nil && ctx.Err() == nil {
+	late := u.writeLate()
+	wctx, cancel := context.WithTimeout(ctx, late)
+	defer cancel()
+	start := time.Now()
+	_, err := b.server.Storage.WriteImmutable(wctx, u.si, b.shnum, b.secret, off, data)
+	if err == nil {
+		b.server.Latency.Observe(time.Since(start))
+		return nil
+	}
+	if ctx.Err() == nil {
+		if wctx.Err() != nil {
+			b.server.Latency.Demote(demoteFor)
+			err = fmt.Errorf("no answer in %v, far longer than the servers usually take: %w", late.Round(time.Millisecond), err)
+		}
 		b.failed = fmt.Errorf("%s: writing share %d: %w", serverName(b.server), b.shnum, err)
-		go b.server.Storage.AbortImmutable(context.Background(), u.si, b.shnum, b.secret)
+		u.abortBucket(b)
 	}
 	return err
+}
+
+// abortBucket aborts the upload of a bucket in the background.
+func (u *uploader) abortBucket(b *bucket) *sync.WaitGroup {
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), abortTimeout)
+		defer cancel()
+		err := b.server.Storage.AbortImmutable(ctx, u.si, b.shnum, b.secret)
+		if u.opt.Recorder != nil && (err == nil || errors.Is(err, lafs.ErrNotExist)) {
+			// Otherwise the record stays, for the client to try again
+			// when it next starts.
+			u.opt.Recorder.Ended(b.server.ID, u.si, b.shnum)
+		}
+	})
+	return &wg
+}
+
+// abortShare aborts share sh allocated on candidate s in the background.
+func (u *uploader) abortShare(s int, sh lafs.ShareNum) {
+	u.abortBucket(&bucket{server: u.cands[s], shnum: sh, secret: u.secrets[s]})
 }
 
 // abortAll aborts every bucket in the background; Wait on the result to
@@ -439,7 +865,7 @@ func (u *uploader) send(ctx context.Context, b *bucket, off uint64, data []byte)
 func (u *uploader) abortAll() *sync.WaitGroup {
 	var wg sync.WaitGroup
 	for _, b := range u.buckets {
-		wg.Go(func() { b.server.Storage.AbortImmutable(context.Background(), u.si, b.shnum, b.secret) })
+		wg.Go(func() { u.abortBucket(b).Wait() })
 	}
 	return &wg
 }
@@ -457,7 +883,11 @@ func (u *uploader) finish(c *cap.CHK) (*UploadResult, error) {
 		}
 		if b.failed != nil {
 			failures = append(failures, b.failed)
+			res.Problems = append(res.Problems, b.failed.Error())
 			continue
+		}
+		if u.opt.Recorder != nil {
+			u.opt.Recorder.Ended(b.server.ID, u.si, b.shnum)
 		}
 		res.SharesPushed++
 		holds[b.server] = append(holds[b.server], sh)
@@ -468,6 +898,12 @@ func (u *uploader) finish(c *cap.CHK) (*UploadResult, error) {
 		holds[s] = append(holds[s], sh)
 		res.Servers[lafs.ShareNum(sh)] = s.ID
 	}
+	for sh := 0; sh < u.plan.Geometry.N; sh++ {
+		if _, ok := res.Servers[lafs.ShareNum(sh)]; !ok {
+			res.Unplaced = append(res.Unplaced, lafs.ShareNum(sh))
+		}
+	}
+	res.Problems = append(res.Problems, u.problemList()...)
 	byIndex := map[int][]int{}
 	i := 0
 	for _, shs := range holds {

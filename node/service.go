@@ -89,7 +89,7 @@ func Start(ctx context.Context, basedir string, log *slog.Logger) (*Node, error)
 		}
 		return n, nil
 	}
-	if err := n.startClient(ctx); err != nil {
+	if err := n.startClient(ctx, true); err != nil {
 		n.Close()
 		return nil, err
 	}
@@ -188,9 +188,15 @@ func DialStorage(ctx context.Context, nurl string) (lafs.StorageServer, error) {
 	return storagehttp.Dial(u)
 }
 
+// PendingUploadsFile is where a running client node keeps the secrets of
+// the immutable shares it is uploading, to abort them after a crash.
+const PendingUploadsFile = "uploads-in-progress"
+
 // startClient starts the storage broker, fed by private/servers.yaml, and
-// the client on top of it.
-func (n *Node) startClient(ctx context.Context) error {
+// the client on top of it. The node's own client (own, as for lafs run,
+// not a Go program's OpenClient beside it) keeps the uploads in progress
+// in private/, and aborts those a crash left.
+func (n *Node) startClient(ctx context.Context, own bool) error {
 	secrets, err := LoadOrCreateSecrets(n.Basedir)
 	if err != nil {
 		return err
@@ -219,7 +225,7 @@ func (n *Node) startClient(ctx context.Context) error {
 	if cc.MutableFormat == MDMF {
 		format = cap.MDMF
 	}
-	n.Client, err = client.New(client.Config{
+	cfg := client.Config{
 		Params:        cc.Params(),
 		Convergence:   secrets.Convergence,
 		LeaseSecret:   secrets.Lease,
@@ -227,7 +233,12 @@ func (n *Node) startClient(ctx context.Context) error {
 		TempDir:       tmp,
 		MutableFormat: format,
 		KeyPoolSize:   keyPoolSize(n.Config.Kind()),
-	})
+		Log:           n.Log.With("service", "client"),
+	}
+	if own {
+		cfg.PendingUploads = filepath.Join(n.Basedir, "private", PendingUploadsFile)
+	}
+	n.Client, err = client.New(cfg)
 	if err != nil {
 		return err
 	}
@@ -261,7 +272,7 @@ func OpenClient(ctx context.Context, basedir string, log *slog.Logger) (*Node, e
 	if err != nil {
 		return nil, err
 	}
-	if err := n.startClient(ctx); err != nil {
+	if err := n.startClient(ctx, false); err != nil {
 		n.Close()
 		return nil, err
 	}

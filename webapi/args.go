@@ -18,6 +18,9 @@ type request struct {
 	segs  []string
 	query []argPair
 	form  *form // set once a POST form has been read
+	// answer holds the headers of the response, for what a request
+	// learns on the way (how an upload went).
+	answer http.Header
 }
 
 type argPair struct{ k, v string }

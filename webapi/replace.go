@@ -1,8 +1,10 @@
 package webapi
 
 import (
+	"fmt"
 	"io"
 	"net/http"
+	"strings"
 
 	"github.com/lafs/lafs/cap"
 	"github.com/lafs/lafs/client"
@@ -93,7 +95,7 @@ func (h *handler) newFile(q *request, r io.Reader) (cap.Cap, error) {
 	}
 	if sr, ok := r.(*io.SectionReader); ok {
 		// A form's file, already spooled to disk: no second spool.
-		k, err := h.c.Upload(q.Context(), sr, sr.Size(), client.UploadOptions{})
+		k, err := h.c.Upload(q.Context(), sr, sr.Size(), h.uploadOptions(q))
 		if err != nil {
 			return nil, err
 		}
@@ -102,7 +104,7 @@ func (h *handler) newFile(q *request, r io.Reader) (cap.Cap, error) {
 		return k, nil
 	}
 	body := &countingReader{r: r}
-	k, err := h.c.UploadStream(q.Context(), body, client.UploadOptions{})
+	k, err := h.c.UploadStream(q.Context(), body, h.uploadOptions(q))
 	if err != nil {
 		return nil, err
 	}
@@ -211,4 +213,23 @@ func (h *handler) servePlaceholder(w http.ResponseWriter, q *request, n *node) e
 		return h.replaceWithForm(w, q, n, r)
 	}
 	return unsupportedMethod(q, "PUT", "POST")
+}
+
+// SharesPlacedHeader, in the answer to an upload, says how many of the
+// file's shares found a server when that is fewer than all of them
+// ("9 of 10"): the file is recoverable, but a repair can add the others.
+// Tahoe has no such header.
+const SharesPlacedHeader = "X-Lafs-Shares-Placed"
+
+// uploadOptions are those of an upload for q: one that places fewer
+// shares than the file has says so in the answer and in the log.
+func (h *handler) uploadOptions(q *request) client.UploadOptions {
+	return client.UploadOptions{Report: func(r client.UploadReport) {
+		if r.LIT || r.SharesPlaced >= r.SharesTotal {
+			return
+		}
+		q.answer.Set(SharesPlacedHeader, fmt.Sprintf("%d of %d", r.SharesPlaced, r.SharesTotal))
+		h.log.Warn("upload placed fewer shares than the file has", "placed", r.SharesPlaced, "of", r.SharesTotal,
+			"happiness", r.Happiness, "problems", strings.Join(r.Problems, "; "))
+	}}
 }

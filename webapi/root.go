@@ -101,6 +101,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hd.Set("Referrer-Policy", "no-referrer")
 	defer h.c.Busy()()
 	q := newRequest(limitBody(w, r, h.opts.BodyTimeout))
+	q.answer = w.Header()
 	defer q.close()
 	if err := h.route(w, q); err != nil {
 		h.fail(w, q, err)

@@ -191,7 +191,7 @@ func (h *handler) postUnlinked(w http.ResponseWriter, q *request) error {
 		return nil
 	}
 	start := time.Now()
-	c, err := h.c.Upload(q.Context(), q.form.file, q.form.size, client.UploadOptions{})
+	c, err := h.c.Upload(q.Context(), q.form.file, q.form.size, h.uploadOptions(q))
 	if err != nil {
 		return err
 	}

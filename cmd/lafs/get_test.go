@@ -126,3 +126,21 @@ func TestGetCutAndUnrecoverable(t *testing.T) {
 		t.Errorf("a failed get left %v", ents)
 	}
 }
+
+// A put whose upload placed fewer shares than the file has (a server froze
+// while it was written) succeeds, and says so.
+func TestPutWarnsOfMissingShares(t *testing.T) {
+	gg := newGetGrid(t)
+	gg.g.Faults[3].Set(func(f *testgrid.Faults) { f.WriteDelay = time.Hour })
+	data := make([]byte, 200000)
+	rand.Read(data)
+	in := filepath.Join(t.TempDir(), "in")
+	os.WriteFile(in, data, 0o644)
+	out, errOut, code := runCmd(t, nil, "-d", gg.nodeDir, "put", in)
+	if code != 0 || !strings.HasPrefix(out, "URI:CHK:") {
+		t.Fatalf("put: %d %q %q", code, out, errOut)
+	}
+	if !strings.Contains(errOut, "warning: only 9 of 10 shares found a server") {
+		t.Errorf("put does not warn of the missing share: %q", errOut)
+	}
+}

@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"os"
 	"strings"
+
+	"github.com/lafs/lafs/webapi"
 )
 
 const putHelp = `usage: lafs [-d NODEDIR] put [options] [LOCAL_FILE|-] [REMOTE_FILE]
@@ -117,6 +119,9 @@ func runPut(ctx context.Context, e *env, args []string) error {
 		return failf("%s", httpFailure("Error", resp, answer))
 	}
 	fmt.Fprintln(e.stderr, resp.Status)
+	if placed := resp.Header.Get(webapi.SharesPlacedHeader); placed != "" {
+		fmt.Fprintf(e.stderr, "warning: only %s shares found a server; the file can be read, and a repair can add the others\n", placed)
+	}
 	fmt.Fprintln(e.stdout, quoteName(strings.TrimSpace(string(answer)), false))
 	return nil
 }

@@ -30,12 +30,13 @@ type Grid struct {
 
 // Faults are what a server does wrong; change them at any time.
 type Faults struct {
-	mu        sync.Mutex
-	Offline   bool          // every call fails
-	Corrupt   bool          // immutable reads come back with a flipped bit
-	Delay     time.Duration // every call waits this long first
-	ReadDelay time.Duration // share reads wait this long first
-	Declines  bool          // allocations are refused
+	mu         sync.Mutex
+	Offline    bool          // every call fails
+	Corrupt    bool          // immutable reads come back with a flipped bit
+	Delay      time.Duration // every call waits this long first
+	ReadDelay  time.Duration // share reads wait this long first
+	WriteDelay time.Duration // immutable share writes wait this long first
+	Declines   bool          // allocations are refused
 
 	advised  []lafs.ShareNum // immutable shares the server was told are corrupt
 	requests int             // calls the server received
@@ -58,7 +59,7 @@ func (f *Faults) Set(change func(f *Faults)) {
 func (f *Faults) get() Faults {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return Faults{Offline: f.Offline, Corrupt: f.Corrupt, Delay: f.Delay, ReadDelay: f.ReadDelay, Declines: f.Declines}
+	return Faults{Offline: f.Offline, Corrupt: f.Corrupt, Delay: f.Delay, ReadDelay: f.ReadDelay, WriteDelay: f.WriteDelay, Declines: f.Declines}
 }
 
 // Advised lists the immutable shares that clients told the server are
@@ -150,6 +151,9 @@ func (s *faulty) AllocateBuckets(ctx context.Context, si lafs.StorageIndex, l la
 
 func (s *faulty) WriteImmutable(ctx context.Context, si lafs.StorageIndex, sh lafs.ShareNum, up []byte, off uint64, data []byte) (lafs.WriteResult, error) {
 	if err := s.check(ctx); err != nil {
+		return lafs.WriteResult{}, err
+	}
+	if err := wait(ctx, s.f.get().WriteDelay); err != nil {
 		return lafs.WriteResult{}, err
 	}
 	return s.StorageServer.WriteImmutable(ctx, si, sh, up, off, data)
@@ -248,4 +252,25 @@ func (g *Grid) FlipShare(t testing.TB, si lafs.StorageIndex, sh lafs.ShareNum, m
 		n++
 	}
 	return n
+}
+
+func (s *faulty) AbortImmutable(ctx context.Context, si lafs.StorageIndex, sh lafs.ShareNum, up []byte) error {
+	if err := s.check(ctx); err != nil {
+		return err
+	}
+	return s.StorageServer.AbortImmutable(ctx, si, sh, up)
+}
+
+func (s *faulty) AddOrRenewLease(ctx context.Context, si lafs.StorageIndex, l lafs.LeaseSecrets) error {
+	if err := s.check(ctx); err != nil {
+		return err
+	}
+	return s.StorageServer.AddOrRenewLease(ctx, si, l)
+}
+
+func (s *faulty) AdviseCorruptMutable(ctx context.Context, si lafs.StorageIndex, sh lafs.ShareNum, reason string) error {
+	if err := s.check(ctx); err != nil {
+		return err
+	}
+	return s.StorageServer.AdviseCorruptMutable(ctx, si, sh, reason)
 }
