@@ -94,7 +94,14 @@ type Client struct {
 	uploads   *immutable.Uploader
 	pending   *pendingUploads // nil without Config.PendingUploads
 	stop      context.CancelFunc
+	// leftovers is closed once the uploads an earlier run left are
+	// aborted (or given up on).
+	leftovers chan struct{}
 }
+
+// maxLeftoverWait bounds how long an upload waits for the aborting of the
+// uploads an earlier run left, which may be of the same file.
+const maxLeftoverWait = 10 * time.Second
 
 // New returns a client for cfg, which needs at least Params and Peers.
 // With a KeyPoolSize it starts making keys in the background: Close
@@ -128,7 +135,9 @@ func New(cfg Config) (*Client, error) {
 		downloads: immutable.NewDownloader(cfg.Peers, immutable.DownloadOptions{RequestTimeout: cfg.BlockTimeout}),
 		uploads:   immutable.NewUploader(cfg.Peers),
 		stop:      func() {},
+		leftovers: make(chan struct{}),
 	}
+	aborting := false
 	if cfg.PendingUploads != "" {
 		p, left, err := openPendingUploads(cfg.PendingUploads, cfg.Log)
 		if err != nil {
@@ -136,11 +145,18 @@ func New(cfg Config) (*Client, error) {
 		}
 		c.pending = p
 		if len(left) > 0 {
+			aborting = true
 			var ctx context.Context
 			ctx, c.stop = context.WithCancel(context.Background())
 			cfg.Log.Info("aborting the uploads an earlier run left unfinished", "shares", len(left))
-			go p.abortLeftovers(ctx, cfg.Peers, left, 5*time.Minute)
+			go func() {
+				p.abortLeftovers(ctx, cfg.Peers, left, 5*time.Minute)
+				close(c.leftovers)
+			}()
 		}
+	}
+	if !aborting {
+		close(c.leftovers)
 	}
 	c.keys = mutable.NewKeyPool(cfg.KeyPoolSize)
 	return c, nil
@@ -213,6 +229,14 @@ func (c *Client) Upload(ctx context.Context, r io.ReaderAt, size int64, o Upload
 	}
 	if c.pending != nil {
 		opt.Recorder = c.pending
+		// The first uploads after a crash wait (a little) for what it
+		// left to be aborted: it may be the same file.
+		select {
+		case <-c.leftovers:
+		case <-time.After(maxLeftoverWait):
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
 	}
 	res, err := c.uploads.Upload(ctx, r, size, opt)
 	if err != nil {

@@ -22,20 +22,22 @@ import (
 // immutable shares being uploaded, so that a client that dies mid-upload
 // can abort them when it starts again. Servers otherwise keep such shares
 // half-written, and refuse them to every other upload, for half an hour.
-// It implements immutable.UploadRecorder. The file is rewritten in the
-// background at most every flushEvery, so a crash right after an
-// allocation may leave that one unrecorded (the servers then drop it
-// after their timeout, as they would have anyway).
+// It implements immutable.UploadRecorder.
+//
+// The file is a log: "+ SERVER SI SHARE SECRET" when a share's upload
+// starts, "- SERVER SI SHARE" when it ends (the storage index and secret
+// in Tahoe's base32), each line one append, so that recording costs a
+// write, not a rewrite; a line cut by a crash is ignored. The log is
+// rewritten with only what is open when it grows, and emptied when nothing
+// is.
 type pendingUploads struct {
 	path string
 	log  *slog.Logger
 
 	mu      sync.Mutex
-	entries map[pendingKey][]byte // -> upload secret
-	dirty   bool
-	kick    chan struct{}
-	done    chan struct{}
-	stopped chan struct{}
+	f       *os.File // open for appending; nil after close
+	size    int64
+	entries map[pendingKey][]byte // open uploads -> secret
 }
 
 type pendingKey struct {
@@ -44,145 +46,142 @@ type pendingKey struct {
 	share  lafs.ShareNum
 }
 
-const flushEvery = 100 * time.Millisecond
+// compactAt is the log size past which it is rewritten with only the
+// uploads still open.
+const compactAt = 256 << 10
 
-// openPendingUploads reads what a previous run left in path and starts
-// keeping the file.
+// openPendingUploads reads what a previous run left in path and starts the
+// log anew with it.
 func openPendingUploads(path string, log *slog.Logger) (*pendingUploads, map[pendingKey][]byte, error) {
-	left, err := readPending(path)
-	if err != nil {
-		return nil, nil, err
+	b, err := os.ReadFile(path)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, nil, fmt.Errorf("reading the uploads in progress: %w", err)
 	}
-	p := &pendingUploads{path: path, log: log, entries: map[pendingKey][]byte{},
-		kick: make(chan struct{}, 1), done: make(chan struct{}), stopped: make(chan struct{})}
+	left := parsePending(b)
+	p := &pendingUploads{path: path, log: log, entries: map[pendingKey][]byte{}}
 	for k, v := range left {
 		p.entries[k] = v
 	}
-	go p.flusher()
+	if err := p.rewrite(); err != nil {
+		return nil, nil, fmt.Errorf("recording the uploads in progress: %w", err)
+	}
 	return p, left, nil
 }
 
-// readPending parses the file: one share a line, "server si share secret"
-// (the storage index and secret in Tahoe's base32).
-func readPending(path string) (map[pendingKey][]byte, error) {
-	b, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("reading the uploads in progress: %w", err)
-	}
+// parsePending replays a log into the uploads it leaves open.
+func parsePending(b []byte) map[pendingKey][]byte {
 	out := map[pendingKey][]byte{}
 	sc := bufio.NewScanner(bytes.NewReader(b))
-	for n := 1; sc.Scan(); n++ {
+	for sc.Scan() {
 		f := strings.Fields(sc.Text())
-		if len(f) != 4 {
+		if len(f) < 4 {
 			continue // a line cut by a crash
 		}
-		si, err1 := crypt.ParseBase32Len(f[1], 16)
-		sh, err2 := strconv.ParseUint(f[2], 10, 8)
-		secret, err3 := crypt.ParseBase32(f[3])
-		if err1 != nil || err2 != nil || err3 != nil {
+		si, err1 := crypt.ParseBase32Len(f[2], 16)
+		sh, err2 := strconv.ParseUint(f[3], 10, 8)
+		if err1 != nil || err2 != nil {
 			continue
 		}
-		out[pendingKey{f[0], lafs.StorageIndex(si), lafs.ShareNum(sh)}] = secret
+		k := pendingKey{f[1], lafs.StorageIndex(si), lafs.ShareNum(sh)}
+		switch {
+		case f[0] == "+" && len(f) == 5:
+			if secret, err := crypt.ParseBase32(f[4]); err == nil {
+				out[k] = secret
+			}
+		case f[0] == "-":
+			delete(out, k)
+		}
 	}
-	return out, nil
+	return out
 }
 
 // Started implements immutable.UploadRecorder.
 func (p *pendingUploads) Started(server string, si lafs.StorageIndex, sh lafs.ShareNum, secret []byte) {
-	p.change(func() { p.entries[pendingKey{server, si, sh}] = secret })
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.entries[pendingKey{server, si, sh}] = secret
+	p.append(fmt.Sprintf("+ %s %s %d %s\n", server, si, sh, crypt.Base32(secret)))
 }
 
 // Ended implements immutable.UploadRecorder.
 func (p *pendingUploads) Ended(server string, si lafs.StorageIndex, sh lafs.ShareNum) {
-	p.change(func() { delete(p.entries, pendingKey{server, si, sh}) })
-}
-
-func (p *pendingUploads) change(f func()) {
 	p.mu.Lock()
-	f()
-	p.dirty = true
-	p.mu.Unlock()
-	select {
-	case p.kick <- struct{}{}:
-	default:
-	}
-}
-
-func (p *pendingUploads) flusher() {
-	defer close(p.stopped)
-	for {
-		select {
-		case <-p.kick:
-		case <-p.done:
-			p.flush()
-			return
-		}
-		p.flush()
-		select {
-		case <-time.After(flushEvery):
-		case <-p.done:
-			p.flush()
-			return
-		}
-	}
-}
-
-// flush writes the file anew (or removes it when nothing is in progress).
-func (p *pendingUploads) flush() {
-	p.mu.Lock()
-	if !p.dirty {
-		p.mu.Unlock()
+	defer p.mu.Unlock()
+	k := pendingKey{server, si, sh}
+	if _, ok := p.entries[k]; !ok {
 		return
 	}
-	p.dirty = false
+	delete(p.entries, k)
+	if len(p.entries) == 0 || p.size > compactAt {
+		p.warn(p.rewrite())
+		return
+	}
+	p.append(fmt.Sprintf("- %s %s %d\n", server, si, sh))
+}
+
+// append adds a line to the log. p.mu held.
+func (p *pendingUploads) append(line string) {
+	if p.f == nil {
+		return
+	}
+	n, err := p.f.WriteString(line)
+	p.size += int64(n)
+	p.warn(err)
+}
+
+// rewrite starts the log anew with the uploads open now. p.mu held.
+func (p *pendingUploads) rewrite() error {
+	if p.f != nil {
+		p.f.Close()
+	}
 	var buf bytes.Buffer
 	for k, secret := range p.entries {
-		fmt.Fprintf(&buf, "%s %s %d %s\n", k.server, k.si, k.share, crypt.Base32(secret))
+		fmt.Fprintf(&buf, "+ %s %s %d %s\n", k.server, k.si, k.share, crypt.Base32(secret))
 	}
-	empty := len(p.entries) == 0
-	p.mu.Unlock()
-	var err error
-	if empty {
-		err = os.Remove(p.path)
-		if errors.Is(err, os.ErrNotExist) {
-			err = nil
-		}
-	} else {
-		err = writeFileAtomic(p.path, buf.Bytes())
+	tmp, err := os.CreateTemp(filepath.Dir(p.path), "."+filepath.Base(p.path)+".*")
+	if err != nil {
+		p.f = nil
+		return err
 	}
+	if _, err := tmp.Write(buf.Bytes()); err != nil {
+		tmp.Close()
+		os.Remove(tmp.Name())
+		p.f = nil
+		return err
+	}
+	if err := os.Rename(tmp.Name(), p.path); err != nil {
+		tmp.Close()
+		os.Remove(tmp.Name())
+		p.f = nil
+		return err
+	}
+	p.f, p.size = tmp, int64(buf.Len())
+	return nil
+}
+
+func (p *pendingUploads) warn(err error) {
 	if err != nil {
 		p.log.Warn("cannot record the uploads in progress", "err", err)
 	}
 }
 
-func writeFileAtomic(path string, b []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name())
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
-}
-
-// close writes what is pending and stops the flusher.
+// close closes the log; what is still open stays in it.
 func (p *pendingUploads) close() {
-	close(p.done)
-	<-p.stopped
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.f != nil {
+		p.f.Close()
+		p.f = nil
+	}
+	if len(p.entries) == 0 {
+		os.Remove(p.path)
+	}
 }
 
 // abortLeftovers aborts the shares a previous run left in progress,
 // waiting up to maxWait for their servers to connect, and forgets each
-// once its server says it is gone or aborted.
+// once its server says it is aborted or gone. What it cannot abort is
+// forgotten too: the servers drop it on their own in time.
 func (p *pendingUploads) abortLeftovers(ctx context.Context, peers lafs.Peers, left map[pendingKey][]byte, maxWait time.Duration) {
 	deadline := time.Now().Add(maxWait)
 	for len(left) > 0 && time.Now().Before(deadline) {
@@ -204,7 +203,7 @@ func (p *pendingUploads) abortLeftovers(ctx context.Context, peers lafs.Peers, l
 			break
 		}
 		select {
-		case <-time.After(2 * time.Second):
+		case <-time.After(100 * time.Millisecond):
 		case <-ctx.Done():
 			return
 		}

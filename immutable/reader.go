@@ -210,7 +210,7 @@ func (r *Reader) fail(a *activeShare, s Share, err error) {
 	if errors.Is(err, context.DeadlineExceeded) {
 		latencyOf(s).Demote(demoteFor)
 	}
-	if adv, ok := s.(corruptionAdviser); ok && errors.Is(err, ErrCorrupt) {
+	if adv, ok := s.(corruptionAdviser); ok && (errors.Is(err, ErrCorrupt) || errors.Is(err, lafs.ErrCorruptContainer)) {
 		go func() {
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()

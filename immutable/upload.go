@@ -420,6 +420,9 @@ func (u *uploader) ask(ctx context.Context, byServer map[int][]lafs.ShareNum) (b
 			continue
 		}
 		asked[s] = true
+		// Recorded before the server can allocate, so that a crash
+		// leaves no allocation unrecorded.
+		u.record(s, shares)
 		go func() {
 			actx, cancel := context.WithTimeout(ctx, u.opt.QueryTimeout)
 			defer cancel()
@@ -443,6 +446,7 @@ func (u *uploader) ask(ctx context.Context, byServer map[int][]lafs.ShareNum) (b
 			}
 			if a.err != nil {
 				u.refuse(a.s, fmt.Sprintf("%s refused the allocation: %v", serverName(u.cands[a.s]), a.err))
+				u.unrecord(a.s, byServer[a.s])
 				continue
 			}
 			if left := u.accept(a.s, byServer[a.s], a.res); len(left) > 0 {
@@ -463,9 +467,15 @@ func (u *uploader) ask(ctx context.Context, byServer map[int][]lafs.ShareNum) (b
 			go func() {
 				for range n {
 					a := <-answers
-					for _, sh := range a.res.Allocated {
-						u.abortShare(a.s, sh)
+					var rest []lafs.ShareNum
+					for _, sh := range byServer[a.s] {
+						if slices.Contains(a.res.Allocated, sh) {
+							u.abortShare(a.s, sh)
+						} else {
+							rest = append(rest, sh)
+						}
 					}
+					u.unrecord(a.s, rest)
 				}
 			}()
 			asked = nil
@@ -491,6 +501,7 @@ func (u *uploader) refuse(s int, why string) {
 // It returns the shares it did neither for.
 func (u *uploader) accept(s int, asked []lafs.ShareNum, res lafs.AllocateResult) (neither []lafs.ShareNum) {
 	n := u.plan.Geometry.N
+	var aborting []lafs.ShareNum
 	got := map[lafs.ShareNum]bool{}
 	for _, sh := range res.AlreadyHave {
 		got[sh] = true
@@ -507,21 +518,42 @@ func (u *uploader) accept(s int, asked []lafs.ShareNum, res lafs.AllocateResult)
 		}
 		got[sh] = true
 		if u.buckets[int(sh)] != nil || u.exist[int(sh)] != nil {
-			u.abortShare(s, sh)
+			u.abortShare(s, sh) // which ends its record
+			aborting = append(aborting, sh)
 			continue
 		}
-		b := &bucket{server: u.cands[s], shnum: sh, secret: u.secrets[s]}
-		u.buckets[int(sh)] = b
-		if u.opt.Recorder != nil {
-			u.opt.Recorder.Started(u.cands[s].ID, u.si, sh, u.secrets[s])
-		}
+		u.buckets[int(sh)] = &bucket{server: u.cands[s], shnum: sh, secret: u.secrets[s]}
 	}
+	var notOurs []lafs.ShareNum
 	for _, sh := range asked {
+		if b := u.buckets[int(sh)]; (b == nil || b.server != u.cands[s]) && !slices.Contains(aborting, sh) {
+			notOurs = append(notOurs, sh)
+		}
 		if !got[sh] {
 			neither = append(neither, sh)
 		}
 	}
+	u.unrecord(s, notOurs)
 	return neither
+}
+
+// record tells the Recorder that shares are being asked of candidate s.
+func (u *uploader) record(s int, shares []lafs.ShareNum) {
+	if u.opt.Recorder != nil {
+		for _, sh := range shares {
+			u.opt.Recorder.Started(u.cands[s].ID, u.si, sh, u.secrets[s])
+		}
+	}
+}
+
+// unrecord tells the Recorder that shares are not being uploaded to
+// candidate s after all.
+func (u *uploader) unrecord(s int, shares []lafs.ShareNum) {
+	if u.opt.Recorder != nil {
+		for _, sh := range shares {
+			u.opt.Recorder.Ended(u.cands[s].ID, u.si, sh)
+		}
+	}
 }
 
 // waitForBusy deals with shares that servers neither took nor hold. A
