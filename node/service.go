@@ -451,7 +451,7 @@ func (n *Node) serveTLS(ln net.Listener, h http.Handler) {
 // headers or body are late or a kept-alive connection sits idle. Here
 // headers get webReadHeaderTimeout, idle connections webIdleTimeout, and a
 // request body that stops arriving is cut by the web API itself
-// (webapi.DefaultBodyTimeout, timed per read): there is no ReadTimeout or
+// (httpbody.DefaultIdle, timed per read): there is no ReadTimeout or
 // WriteTimeout, which would cut slow but steady uploads and long
 // downloads.
 const (

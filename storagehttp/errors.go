@@ -7,6 +7,7 @@ import (
 	"net/http"
 
 	"github.com/lafs/lafs"
+	"github.com/lafs/lafs/httpbody"
 )
 
 // ErrProtocol is wrapped by the client's errors for answers that break the
@@ -63,12 +64,9 @@ func statusOf(err error) int {
 	// A request body that broke HTTP's rules is the client's error; one
 	// that stalled is cut with 408. Checked before the table: these are
 	// wrapped in lafs.ErrBadRequest too.
-	var be *bodyError
+	var be *httpbody.Error
 	if errors.As(err, &be) {
-		if be.stalled {
-			return http.StatusRequestTimeout
-		}
-		return http.StatusBadRequest
+		return be.Status()
 	}
 	for _, e := range statusTable {
 		if errors.Is(err, e.err) {

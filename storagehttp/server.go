@@ -17,6 +17,7 @@ import (
 
 	"github.com/lafs/lafs"
 	"github.com/lafs/lafs/crypt"
+	"github.com/lafs/lafs/httpbody"
 )
 
 // Request body limits, from http_server.py's read_encoded calls.
@@ -79,7 +80,7 @@ func Handler(s lafs.StorageServer, swissnum []byte, opts ...HandlerOption) http.
 		auth:        sha256.Sum256([]byte(swissnumAuth(swissnum))),
 		maxRTW:      defaultMaxRTW,
 		log:         slog.Default(),
-		bodyTimeout: DefaultBodyTimeout,
+		bodyTimeout: httpbody.DefaultIdle,
 	}
 	for _, o := range opts {
 		o(h)
@@ -205,7 +206,7 @@ func route(path string, c *call) []endpoint {
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// Before anything else, so that even the body of a request refused
 	// unread (404, 401) cannot hold the connection.
-	r = limitBody(w, r, h.bodyTimeout)
+	r = httpbody.Limit(w, r, h.bodyTimeout)
 	var c call
 	eps := route(r.URL.Path, &c)
 	if eps == nil {
@@ -313,7 +314,7 @@ func readCBOR(r *http.Request, max int64) ([]byte, error) {
 	}
 	n, err := buf.ReadFrom(io.LimitReader(r.Body, max+1))
 	if err != nil {
-		// A *bodyError (see limitBody): 400, or 408 for a stall.
+		// An *httpbody.Error: 400, or 408 for a stall.
 		return nil, fmt.Errorf("%w: reading body: %w", lafs.ErrBadRequest, err)
 	}
 	if n > max {
@@ -423,7 +424,7 @@ func (h *handler) write(w http.ResponseWriter, r *http.Request, c *call) error {
 	for off := begin; off < end; {
 		n := min(end-off, uint64(len(buf)))
 		if _, err := io.ReadFull(r.Body, buf[:n]); err != nil {
-			if be := (*bodyError)(nil); errors.As(err, &be) {
+			if be := (*httpbody.Error)(nil); errors.As(err, &be) {
 				// Broken or stalled: 400 or 408. The pieces written so
 				// far stay; the client may send them again.
 				return fmt.Errorf("%w: reading the data for bytes %d-%d: %w", lafs.ErrBadRequest, begin, end-1, err)

@@ -11,6 +11,7 @@ import (
 	"github.com/lafs/lafs/cap"
 	"github.com/lafs/lafs/client"
 	"github.com/lafs/lafs/dirnode"
+	"github.com/lafs/lafs/httpbody"
 	"github.com/lafs/lafs/immutable"
 	"github.com/lafs/lafs/mutable"
 )
@@ -147,11 +148,11 @@ const (
 func classify(err error) (int, string) {
 	var we *webError
 	var ce *childError
-	var be *bodyError
+	var be *httpbody.Error
 	switch {
 	case errors.As(err, &we):
 		return we.code, we.text
-	case errors.As(err, &be) && be.stalled:
+	case errors.As(err, &be) && be.Stalled:
 		// The answer may still reach a client that stopped sending (Tahoe
 		// closes such a connection without one).
 		return http.StatusRequestTimeout, "Request Timeout: " + err.Error()

@@ -52,6 +52,7 @@ import (
 	"time"
 
 	"github.com/lafs/lafs/client"
+	"github.com/lafs/lafs/httpbody"
 )
 
 // Options tune the web API.
@@ -64,7 +65,7 @@ type Options struct {
 	Log *slog.Logger
 	// BodyTimeout is how long a request body may make no progress before
 	// the request is cut and answered 408, its spool file removed
-	// (0 = DefaultBodyTimeout; negative = never).
+	// (0 = httpbody.DefaultIdle, 60 s; negative = never).
 	BodyTimeout time.Duration
 }
 
@@ -88,7 +89,7 @@ func New(c *client.Client, st Status, opts Options) http.Handler {
 		h.log = slog.Default()
 	}
 	if h.opts.BodyTimeout == 0 {
-		h.opts.BodyTimeout = DefaultBodyTimeout
+		h.opts.BodyTimeout = httpbody.DefaultIdle
 	}
 	return h
 }
@@ -100,7 +101,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hd.Set("X-Frame-Options", "DENY")
 	hd.Set("Referrer-Policy", "no-referrer")
 	defer h.c.Busy()()
-	q := newRequest(limitBody(w, r, h.opts.BodyTimeout))
+	q := newRequest(httpbody.Limit(w, r, h.opts.BodyTimeout))
 	q.answer = w.Header()
 	defer q.close()
 	if err := h.route(w, q); err != nil {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/lafs/lafs/cap"
 	"github.com/lafs/lafs/client"
+	"github.com/lafs/lafs/httpbody"
 )
 
 // uriOnly is Tahoe's answer to an unknown t= on /uri.
@@ -226,7 +227,7 @@ func (h *handler) postUnlinkedMkdir(w http.ResponseWriter, q *request, t string)
 				return err
 			}
 		} else if b, err := readLimited(q.Body, 1<<10, "the body"); err != nil || len(b) > 0 {
-			if be := (*bodyError)(nil); errors.As(err, &be) {
+			if be := (*httpbody.Error)(nil); errors.As(err, &be) {
 				return err // a broken or stalled body, not children
 			}
 			return badRequest("t=mkdir does not accept children=, try t=mkdir-with-children instead")
