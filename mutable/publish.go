@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/lafs/lafs"
 	"github.com/lafs/lafs/cap"
@@ -35,6 +36,8 @@ type publisher struct {
 	// share's new length.
 	vectors func(sh lafs.ShareNum) ([]lafs.WriteVector, uint64)
 
+	usual time.Duration // what the servers usually take to answer
+
 	mu        sync.Mutex
 	badServer map[*lafs.Server]error
 	placed    map[lafs.ShareNum][]*lafs.Server
@@ -42,7 +45,7 @@ type publisher struct {
 }
 
 func newPublisher(f *File, keys *Keys, m *serverMap, n int, newCheck []byte, vectors func(lafs.ShareNum) ([]lafs.WriteVector, uint64)) *publisher {
-	return &publisher{f: f, keys: keys, m: m, n: n, newCheck: newCheck, vectors: vectors,
+	return &publisher{f: f, keys: keys, m: m, n: n, newCheck: newCheck, vectors: vectors, usual: usualOf(m.servers),
 		badServer: map[*lafs.Server]error{}, placed: map[lafs.ShareNum][]*lafs.Server{}}
 }
 
@@ -192,8 +195,12 @@ func groupByServer(goal []slotWrite) [][]slotWrite {
 func (p *publisher) write(ctx context.Context, ws []slotWrite) (failed []slotWrite, testFailed bool) {
 	s := ws[0].server
 	tw := make(map[lafs.ShareNum]lafs.TestWriteVectors, len(ws))
+	sending := 0
 	for _, w := range ws {
 		vecs, size := p.vectors(w.shnum)
+		for _, v := range vecs {
+			sending += len(v.Data)
+		}
 		test := lafs.TestVector{Offset: 0, Size: 1} // Tahoe's (0, 1, eq, ""): the slot is empty
 		if w.test != nil {
 			test = lafs.TestVector{Offset: 0, Size: uint64(max(1, len(w.test))), Specimen: w.test}
@@ -202,15 +209,28 @@ func (p *publisher) write(ctx context.Context, ws []slotWrite) (failed []slotWri
 	}
 	we := lafs.Secret(p.keys.WriteEnabler(s.LeaseSeed[:]))
 	lease := immutable.LeaseSecretsFor(p.f.opts.LeaseSecret, p.f.si, s.LeaseSeed)
-	wctx, cancel := context.WithTimeout(ctx, p.f.opts.QueryTimeout)
+	// A write much slower than the servers usually answer is given up
+	// on, and its shares placed elsewhere.
+	floor := queryLateMin
+	if s.Latency.Demoted() {
+		floor = readLateMin // found too slow lately: less patience
+	}
+	late := min(p.f.opts.QueryTimeout, max(floor, queryLateFactor*p.usual)+time.Duration(sending)*time.Second/writeRate)
+	wctx, cancel := context.WithTimeout(ctx, late)
 	defer cancel()
+	start := time.Now()
 	res, err := s.Storage.ReadTestWrite(wctx, p.f.si, we, lease, tw, []lafs.ReadVector{{Offset: 0, Size: sdmfSignedSize}})
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if err != nil {
+		if wctx.Err() != nil && ctx.Err() == nil {
+			err = fmt.Errorf("no answer in %v, far longer than the servers usually take: %w", late.Round(time.Millisecond), err)
+			s.Latency.Demote(demoteFor)
+		}
 		p.badServer[s] = err
 		return ws, false
 	}
+	s.Latency.Observe(time.Since(start))
 	for sh, data := range res.Data {
 		if _, ours := tw[sh]; ours || len(data) == 0 {
 			continue

@@ -8,6 +8,7 @@ import (
 	"io"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/lafs/lafs"
 	"github.com/lafs/lafs/crypt"
@@ -96,48 +97,103 @@ type fetched struct {
 }
 
 // batch reads segments a..b from k shares, replacing any share that fails
-// with another of the same version, then decodes and decrypts them.
+// with another of the same version, and giving a read that is late
+// against what the servers usually take (see readLateFactor) a twin on
+// another share; then it decodes and decrypts them.
 func (r *retriever) batch(ctx context.Context, a, b int) ([]byte, error) {
 	k := r.v.hdr.K
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel() // the reads that lost
+	type result struct {
+		s    *remoteShare
+		f    *fetched
+		err  error
+		took time.Duration
+	}
+	results := make(chan result, len(r.v.shares))
 	got := map[lafs.ShareNum]*fetched{}
 	tried := map[*remoteShare]bool{}
+	busy := map[lafs.ShareNum]bool{}
+	lateAt := map[*remoteShare]time.Time{} // the reads under way
+	hedged := map[*remoteShare]bool{}
+	var servers []*lafs.Server
+	for _, s := range r.v.shares {
+		servers = append(servers, s.server)
+	}
+	late := max(readLateMin, readLateFactor*usualOf(servers))
 	var lastErr error
-	for len(got) < k {
-		var pick []*remoteShare
-		busy := map[lafs.ShareNum]bool{}
-		for _, s := range r.v.shares {
-			if len(got)+len(pick) == k {
-				break
+	launch := func() bool {
+		for _, slow := range []bool{false, true} {
+			for _, s := range r.v.shares {
+				if got[s.shnum] != nil || busy[s.shnum] || tried[s] || r.isBad(s) || s.server.Latency.Demoted() != slow {
+					continue
+				}
+				tried[s], busy[s.shnum], lateAt[s] = true, true, time.Now().Add(late)
+				go func() {
+					start := time.Now()
+					fctx, cancel := context.WithTimeout(ctx, r.f.opts.QueryTimeout)
+					defer cancel()
+					f, err := r.fetch(fctx, s, a, b)
+					results <- result{s, f, err, time.Since(start)}
+				}()
+				return true
 			}
-			if got[s.shnum] != nil || busy[s.shnum] || tried[s] || r.isBad(s) {
-				continue
-			}
-			busy[s.shnum] = true
-			pick = append(pick, s)
 		}
-		if len(pick) == 0 {
+		return false
+	}
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for len(got) < k {
+		for len(lateAt)+len(got) < k && launch() {
+		}
+		if len(lateAt) == 0 {
 			err := fmt.Errorf("%w: have %d of %d shares for segments %d..%d of seq %d; last failure: %v",
 				ErrNotEnoughShares, len(got), k, a, b, r.v.hdr.Seqnum, lastErr)
 			return nil, r.wrapChanged(err)
 		}
-		res := make([]*fetched, len(pick))
-		errs := make([]error, len(pick))
-		var wg sync.WaitGroup
-		for i, s := range pick {
-			tried[s] = true
-			wg.Go(func() { res[i], errs[i] = r.fetch(ctx, s, a, b) })
+		var next time.Time
+		for s, t := range lateAt {
+			if !hedged[s] && (next.IsZero() || t.Before(next)) {
+				next = t
+			}
 		}
-		wg.Wait()
-		if err := ctx.Err(); err != nil {
-			return nil, err
+		if next.IsZero() {
+			timer.Stop()
+		} else {
+			timer.Reset(time.Until(next))
 		}
-		for i, s := range pick {
-			if errs[i] != nil {
-				lastErr = errs[i]
-				r.markBad(ctx, s, errs[i])
+		select {
+		case res := <-results:
+			delete(lateAt, res.s)
+			delete(busy, res.s.shnum)
+			if res.err != nil {
+				if err := ctx.Err(); err != nil {
+					return nil, err
+				}
+				if errors.Is(res.err, context.DeadlineExceeded) {
+					res.s.server.Latency.Demote(demoteFor)
+				}
+				lastErr = res.err
+				r.markBad(ctx, res.s, res.err)
 				continue
 			}
-			got[s.shnum] = res[i]
+			res.s.server.Latency.Observe(res.took)
+			got[res.s.shnum] = res.f
+		case <-timer.C:
+			now := time.Now()
+			for s, t := range lateAt {
+				if !hedged[s] && !now.Before(t) {
+					hedged[s] = true
+					launch()
+				}
+			}
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	for s := range lateAt {
+		if hedged[s] {
+			s.server.Latency.Demote(demoteFor)
 		}
 	}
 	return r.decode(got, a, b)

@@ -95,32 +95,73 @@ func (v *version) distinct() int {
 func (v *version) recoverable() bool { return v.distinct() >= v.hdr.K }
 
 // updateServerMap asks every server, in parallel, for its shares of the
-// file and checks each share's header, public key and signature.
+// file and checks each share's header, public key and signature. Servers
+// that are late against the others' answers (see queryLateFactor) are
+// given up on and marked failed.
 func (f *File) updateServerMap(ctx context.Context) (*serverMap, error) {
 	m := &serverMap{si: f.si, servers: f.peers.ServersFor(f.si), failed: map[*lafs.Server]error{}}
-	var mu sync.Mutex
-	var wg sync.WaitGroup
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel() // the late ones' requests
+	type answer struct {
+		s     *lafs.Server
+		found []*remoteShare
+		err   error
+		took  time.Duration
+	}
+	answers := make(chan answer, len(m.servers))
 	sigs := &sigCache{ok: map[string]bool{}}
+	start := time.Now()
 	for rank, s := range m.servers {
-		wg.Go(func() {
+		go func() {
 			qctx, cancel := context.WithTimeout(ctx, f.opts.QueryTimeout)
 			defer cancel()
 			found, err := f.queryServer(qctx, s, rank, sigs)
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil {
-				m.failed[s] = err
+			answers <- answer{s, found, err, time.Since(start)}
+		}()
+	}
+	waiting := map[*lafs.Server]bool{}
+	for _, s := range m.servers {
+		waiting[s] = true
+	}
+	var took []time.Duration
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for len(waiting) > 0 {
+		select {
+		case a := <-answers:
+			delete(waiting, a.s)
+			took = append(took, a.took)
+			if a.err != nil {
+				m.failed[a.s] = a.err
+			} else {
+				a.s.Latency.Observe(a.took)
 			}
-			for _, rs := range found {
+			for _, rs := range a.found {
 				if rs.err != nil {
 					m.bad = append(m.bad, rs)
 				} else {
 					m.shares = append(m.shares, rs)
 				}
 			}
-		})
+			// Servers found too slow lately get less patience.
+			floor := readLateMin
+			for s := range waiting {
+				if !s.Latency.Demoted() {
+					floor = queryLateMin
+				}
+			}
+			timer.Reset(time.Until(start.Add(max(floor, queryLateFactor*median(took)))))
+		case <-timer.C:
+			for s := range waiting {
+				m.failed[s] = fmt.Errorf("%s did not answer in %v (the others took at most %v)",
+					serverName(s), time.Since(start).Round(time.Millisecond), slices.Max(took).Round(time.Millisecond))
+				s.Latency.Demote(demoteFor)
+			}
+			waiting = nil
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
 	}
-	wg.Wait()
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
