@@ -97,10 +97,12 @@ type Client struct {
 	// leftovers is closed once the uploads an earlier run left are
 	// aborted (or given up on).
 	leftovers chan struct{}
+	started   time.Time
 }
 
-// maxLeftoverWait bounds how long an upload waits for the aborting of the
-// uploads an earlier run left, which may be of the same file.
+// maxLeftoverWait is how long after the client starts uploads wait for the
+// aborting of the uploads an earlier run left, which may be of the same
+// file.
 const maxLeftoverWait = 10 * time.Second
 
 // New returns a client for cfg, which needs at least Params and Peers.
@@ -136,6 +138,7 @@ func New(cfg Config) (*Client, error) {
 		uploads:   immutable.NewUploader(cfg.Peers),
 		stop:      func() {},
 		leftovers: make(chan struct{}),
+		started:   time.Now(),
 	}
 	aborting := false
 	if cfg.PendingUploads != "" {
@@ -229,11 +232,11 @@ func (c *Client) Upload(ctx context.Context, r io.ReaderAt, size int64, o Upload
 	}
 	if c.pending != nil {
 		opt.Recorder = c.pending
-		// The first uploads after a crash wait (a little) for what it
-		// left to be aborted: it may be the same file.
+		// The uploads of the first seconds after a crash wait for what
+		// it left to be aborted: it may be the same file.
 		select {
 		case <-c.leftovers:
-		case <-time.After(maxLeftoverWait):
+		case <-time.After(time.Until(c.started.Add(maxLeftoverWait))):
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		}

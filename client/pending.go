@@ -36,6 +36,7 @@ type pendingUploads struct {
 
 	mu      sync.Mutex
 	f       *os.File // open for appending; nil after close
+	closed  bool
 	size    int64
 	entries map[pendingKey][]byte // open uploads -> secret
 }
@@ -104,12 +105,12 @@ func (p *pendingUploads) Started(server string, si lafs.StorageIndex, sh lafs.Sh
 }
 
 // Ended implements immutable.UploadRecorder.
-func (p *pendingUploads) Ended(server string, si lafs.StorageIndex, sh lafs.ShareNum) {
+func (p *pendingUploads) Ended(server string, si lafs.StorageIndex, sh lafs.ShareNum, secret []byte) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	k := pendingKey{server, si, sh}
-	if _, ok := p.entries[k]; !ok {
-		return
+	if have, ok := p.entries[k]; !ok || !bytes.Equal(have, secret) {
+		return // not recorded, or another upload's record of the share
 	}
 	delete(p.entries, k)
 	if len(p.entries) == 0 || p.size > compactAt {
@@ -131,6 +132,9 @@ func (p *pendingUploads) append(line string) {
 
 // rewrite starts the log anew with the uploads open now. p.mu held.
 func (p *pendingUploads) rewrite() error {
+	if p.closed {
+		return nil
+	}
 	if p.f != nil {
 		p.f.Close()
 	}
@@ -173,6 +177,7 @@ func (p *pendingUploads) close() {
 		p.f.Close()
 		p.f = nil
 	}
+	p.closed = true
 	if len(p.entries) == 0 {
 		os.Remove(p.path)
 	}
@@ -195,7 +200,7 @@ func (p *pendingUploads) abortLeftovers(ctx context.Context, peers lafs.Peers, l
 				cancel()
 				if err == nil || errors.Is(err, lafs.ErrNotExist) || errors.Is(err, lafs.ErrUnauthorized) || errors.Is(err, lafs.ErrNotAllowed) {
 					delete(left, k)
-					p.Ended(k.server, k.si, k.share)
+					p.Ended(k.server, k.si, k.share, secret)
 				}
 			}
 		}
@@ -210,8 +215,8 @@ func (p *pendingUploads) abortLeftovers(ctx context.Context, peers lafs.Peers, l
 	}
 	if len(left) > 0 {
 		p.log.Warn("could not abort uploads left by an earlier run: their servers did not answer; they will drop them on their own", "shares", len(left))
-		for k := range left {
-			p.Ended(k.server, k.si, k.share)
+		for k, secret := range left {
+			p.Ended(k.server, k.si, k.share, secret)
 		}
 	}
 }

@@ -48,8 +48,10 @@ func TestPendingUploadsAbortedAfterACrash(t *testing.T) {
 		f.Set(func(f *testgrid.Faults) { f.WriteDelay = time.Hour })
 	}
 	failed := make(chan error, 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
 	go func() {
-		_, err := c.Upload(context.Background(), bytes.NewReader(data), int64(len(data)), UploadOptions{})
+		_, err := c.Upload(ctx, bytes.NewReader(data), int64(len(data)), UploadOptions{})
 		failed <- err
 	}()
 	deadline := time.Now().Add(10 * time.Second)
@@ -67,6 +69,7 @@ func TestPendingUploadsAbortedAfterACrash(t *testing.T) {
 	for _, f := range g.Faults {
 		f.Set(func(f *testgrid.Faults) { f.Offline = true })
 	}
+	cancel()
 	if err := <-failed; err == nil {
 		t.Fatal("the upload succeeded with every server offline")
 	}

@@ -7,16 +7,19 @@ import (
 	"github.com/lafs/lafs/cap"
 )
 
-// fileKey names one CHK file: its key and the hash of its UEB, which
-// together fix every byte of its plaintext. (The storage index alone,
-// which a verify cap also holds, would not do: it must take the key to
-// read the plaintext.)
+// fileKey names one CHK file by its whole read cap: the key and the
+// hash of the UEB, which together fix every byte of its plaintext, and
+// the size and encoding, which a cap could state wrongly (a cap that
+// differs in those must be checked against the shares afresh). The
+// storage index alone, which a verify cap also holds, would not do.
 type fileKey struct {
-	key [16]byte
-	ueb [32]byte
+	key  [16]byte
+	ueb  [32]byte
+	k, n int
+	size uint64
 }
 
-func keyOf(c *cap.CHK) fileKey { return fileKey{c.Key, c.UEBHash} }
+func keyOf(c *cap.CHK) fileKey { return fileKey{c.Key, c.UEBHash, c.K, c.N, c.Size} }
 
 // lru is a map whose least recently used entries go when the weights of
 // its entries pass max. It is not safe for concurrent use.
@@ -55,6 +58,13 @@ func (l *lru[K, V]) put(k K, v V) {
 	l.used += w
 	for l.used > l.max {
 		l.remove(l.order.Back().Value.(*lruEntry[K, V]).key)
+	}
+}
+
+// dropOldest removes the least recently used entries while old says so.
+func (l *lru[K, V]) dropOldest(old func(V) bool) {
+	for e := l.order.Back(); e != nil && old(e.Value.(*lruEntry[K, V]).val); e = l.order.Back() {
+		l.remove(e.Value.(*lruEntry[K, V]).key)
 	}
 }
 

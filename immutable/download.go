@@ -122,11 +122,14 @@ type openFile struct {
 	done     chan struct{}
 	r        *Reader
 	err      error
+	quit     bool // the caller who opened it gave up (its context ended)
 	lastUsed time.Time
+	weight   int64 // the Reader's memory when it was remembered
 }
 
-// maxRemembered bounds how many opened files a Downloader remembers.
-const maxRemembered = 256
+// rememberBytes bounds the memory of the opened files a Downloader
+// remembers (their checked hash trees, small shares held whole).
+const rememberBytes = 64 << 20
 
 // NewDownloader returns a Downloader of files on the servers that peers
 // gives.
@@ -142,7 +145,7 @@ func NewDownloader(peers lafs.Peers, opt DownloadOptions) *Downloader {
 	}
 	return &Downloader{
 		peers: peers, opt: opt, segments: newSegmentCache(opt.CacheBytes),
-		readers: newLRU[fileKey](maxRemembered, func(*openFile) int64 { return 1 }),
+		readers: newLRU[fileKey](rememberBytes, func(f *openFile) int64 { return f.weight }),
 		opening: map[fileKey]*openFile{},
 	}
 }
@@ -154,6 +157,7 @@ func (d *Downloader) Open(ctx context.Context, c *cap.CHK) (*Reader, error) {
 	k := keyOf(c)
 	for {
 		d.mu.Lock()
+		d.readers.dropOldest(func(f *openFile) bool { return time.Since(f.lastUsed) >= d.opt.RememberFor })
 		if f, ok := d.readers.get(k); ok {
 			if time.Since(f.lastUsed) < d.opt.RememberFor && !f.r.exhausted() {
 				f.lastUsed = time.Now()
@@ -170,10 +174,11 @@ func (d *Downloader) Open(ctx context.Context, c *cap.CHK) (*Reader, error) {
 		d.mu.Unlock()
 		if !ok {
 			f.r, f.err = d.open(ctx, c)
+			f.quit = f.err != nil && ctx.Err() != nil
 			d.mu.Lock()
 			delete(d.opening, k)
 			if f.err == nil && d.opt.RememberFor > 0 {
-				f.lastUsed = time.Now()
+				f.lastUsed, f.weight = time.Now(), f.r.footprint()
 				d.readers.put(k, f)
 			}
 			d.mu.Unlock()
@@ -185,7 +190,7 @@ func (d *Downloader) Open(ctx context.Context, c *cap.CHK) (*Reader, error) {
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		}
-		if f.err == nil || !(errors.Is(f.err, context.Canceled) || errors.Is(f.err, context.DeadlineExceeded)) {
+		if !f.quit {
 			return f.r, f.err
 		}
 		// The caller we waited for gave up; open it ourselves.

@@ -59,6 +59,9 @@ type segmentCall struct {
 	done chan struct{}
 	seg  []byte
 	err  error
+	// quit says the reader who read it gave up (its context ended): the
+	// others read it themselves.
+	quit bool
 }
 
 // NewReader prepares to read the file c from any k of shares (candidates
@@ -134,42 +137,51 @@ func (r *Reader) usual() time.Duration {
 
 // next picks a share for a task, none of whose number is in busy: an
 // opened one if any, else a spare to open; servers found slow lately come
-// last. It returns nil, nil when no candidate is left.
-func (r *Reader) next(busy map[int]bool) (*activeShare, Share) {
+// last. When there is none it returns a channel that is closed when a
+// share that another race is opening is done (so that there may be one),
+// or nil when no share is being opened: then none will come.
+func (r *Reader) next(busy map[int]bool) (*activeShare, Share, <-chan struct{}) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, slow := range []bool{false, true} {
 		for _, a := range r.active {
 			if !busy[a.share.Num()] && demoted(a.share) == slow {
-				return a, nil
+				return a, nil, nil
 			}
 		}
 		for i, s := range r.spare {
 			if !busy[s.Num()] && demoted(s) == slow {
 				r.spare = slices.Delete(r.spare, i, i+1)
 				r.opening++
-				return nil, s
+				return nil, s, nil
 			}
 		}
 	}
-	return nil, nil
+	if r.opening == 0 {
+		return nil, nil, nil
+	}
+	return nil, nil, r.changed
 }
 
 // open opens a spare share that next gave and adds it to the active
-// ones.
+// ones. A share whose opening was cancelled (its race ended) goes back
+// among the spares at once, so that it is never in neither list.
 func (r *Reader) open(ctx context.Context, s Share) (*activeShare, error) {
 	a, info, err := openShare(ctx, r.cap, s, r.knownInfo())
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.opening--
+	defer r.signal() // success or not: races waiting on opens look again
 	if err != nil {
+		if errors.Is(err, context.Canceled) {
+			r.spare = append(r.spare, s)
+		}
 		return nil, err
 	}
 	if r.info == nil {
 		r.info = info
 	}
 	r.active = append(r.active, a)
-	r.signal()
 	return a, nil
 }
 
@@ -177,17 +189,6 @@ func (r *Reader) open(ctx context.Context, s Share) (*activeShare, error) {
 func (r *Reader) signal() {
 	close(r.changed)
 	r.changed = make(chan struct{})
-}
-
-// waitForOpens returns a channel closed when a share opens or goes back
-// among the spares, or nil when none is being opened.
-func (r *Reader) waitForOpens() <-chan struct{} {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.opening == 0 {
-		return nil
-	}
-	return r.changed
 }
 
 func (r *Reader) knownInfo() *fileInfo {
@@ -233,12 +234,17 @@ func (r *Reader) demote(s Share) {
 	}
 }
 
-// putBack returns a spare share that a race took but did not open.
-func (r *Reader) putBack(s Share) {
+// footprint estimates the memory the reader holds: the hash trees of the
+// shares it may open, and the small shares it holds whole.
+func (r *Reader) footprint() int64 {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.spare = append(r.spare, s)
-	r.signal()
+	perShare := int64(64*r.info.geom.NumSegments) + 512
+	n := int64(4 << 10)
+	for _, a := range r.active {
+		n += perShare + int64(len(a.whole))
+	}
+	return n + int64(len(r.spare))*perShare
 }
 
 // exhausted reports whether the reader has fewer than k shares left to
@@ -294,9 +300,13 @@ func (r *Reader) race(ctx context.Context, want int, task func(ctx context.Conte
 	busy := map[int]bool{}
 	got := map[*activeShare][]byte{}
 	usual := r.usual()
+	// launch starts a task on another share, or returns what to wait on
+	// for one (see next).
+	var opened <-chan struct{}
 	launch := func() bool {
-		a, s := r.next(busy)
+		a, s, wait := r.next(busy)
 		if a == nil && s == nil {
+			opened = wait
 			return false
 		}
 		late := lateFactor * usual
@@ -328,14 +338,10 @@ func (r *Reader) race(ctx context.Context, want int, task func(ctx context.Conte
 			select {
 			case results <- res:
 			case <-ctx.Done():
-				// The race is over. A share it took but did not open
-				// goes back among the spares, unless it failed.
-				switch {
-				case res.a != nil:
-				case errors.Is(res.err, context.Canceled):
-					r.putBack(s)
-				default:
-					r.fail(nil, s, res.err)
+				// The race is over. A share whose opening was cut went
+				// back among the spares (open); a failure still counts.
+				if res.err != nil && !errors.Is(res.err, context.Canceled) {
+					r.fail(res.a, s, res.err)
 				}
 			}
 		}()
@@ -346,14 +352,11 @@ func (r *Reader) race(ctx context.Context, want int, task func(ctx context.Conte
 	for len(got) < want {
 		// Shares that other races are opening may come to fill the
 		// places that no share could be launched on.
-		var opened <-chan struct{}
+		opened = nil
 		for len(pending)+len(got) < want && launch() {
 		}
-		if len(pending)+len(got) < want {
-			opened = r.waitForOpens()
-			if len(pending) == 0 && opened == nil {
-				return nil, r.notEnough(len(got), want)
-			}
+		if len(pending) == 0 && opened == nil {
+			return nil, r.notEnough(len(got), want)
 		}
 		var next time.Time
 		for at := range pending {
@@ -420,6 +423,7 @@ func (r *Reader) Segment(ctx context.Context, i int) ([]byte, error) {
 		r.mu.Unlock()
 		if !ok {
 			c.seg, c.err = r.readSegment(ctx, i)
+			c.quit = c.err != nil && ctx.Err() != nil
 			if c.err == nil {
 				r.cache.put(r.cap, i, c.seg)
 			}
@@ -434,7 +438,7 @@ func (r *Reader) Segment(ctx context.Context, i int) ([]byte, error) {
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		}
-		if c.err == nil || !(errors.Is(c.err, context.Canceled) || errors.Is(c.err, context.DeadlineExceeded)) {
+		if !c.quit {
 			return c.seg, c.err
 		}
 		// The reader we waited for gave up; read it ourselves.

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/lafs/lafs"
@@ -54,9 +55,10 @@ type UploadRecorder interface {
 	// Started records that share sh of si is being uploaded to the
 	// server under secret.
 	Started(server string, si lafs.StorageIndex, sh lafs.ShareNum, secret []byte)
-	// Ended says that the upload of share sh of si to the server is
-	// complete or aborted.
-	Ended(server string, si lafs.StorageIndex, sh lafs.ShareNum)
+	// Ended says that the upload of share sh of si to the server under
+	// secret is complete or aborted (another upload's record of the same
+	// share, under another secret, stays).
+	Ended(server string, si lafs.StorageIndex, sh lafs.ShareNum, secret []byte)
 }
 
 // UploadResult describes a finished upload.
@@ -182,6 +184,7 @@ func (up *Uploader) upload(ctx context.Context, r io.ReaderAt, size int64, opt U
 	}
 	u := newUploader(si, plan, opt, p, up.peers.ServersFor(si))
 	if err := u.place(ctx); err != nil {
+		u.abortAll()
 		return nil, err
 	}
 	var src io.Reader = io.NewSectionReader(r, 0, size)
@@ -215,6 +218,13 @@ const (
 	writeLateFactor = 10
 	writeLateMin    = 3 * time.Second
 	abortTimeout    = 30 * time.Second
+	// writeBackstop, plus a second for every backstopRate bytes, bounds
+	// any write.
+	writeBackstop = 2 * time.Minute
+	backstopRate  = 16 << 10
+	// yieldWait bounds the wait for the aborts of an upload that lets
+	// another upload of the same file go first.
+	yieldWait = 2 * time.Second
 )
 
 // uploader places and writes the shares of one file. Servers are named by
@@ -236,6 +246,9 @@ type uploader struct {
 	mu      sync.Mutex
 	buckets map[int]*bucket      // share -> bucket being written
 	exist   map[int]*lafs.Server // share -> server that already holds it
+	rounds  map[uint64]*writeRound
+	// failedBuckets counts the buckets given up on, which write no more.
+	failedBuckets atomic.Int32
 }
 
 func newUploader(si lafs.StorageIndex, plan Plan, opt UploadOptions, p lafs.Params, all []*lafs.Server) *uploader {
@@ -393,18 +406,20 @@ func (u *uploader) allocate(ctx context.Context) error {
 
 func (u *uploader) isBlocked(s, sh int) bool { return u.blocked[[2]int{s, sh}] }
 
+// allocAnswer is a candidate's answer to an allocation.
+type allocAnswer struct {
+	s   int
+	res lafs.AllocateResult
+	err error
+}
+
 // ask allocates the shares of byServer on their servers in parallel (a
 // read-only server only gets its lease renewed on the shares it holds) and
 // records the answers. A server that refuses, fails, or is late against
 // the others is marked read-only with its problem. It returns, by server,
 // the shares that were neither allocated nor found there.
 func (u *uploader) ask(ctx context.Context, byServer map[int][]lafs.ShareNum) (busy map[int][]lafs.ShareNum, err error) {
-	type answer struct {
-		s   int
-		res lafs.AllocateResult
-		err error
-	}
-	answers := make(chan answer, len(byServer))
+	answers := make(chan allocAnswer, len(byServer))
 	asked := map[int]bool{}
 	start := time.Now()
 	for s, shares := range byServer {
@@ -430,7 +445,7 @@ func (u *uploader) ask(ctx context.Context, byServer map[int][]lafs.ShareNum) (b
 			if err == nil {
 				u.cands[s].Latency.Observe(time.Since(start))
 			}
-			answers <- answer{s, res, err}
+			answers <- allocAnswer{s, res, err}
 		}()
 	}
 	busy = map[int][]lafs.ShareNum{}
@@ -441,20 +456,17 @@ func (u *uploader) ask(ctx context.Context, byServer map[int][]lafs.ShareNum) (b
 		case a := <-answers:
 			delete(asked, a.s)
 			took = append(took, time.Since(start))
-			if ctx.Err() != nil {
-				continue
-			}
 			if a.err != nil {
 				u.refuse(a.s, fmt.Sprintf("%s refused the allocation: %v", serverName(u.cands[a.s]), a.err))
-				u.unrecord(a.s, byServer[a.s])
+				u.abortUnknown(a.s, byServer[a.s])
 				continue
 			}
 			if left := u.accept(a.s, byServer[a.s], a.res); len(left) > 0 {
 				busy[a.s] = left
 			}
-			if late == nil {
-				late = time.After(max(allocLateMin, allocLateFactor*took[len(took)/2]) - time.Since(start))
-			}
+			// Answers come in order, so took is sorted: its middle is
+			// the median.
+			late = time.After(time.Until(start.Add(max(allocLateMin, allocLateFactor*took[len(took)/2]))))
 		case <-late:
 			// The rest are late: give up on them, and abort whatever
 			// they allocate when their answers come.
@@ -463,27 +475,47 @@ func (u *uploader) ask(ctx context.Context, byServer map[int][]lafs.ShareNum) (b
 					serverName(u.cands[s]), time.Since(start).Round(time.Millisecond), took[len(took)-1].Round(time.Millisecond)))
 				u.cands[s].Latency.Demote(demoteFor)
 			}
-			n := len(asked)
-			go func() {
-				for range n {
-					a := <-answers
-					var rest []lafs.ShareNum
-					for _, sh := range byServer[a.s] {
-						if slices.Contains(a.res.Allocated, sh) {
-							u.abortShare(a.s, sh)
-						} else {
-							rest = append(rest, sh)
-						}
-					}
-					u.unrecord(a.s, rest)
-				}
-			}()
+			u.abortLate(answers, len(asked), byServer)
 			asked = nil
 		case <-ctx.Done():
+			u.abortLate(answers, len(asked), byServer)
 			return nil, ctx.Err()
 		}
 	}
 	return busy, ctx.Err()
+}
+
+// abortLate waits, in the background, for the n answers still to come to
+// an ask that went on without them, and aborts whatever they allocated:
+// the upload is not using those servers (or was cancelled).
+func (u *uploader) abortLate(answers <-chan allocAnswer, n int, byServer map[int][]lafs.ShareNum) {
+	go func() {
+		for range n {
+			a := <-answers
+			if a.err != nil {
+				u.abortUnknown(a.s, byServer[a.s])
+				continue
+			}
+			var rest []lafs.ShareNum
+			for _, sh := range byServer[a.s] {
+				if slices.Contains(a.res.Allocated, sh) {
+					u.abortShare(a.s, sh)
+				} else {
+					rest = append(rest, sh)
+				}
+			}
+			u.unrecord(a.s, rest)
+		}
+	}()
+}
+
+// abortUnknown aborts shares asked of candidate s whose allocation failed
+// without a clear answer (it may have been made), which also ends their
+// record once the server says they are gone.
+func (u *uploader) abortUnknown(s int, shares []lafs.ShareNum) {
+	for _, sh := range shares {
+		u.abortShare(s, sh)
+	}
 }
 
 func (u *uploader) lease(s int) lafs.LeaseSecrets {
@@ -551,7 +583,7 @@ func (u *uploader) record(s int, shares []lafs.ShareNum) {
 func (u *uploader) unrecord(s int, shares []lafs.ShareNum) {
 	if u.opt.Recorder != nil {
 		for _, sh := range shares {
-			u.opt.Recorder.Ended(u.cands[s].ID, u.si, sh)
+			u.opt.Recorder.Ended(u.cands[s].ID, u.si, sh, u.secrets[s])
 		}
 	}
 }
@@ -656,7 +688,14 @@ func (u *uploader) yield(busy map[int][]lafs.ShareNum) (goOn bool) {
 		busy[idx[b.server]] = append(busy[idx[b.server]], lafs.ShareNum(sh))
 		wg.Go(func() { u.abortBucket(b).Wait() })
 	}
-	wg.Wait()
+	// The upload that goes on gets the shares sooner once they are let
+	// go; a server that does not answer the abort is not waited for long.
+	aborted := make(chan struct{})
+	go func() { wg.Wait(); close(aborted) }()
+	select {
+	case <-aborted:
+	case <-time.After(yieldWait):
+	}
 	u.buckets = map[int]*bucket{}
 	return false
 }
@@ -829,43 +868,108 @@ func (u *uploader) WriteShare(ctx context.Context, shnum int, off uint64, data [
 	return nil
 }
 
-// writeLate is how long a write may take before it is given up on: many
-// times what the servers written to usually take.
-func (u *uploader) writeLate() time.Duration {
-	u.mu.Lock()
-	var ds []time.Duration
-	for _, b := range u.buckets {
-		if d := b.server.Latency.Typical(); d > 0 {
-			ds = append(ds, d)
-		}
-	}
-	u.mu.Unlock()
-	if len(ds) == 0 {
-		return 2 * writeLateMin
-	}
-	slices.Sort(ds)
-	return max(writeLateMin, writeLateFactor*ds[len(ds)/2])
+// writeRound is the writes of the shares' data at one offset (one
+// segment's blocks, or the header or the hashes), which go out together:
+// each is judged against the others.
+type writeRound struct {
+	mu   sync.Mutex
+	took []time.Duration // of the writes done
+	left int             // writes not done
 }
 
-// send writes to the server; a failure, or a write much slower than the
-// servers usually are, marks the bucket failed (the upload goes on and
-// judges happiness at the end) rather than stopping everything.
+// round returns the round of the writes at off, with n writes expected.
+func (u *uploader) round(off uint64, n int) *writeRound {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.rounds == nil {
+		u.rounds = map[uint64]*writeRound{}
+	}
+	r := u.rounds[off]
+	if r == nil {
+		r = &writeRound{left: n}
+		u.rounds[off] = r
+	}
+	return r
+}
+
+// finished records a write of the round at off that ended.
+func (u *uploader) finished(off uint64, r *writeRound, took time.Duration, ok bool) {
+	r.mu.Lock()
+	if ok {
+		r.took = append(r.took, took)
+	}
+	r.left--
+	last := r.left <= 0
+	r.mu.Unlock()
+	if last {
+		u.mu.Lock()
+		delete(u.rounds, off)
+		u.mu.Unlock()
+	}
+}
+
+// late reports whether a write of the round that has taken elapsed is
+// late: at least half of the round's writes are done, and it has taken
+// writeLateFactor times their median (at least writeLateMin). A slow
+// link, where every write is slow, makes none late.
+func (r *writeRound) late(elapsed time.Duration) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if elapsed < writeLateMin || len(r.took) < (len(r.took)+r.left+1)/2 {
+		return false
+	}
+	ds := slices.Clone(r.took)
+	slices.Sort(ds)
+	return elapsed > writeLateFactor*ds[len(ds)/2]
+}
+
+// send writes to the server. A failure, or a write that is late against
+// the same round's writes to the other servers, marks the bucket failed
+// (the upload goes on and judges happiness at the end) rather than
+// stopping everything.
 func (u *uploader) send(ctx context.Context, b *bucket, off uint64, data []byte) error {
-	late := u.writeLate()
-	wctx, cancel := context.WithTimeout(ctx, late)
+	u.mu.Lock()
+	n := len(u.buckets) - int(u.failedBuckets.Load())
+	u.mu.Unlock()
+	r := u.round(off, n)
+	// When every write is slow (a slow link), none is late: the request
+	// timeouts of the connection, and this backstop, still bound them.
+	wctx, cancel := context.WithTimeout(ctx, writeBackstop+time.Duration(len(data))*time.Second/backstopRate)
 	defer cancel()
 	start := time.Now()
+	done := make(chan struct{})
+	var gaveUp atomic.Bool
+	go func() {
+		tick := time.NewTicker(100 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+				if r.late(time.Since(start)) {
+					gaveUp.Store(true)
+					cancel()
+					return
+				}
+			}
+		}
+	}()
 	_, err := b.server.Storage.WriteImmutable(wctx, u.si, b.shnum, b.secret, off, data)
+	close(done)
+	took := time.Since(start)
+	u.finished(off, r, took, err == nil)
 	if err == nil {
-		b.server.Latency.Observe(time.Since(start))
+		b.server.Latency.Observe(took)
 		return nil
 	}
 	if ctx.Err() == nil {
-		if wctx.Err() != nil {
+		if gaveUp.Load() || wctx.Err() != nil {
 			b.server.Latency.Demote(demoteFor)
-			err = fmt.Errorf("no answer in %v, far longer than the servers usually take: %w", late.Round(time.Millisecond), err)
+			err = fmt.Errorf("no answer in %v, far longer than the other servers took: %w", took.Round(time.Millisecond), err)
 		}
 		b.failed = fmt.Errorf("%s: writing share %d: %w", serverName(b.server), b.shnum, err)
+		u.failedBuckets.Add(1)
 		u.abortBucket(b)
 	}
 	return err
@@ -881,7 +985,7 @@ func (u *uploader) abortBucket(b *bucket) *sync.WaitGroup {
 		if u.opt.Recorder != nil && (err == nil || errors.Is(err, lafs.ErrNotExist)) {
 			// Otherwise the record stays, for the client to try again
 			// when it next starts.
-			u.opt.Recorder.Ended(b.server.ID, u.si, b.shnum)
+			u.opt.Recorder.Ended(b.server.ID, u.si, b.shnum, b.secret)
 		}
 	})
 	return &wg
@@ -919,7 +1023,7 @@ func (u *uploader) finish(c *cap.CHK) (*UploadResult, error) {
 			continue
 		}
 		if u.opt.Recorder != nil {
-			u.opt.Recorder.Ended(b.server.ID, u.si, b.shnum)
+			u.opt.Recorder.Ended(b.server.ID, u.si, b.shnum, b.secret)
 		}
 		res.SharesPushed++
 		holds[b.server] = append(holds[b.server], sh)

@@ -36,6 +36,34 @@ func webPut(t *testing.T, base string, data []byte) string {
 	return string(b)
 }
 
+func webPost(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := http.Post(url, "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("POST: %s %s", resp.Status, b)
+	}
+	return string(b)
+}
+
+func webGet(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET: %s %s", resp.Status, b)
+	}
+	return string(b)
+}
+
 // shareHolder returns the storage node holding share sh of the file c.
 func (g *realGrid) shareHolder(t *testing.T, c string, sh int) int {
 	t.Helper()
@@ -157,6 +185,25 @@ func TestHeavyFaults(t *testing.T) {
 	if n := g.shareCount(t, capC); n != 10 {
 		t.Errorf("PUT with a frozen node stored %d shares, want 10", n)
 	}
+
+	// Directories with a node frozen: the servermap and the publish go on
+	// without it within seconds, and faster once it is known to be slow.
+	dir := webPost(t, base+"uri?t=mkdir")
+	g.storage[6].cmd.Process.Signal(syscall.SIGSTOP)
+	for i, op := range []func(){
+		func() { webGet(t, base+"uri/"+dir+"?t=json") },
+		func() { webPost(t, base+"uri/"+dir+"/sub?t=mkdir") },
+		func() { webGet(t, base+"uri/"+dir+"?t=json") },
+	} {
+		start := time.Now()
+		op()
+		d := time.Since(start)
+		t.Logf("directory operation %d with a node frozen: %v", i, d)
+		if d > 8*time.Second {
+			t.Errorf("directory operation %d with a node frozen took %v", i, d)
+		}
+	}
+	g.storage[6].cmd.Process.Signal(syscall.SIGCONT)
 
 	// A client killed in the middle of an upload, then started again:
 	// the same file uploads at once, with every share.

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"compress/gzip"
 	"crypto/rand"
 	"net/http"
 	"net/http/httptest"
@@ -142,5 +144,36 @@ func TestPutWarnsOfMissingShares(t *testing.T) {
 	}
 	if !strings.Contains(errOut, "warning: only 9 of 10 shares found a server") {
 		t.Errorf("put does not warn of the missing share: %q", errOut)
+	}
+}
+
+// A file whose name says gzip is saved as it is stored (as tahoe get
+// does), and a cut transfer of it resumes at the right place.
+func TestGetGzipNamedFile(t *testing.T) {
+	gg := newGetGrid(t)
+	plain := make([]byte, 300000)
+	rand.Read(plain)
+	var z bytes.Buffer
+	zw := gzip.NewWriter(&z)
+	zw.Write(plain)
+	zw.Close()
+	data := z.Bytes()
+	in := filepath.Join(t.TempDir(), "in")
+	os.WriteFile(in, data, 0o644)
+	if _, errOut, code := runCmd(t, nil, "-d", gg.nodeDir, "create-alias", "tahoe"); code != 0 {
+		t.Fatalf("create-alias: %s", errOut)
+	}
+	if _, errOut, code := runCmd(t, nil, "-d", gg.nodeDir, "put", in, "tahoe:x.gz"); code != 0 {
+		t.Fatalf("put: %s", errOut)
+	}
+	for _, cut := range []int64{0, 140000} {
+		dst := filepath.Join(t.TempDir(), "out")
+		gg.cutNext.Store(cut)
+		if _, errOut, code := runCmd(t, nil, "-d", gg.nodeDir, "get", "tahoe:x.gz", dst); code != 0 {
+			t.Fatalf("get (cut at %d): %s", cut, errOut)
+		}
+		if b, _ := os.ReadFile(dst); !bytes.Equal(b, data) {
+			t.Errorf("get of a .gz file (cut at %d): %d bytes, not the file's %d", cut, len(b), len(data))
+		}
 	}
 }

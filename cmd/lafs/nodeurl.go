@@ -47,12 +47,16 @@ func (n *nodeFlags) base() (string, error) {
 }
 
 // httpClient is the CLI's client for the local web API: no overall
-// timeout (transfers may be long), but a bounded connection setup.
+// timeout (transfers may be long), but a bounded connection setup. It
+// never asks for compressed answers, so that a file is saved as it is
+// stored, as tahoe get does: the web API labels a "*.gz" file
+// Content-Encoding: gzip, which Go's client would otherwise undo.
 var httpClient = &http.Client{Transport: &http.Transport{
 	Proxy:                 nil,
 	ResponseHeaderTimeout: 0,
 	IdleConnTimeout:       30 * time.Second,
 	MaxIdleConnsPerHost:   16, // cp and backup keep several requests in flight
+	DisableCompression:    true,
 }}
 
 // isTerminal reports whether w is a terminal, for progress bars.
