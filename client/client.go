@@ -287,6 +287,19 @@ var ErrNotFile = errors.New("not a file cap")
 // ErrUnknownCap is returned for caps of a kind this client cannot read.
 var ErrUnknownCap = errors.New("unknown cap kind")
 
+// Errors of immutable files, re-exported from package immutable so that
+// callers need only this package: test them with errors.Is.
+var (
+	// ErrNoShares: no server holds a share of the immutable file.
+	ErrNoShares = immutable.ErrNoShares
+	// ErrNotEnoughShares: fewer than k good shares of the immutable
+	// file could be found.
+	ErrNotEnoughShares = immutable.ErrNotEnoughShares
+	// ErrUnhappy: an upload could not place its shares on enough
+	// servers (servers-of-happiness).
+	ErrUnhappy = immutable.ErrUnhappy
+)
+
 // OpenFile prepares to read the immutable file c (CHK or LIT). Shares are
 // found on the grid; reads check every hash. Mutable files are opened
 // with OpenMutable, and any cap with OpenNode.

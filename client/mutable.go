@@ -18,6 +18,15 @@ var (
 	ErrUncoordinatedWrite = mutable.ErrUncoordinatedWrite
 	// ErrReadOnly: a write through a read cap.
 	ErrReadOnly = mutable.ErrReadOnly
+	// ErrMutableNoShares: no server holds a share of the mutable file
+	// or directory.
+	ErrMutableNoShares = mutable.ErrNoShares
+	// ErrMutableNotEnoughShares: no version of the mutable file or
+	// directory has enough good shares to be read.
+	ErrMutableNotEnoughShares = mutable.ErrNotEnoughShares
+	// ErrNotEnoughServers: a mutable file could not be written to
+	// enough servers.
+	ErrNotEnoughServers = mutable.ErrNotEnoughServers
 )
 
 // mutableOptions are the options of every mutable file the client opens

@@ -267,3 +267,19 @@ func PermuteServerHash(si, seed []byte) [20]byte {
 	h.Sum(out[:0])
 	return out
 }
+
+// LeaseSecrets derives the lease renew and cancel secrets a client
+// presents to one server for one storage index, from the client's lease
+// secret (private/secret) and the server's lease seed (its Foolscap
+// tubid): Tahoe's client_renewal_secret, file_renewal_secret and
+// bucket_renewal_secret chain, and the same for cancel secrets.
+func LeaseSecrets(leaseSecret []byte, si lafs.StorageIndex, serverSeed [20]byte) lafs.LeaseSecrets {
+	cr := ClientRenewalSecret(leaseSecret)
+	cc := ClientCancelSecret(leaseSecret)
+	fr := FileRenewalSecret(cr[:], si[:])
+	fc := FileCancelSecret(cc[:], si[:])
+	return lafs.LeaseSecrets{
+		Renew:  lafs.Secret(BucketRenewalSecret(fr[:], serverSeed[:])),
+		Cancel: lafs.Secret(BucketCancelSecret(fc[:], serverSeed[:])),
+	}
+}

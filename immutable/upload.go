@@ -75,18 +75,6 @@ type UploadResult struct {
 	Problems []string
 }
 
-// LeaseSecretsFor derives the lease secrets for one storage index on one server.
-func LeaseSecretsFor(leaseSecret []byte, si lafs.StorageIndex, serverSeed [20]byte) lafs.LeaseSecrets {
-	cr := crypt.ClientRenewalSecret(leaseSecret)
-	cc := crypt.ClientCancelSecret(leaseSecret)
-	fr := crypt.FileRenewalSecret(cr[:], si[:])
-	fc := crypt.FileCancelSecret(cc[:], si[:])
-	return lafs.LeaseSecrets{
-		Renew:  lafs.Secret(crypt.BucketRenewalSecret(fr[:], serverSeed[:])),
-		Cancel: lafs.Secret(crypt.BucketCancelSecret(fc[:], serverSeed[:])),
-	}
-}
-
 // Uploader stores immutable files. Uploads of the same file (the same
 // storage index) at the same time share one upload. It is safe for
 // concurrent use.
@@ -519,7 +507,7 @@ func (u *uploader) abortUnknown(s int, shares []lafs.ShareNum) {
 }
 
 func (u *uploader) lease(s int) lafs.LeaseSecrets {
-	return LeaseSecretsFor(u.opt.LeaseSecret, u.si, u.cands[s].LeaseSeed)
+	return crypt.LeaseSecrets(u.opt.LeaseSecret, u.si, u.cands[s].LeaseSeed)
 }
 
 // refuse marks a candidate as taking no new shares.

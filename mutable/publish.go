@@ -11,7 +11,7 @@ import (
 
 	"github.com/lafs/lafs"
 	"github.com/lafs/lafs/cap"
-	"github.com/lafs/lafs/immutable"
+	"github.com/lafs/lafs/crypt"
 )
 
 // slotWrite is one share to write into one server's slot.
@@ -208,7 +208,7 @@ func (p *publisher) write(ctx context.Context, ws []slotWrite) (failed []slotWri
 		tw[w.shnum] = lafs.TestWriteVectors{Test: []lafs.TestVector{test}, Write: vecs, NewLength: &size}
 	}
 	we := lafs.Secret(p.keys.WriteEnabler(s.LeaseSeed[:]))
-	lease := immutable.LeaseSecretsFor(p.f.opts.LeaseSecret, p.f.si, s.LeaseSeed)
+	lease := crypt.LeaseSecrets(p.f.opts.LeaseSecret, p.f.si, s.LeaseSeed)
 	// A write much slower than the servers usually answer is given up
 	// on, and its shares placed elsewhere.
 	floor := queryLateMin

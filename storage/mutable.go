@@ -12,7 +12,6 @@ import (
 
 	"github.com/lafs/lafs"
 	"github.com/lafs/lafs/backend"
-	"github.com/lafs/lafs/backend/mem"
 )
 
 // mshare is an open mutable container (MutableShareFile), read and written
@@ -26,15 +25,46 @@ type mshare struct {
 	// draft, when set, holds a new share being composed in memory: it is
 	// committed to the server's backend whole, once (see commitDraft), so
 	// that a new share costs one durable write instead of one per field.
-	draft backend.Backend
+	draft *draft
 }
 
-// b is the backend the share's bytes live in now.
-func (m *mshare) b() backend.Backend {
+// shareBytes is where a share's bytes are read and written: the server's
+// backend, or a draft in memory.
+type shareBytes interface {
+	ReadAt(ctx context.Context, k backend.Key, p []byte, off int64) (int, error)
+	WriteAt(ctx context.Context, k backend.Key, p []byte, off int64) error
+}
+
+// b is where the share's bytes live now.
+func (m *mshare) b() shareBytes {
 	if m.draft != nil {
 		return m.draft
 	}
 	return m.s.b
+}
+
+// draft is a new mutable container composed in memory (of at most about
+// draftLimit bytes, as draftMutable's callers ensure), as a backend holds
+// one object: writes past its end extend it with zeros.
+type draft struct{ b []byte }
+
+func (d *draft) ReadAt(ctx context.Context, k backend.Key, p []byte, off int64) (int, error) {
+	if off >= int64(len(d.b)) {
+		return 0, io.EOF
+	}
+	n := copy(p, d.b[off:])
+	if n < len(p) {
+		return n, io.EOF
+	}
+	return n, nil
+}
+
+func (d *draft) WriteAt(ctx context.Context, k backend.Key, p []byte, off int64) error {
+	if end := off + int64(len(p)); end > int64(len(d.b)) {
+		d.b = append(d.b, make([]byte, end-int64(len(d.b)))...)
+	}
+	copy(d.b[off:], p)
+	return nil
 }
 
 // openMutable opens a committed mutable share. ErrNotExist when there is
@@ -543,22 +573,15 @@ const draftLimit = 16 << 20
 
 // draftMutable starts a new mutable container in memory.
 func (s *Server) draftMutable(ctx context.Context, k backend.Key, we lafs.Secret) (*mshare, error) {
-	d := mem.New()
-	m, err := s.createMutableIn(ctx, d, k, we)
-	if err != nil {
-		return nil, err
-	}
-	m.draft = d
-	return m, nil
+	c := newMutableContainer(s.cfg.ServerID, we)
+	h, _ := ParseMutableHeader(c)
+	return &mshare{s: s, k: k, h: h, size: int64(len(c)), draft: &draft{b: c}}, nil
 }
 
 // commitDraft writes a share composed in memory to the backend in one
 // staged object: nothing is visible until it is whole and durable.
 func (s *Server) commitDraft(ctx context.Context, m *mshare) error {
-	buf := make([]byte, m.size)
-	if err := s.readFullFrom(ctx, m.draft, kindMutable, m.k, buf, 0); err != nil {
-		return err
-	}
+	buf := m.draft.b[:m.size]
 	st, err := s.b.Create(ctx, m.k, int64(len(buf)))
 	if err != nil {
 		return s.backendErrf(err, "creating %s", shareName(kindMutable, m.k))
@@ -580,13 +603,8 @@ func (s *Server) commitDraft(ctx context.Context, m *mshare) error {
 
 // createMutable writes a new, empty mutable container.
 func (s *Server) createMutable(ctx context.Context, k backend.Key, we lafs.Secret) (*mshare, error) {
-	return s.createMutableIn(ctx, s.b, k, we)
-}
-
-// createMutableIn writes a new, empty mutable container into backend b.
-func (s *Server) createMutableIn(ctx context.Context, b backend.Backend, k backend.Key, we lafs.Secret) (*mshare, error) {
 	c := newMutableContainer(s.cfg.ServerID, we)
-	st, err := b.Create(ctx, k, int64(len(c)))
+	st, err := s.b.Create(ctx, k, int64(len(c)))
 	if err != nil {
 		return nil, s.backendErrf(err, "creating %s", shareName(kindMutable, k))
 	}

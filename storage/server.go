@@ -244,7 +244,7 @@ func (s *Server) readFull(ctx context.Context, kind shareKind, k backend.Key, p 
 }
 
 // readFullFrom is readFull from backend b.
-func (s *Server) readFullFrom(ctx context.Context, b backend.Backend, kind shareKind, k backend.Key, p []byte, off int64) error {
+func (s *Server) readFullFrom(ctx context.Context, b shareBytes, kind shareKind, k backend.Key, p []byte, off int64) error {
 	n, err := b.ReadAt(ctx, k, p, off)
 	if n == len(p) {
 		return nil
@@ -263,7 +263,7 @@ func (s *Server) readClamped(ctx context.Context, kind shareKind, k backend.Key,
 }
 
 // readClampedFrom is readClamped from backend b.
-func (s *Server) readClampedFrom(ctx context.Context, b backend.Backend, kind shareKind, k backend.Key, start, end int64, offset, length uint64) ([]byte, error) {
+func (s *Server) readClampedFrom(ctx context.Context, b shareBytes, kind shareKind, k backend.Key, start, end int64, offset, length uint64) ([]byte, error) {
 	size := uint64(end - start)
 	if offset >= size || length == 0 {
 		return []byte{}, nil

@@ -12,8 +12,6 @@ import (
 	"github.com/lafs/lafs/client"
 	"github.com/lafs/lafs/dirnode"
 	"github.com/lafs/lafs/httpbody"
-	"github.com/lafs/lafs/immutable"
-	"github.com/lafs/lafs/mutable"
 )
 
 // webError is an error whose status and text are known: Tahoe's WebError,
@@ -175,19 +173,19 @@ func classify(err error) (int, string) {
 		return http.StatusConflict, "UncoordinatedWriteError: " + err.Error()
 	case errors.Is(err, client.ErrNoChild):
 		return http.StatusNotFound, err.Error()
-	case errors.Is(err, mutable.ErrNoShares), errors.Is(err, mutable.ErrNotEnoughShares):
+	case errors.Is(err, client.ErrMutableNoShares), errors.Is(err, client.ErrMutableNotEnoughShares):
 		return http.StatusGone, unrecoverableText
 	case errors.Is(err, client.ErrNotDir), errors.Is(err, dirnode.ErrBadEntry):
 		return http.StatusBadRequest, err.Error()
-	case errors.Is(err, immutable.ErrNoShares):
+	case errors.Is(err, client.ErrNoShares):
 		return http.StatusGone, noSharesText + err.Error()
-	case errors.Is(err, immutable.ErrNotEnoughShares):
+	case errors.Is(err, client.ErrNotEnoughShares):
 		return http.StatusGone, notEnoughSharesText + err.Error()
 	case errors.Is(err, cap.ErrInvalid), errors.Is(err, client.ErrUnknownCap), errors.Is(err, client.ErrNotFile):
 		return http.StatusBadRequest, err.Error()
-	case errors.Is(err, immutable.ErrUnhappy):
+	case errors.Is(err, client.ErrUnhappy):
 		return http.StatusServiceUnavailable, "UploadUnhappinessError: " + err.Error()
-	case errors.Is(err, mutable.ErrNotEnoughServers):
+	case errors.Is(err, client.ErrNotEnoughServers):
 		// Tahoe: 500, a NotEnoughServersError exception page.
 		return http.StatusServiceUnavailable, "NotEnoughServersError: " + err.Error()
 	case errors.Is(err, context.DeadlineExceeded):

@@ -11,7 +11,6 @@ import (
 	"github.com/lafs/lafs/cap"
 	"github.com/lafs/lafs/client"
 	"github.com/lafs/lafs/dirnode"
-	"github.com/lafs/lafs/mutable"
 )
 
 // fileNode is a file named by its cap, and maybe reached through a
@@ -223,7 +222,7 @@ func (h *handler) fileJSON(q *request, fn *fileNode) (fileJSONBody, error) {
 	j.Mutable = true
 	m, err := h.c.OpenMutable(q.Context(), fn.cap)
 	switch {
-	case errors.Is(err, mutable.ErrNoShares) || errors.Is(err, mutable.ErrNotEnoughShares):
+	case errors.Is(err, client.ErrMutableNoShares) || errors.Is(err, client.ErrMutableNotEnoughShares):
 		j.Format = formatOfCap(fn.cap)
 		return j, nil
 	case err != nil:
@@ -256,7 +255,7 @@ func (h *handler) fileInfo(q *request, fn *fileNode) (infoData, error) {
 		}
 		if m, err := h.c.OpenMutable(q.Context(), fn.cap); err == nil {
 			d.Size = strconv.FormatInt(m.Size(), 10)
-		} else if !errors.Is(err, mutable.ErrNoShares) && !errors.Is(err, mutable.ErrNotEnoughShares) {
+		} else if !errors.Is(err, client.ErrMutableNoShares) && !errors.Is(err, client.ErrMutableNotEnoughShares) {
 			return d, err
 		}
 	case fn.si != "":
