@@ -56,10 +56,10 @@ type Config struct {
 	Peers lafs.Peers
 	// TempDir is where uploads of unknown size are spooled ("" = os.TempDir()).
 	TempDir string
-	// BlockTimeout bounds each storage request of a download before it
-	// switches servers (default 30 s); requests much slower than usual
-	// are hedged on other servers long before that.
-	BlockTimeout time.Duration
+	// RequestTimeout bounds each request to a storage server (default
+	// 30 s); downloads and uploads give up on requests much slower than
+	// the other servers' long before that.
+	RequestTimeout time.Duration
 	// MutableFormat is the format of new mutable files and directories
 	// when a caller asks for the default ([client] mutable.format;
 	// the zero value is SDMF, Tahoe's default).
@@ -92,6 +92,7 @@ type Client struct {
 	keys      *mutable.KeyPool
 	downloads *immutable.Downloader
 	uploads   *immutable.Uploader
+	stats     storageCounters
 	pending   *pendingUploads // nil without Config.PendingUploads
 	stop      context.CancelFunc
 	// leftovers is closed once the uploads an earlier run left are
@@ -118,8 +119,8 @@ func New(cfg Config) (*Client, error) {
 	if err := cfg.Params.Validate(); err != nil {
 		return nil, err
 	}
-	if cfg.BlockTimeout == 0 {
-		cfg.BlockTimeout = 30 * time.Second
+	if cfg.RequestTimeout == 0 {
+		cfg.RequestTimeout = 30 * time.Second
 	}
 	switch cfg.MutableFormat {
 	case cap.SDMF, cap.MDMF:
@@ -133,17 +134,23 @@ func New(cfg Config) (*Client, error) {
 		cfg.Log = slog.Default()
 	}
 	c := &Client{
-		cfg:       cfg,
-		downloads: immutable.NewDownloader(cfg.Peers, immutable.DownloadOptions{RequestTimeout: cfg.BlockTimeout}),
-		uploads:   immutable.NewUploader(cfg.Peers),
+		keys:      mutable.NewKeyPool(cfg.KeyPoolSize),
 		stop:      func() {},
 		leftovers: make(chan struct{}),
 		started:   time.Now(),
 	}
+	// Every server's storage goes through the client's decorator
+	// (storage.go); the operations below keep no time limits of their own.
+	p := &peers{inner: cfg.Peers, c: c, wrap: map[*lafs.Server]*lafs.Server{}}
+	cfg.Peers = p
+	c.cfg = cfg
+	c.downloads = immutable.NewDownloader(p, immutable.DownloadOptions{RequestTimeout: -1})
+	c.uploads = immutable.NewUploader(p)
 	aborting := false
 	if cfg.PendingUploads != "" {
 		p, left, err := openPendingUploads(cfg.PendingUploads, cfg.Log)
 		if err != nil {
+			c.keys.Close()
 			return nil, fmt.Errorf("client: %w", err)
 		}
 		c.pending = p
@@ -161,15 +168,8 @@ func New(cfg Config) (*Client, error) {
 	if !aborting {
 		close(c.leftovers)
 	}
-	c.keys = mutable.NewKeyPool(cfg.KeyPoolSize)
 	return c, nil
 }
-
-// Busy marks the start of work that the client's background tasks (making
-// RSA keys for new mutable files) should not slow down; call done when it
-// ends. They run only when no such work is under way and none ended in the
-// last quarter second. The web API marks each request.
-func (c *Client) Busy() (done func()) { return c.keys.Busy() }
 
 // Close stops the background work of the client (making RSA keys for its
 // key pool, aborting uploads an earlier run left) and writes down the
@@ -220,10 +220,11 @@ type UploadReport struct {
 // cap (URI:LIT for 55 bytes or fewer, URI:CHK otherwise).
 func (c *Client) Upload(ctx context.Context, r io.ReaderAt, size int64, o UploadOptions) (cap.Cap, error) {
 	opt := immutable.UploadOptions{
-		Params:      c.cfg.Params,
-		Convergence: c.cfg.Convergence,
-		LeaseSecret: c.cfg.LeaseSecret,
-		Progress:    o.Progress,
+		QueryTimeout: -1, // the storage decorator bounds each request
+		Params:       c.cfg.Params,
+		Convergence:  c.cfg.Convergence,
+		LeaseSecret:  c.cfg.LeaseSecret,
+		Progress:     o.Progress,
 	}
 	if o.NoConvergence {
 		opt.Convergence = nil

@@ -36,7 +36,7 @@ func (c *Client) mutableOptions() mutable.Options {
 		K:            c.cfg.Params.K,
 		N:            c.cfg.Params.N,
 		LeaseSecret:  c.cfg.LeaseSecret,
-		QueryTimeout: c.cfg.BlockTimeout,
+		QueryTimeout: -1, // the client's storage decorator bounds each request
 		RetryDelay:   c.cfg.MutableRetryDelay,
 	}
 }

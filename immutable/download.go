@@ -87,8 +87,9 @@ var ErrNoShares = errors.New("no shares found")
 // DownloadOptions configure a Downloader.
 type DownloadOptions struct {
 	// RequestTimeout bounds each storage request of a download; a server
-	// that takes longer loses its share to another (default 30 s). Late
-	// requests are hedged long before that.
+	// that takes longer loses its share to another (default 30 s;
+	// negative: no bound here, as when the servers' storage bounds each
+	// request itself). Late requests are hedged long before that.
 	RequestTimeout time.Duration
 	// CacheBytes bounds the verified plaintext kept of recently read
 	// small files (default 32 MiB; negative: none). Files larger than an

@@ -32,8 +32,9 @@ type UploadOptions struct {
 	// which each server's lease renew and cancel secrets derive.
 	LeaseSecret []byte
 	// QueryTimeout bounds each server's answer to a share query or an
-	// allocation (default 15 s, as Tahoe). Servers much slower than the
-	// others are given up on long before that.
+	// allocation (default 15 s, as Tahoe; negative: no bound here, as
+	// when the servers' storage bounds each request itself). Servers much
+	// slower than the others are given up on long before that.
 	QueryTimeout time.Duration
 	// BusyWait bounds how long an upload waits for shares that a server
 	// neither accepts nor holds, as when another upload of the same file
@@ -341,7 +342,7 @@ func (u *uploader) queryAll(ctx context.Context) error {
 	var wg sync.WaitGroup
 	for i, s := range u.cands {
 		wg.Go(func() {
-			qctx, cancel := context.WithTimeout(ctx, u.opt.QueryTimeout)
+			qctx, cancel := u.bound(ctx)
 			defer cancel()
 			have, err := s.Storage.ListImmutable(qctx, u.si)
 			mu.Lock()
@@ -427,7 +428,7 @@ func (u *uploader) ask(ctx context.Context, byServer map[int][]lafs.ShareNum) (b
 		// leaves no allocation unrecorded.
 		u.record(s, shares)
 		go func() {
-			actx, cancel := context.WithTimeout(ctx, u.opt.QueryTimeout)
+			actx, cancel := u.bound(ctx)
 			defer cancel()
 			res, err := u.cands[s].Storage.AllocateBuckets(actx, u.si, u.lease(s), u.secrets[s], shares, u.plan.Layout.ShareSize())
 			if err == nil {
@@ -504,6 +505,14 @@ func (u *uploader) abortUnknown(s int, shares []lafs.ShareNum) {
 	for _, sh := range shares {
 		u.abortShare(s, sh)
 	}
+}
+
+// bound returns ctx limited by QueryTimeout, unless that is negative.
+func (u *uploader) bound(ctx context.Context) (context.Context, context.CancelFunc) {
+	if u.opt.QueryTimeout < 0 {
+		return context.WithCancel(ctx)
+	}
+	return context.WithTimeout(ctx, u.opt.QueryTimeout)
 }
 
 func (u *uploader) lease(s int) lafs.LeaseSecrets {
@@ -592,7 +601,7 @@ func (u *uploader) waitForBusy(ctx context.Context, busy map[int][]lafs.ShareNum
 	var wg sync.WaitGroup
 	for s := range maps.Clone(busy) {
 		wg.Go(func() {
-			vctx, cancel := context.WithTimeout(ctx, u.opt.QueryTimeout)
+			vctx, cancel := u.bound(ctx)
 			defer cancel()
 			v, err := u.cands[s].Storage.Version(vctx)
 			mu.Lock()
@@ -695,7 +704,7 @@ func (u *uploader) lookFor(ctx context.Context, busy map[int][]lafs.ShareNum) er
 	var wg sync.WaitGroup
 	for s, shares := range maps.Clone(busy) {
 		wg.Go(func() {
-			qctx, cancel := context.WithTimeout(ctx, u.opt.QueryTimeout)
+			qctx, cancel := u.bound(ctx)
 			defer cancel()
 			have, err := u.cands[s].Storage.ListImmutable(qctx, u.si)
 			if err != nil {

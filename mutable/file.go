@@ -46,7 +46,9 @@ type Options struct {
 	// LeaseSecret is the client's lease secret (private/secret), from
 	// which the lease renew and cancel secrets of every write derive.
 	LeaseSecret []byte
-	// QueryTimeout bounds each server's answers (default 30 s).
+	// QueryTimeout bounds each server's answers (default 30 s; negative:
+	// no bound here, as when the caller's storage servers bound each
+	// request themselves).
 	QueryTimeout time.Duration
 	// RetryDelay is the first pause of Modify and WriteAt after an
 	// uncoordinated write; it grows by a factor of e for each of up to 4
@@ -380,4 +382,12 @@ func (f *File) retry(ctx context.Context, attempt func(first bool) error) error 
 			return errors.Join(err, ctx.Err())
 		}
 	}
+}
+
+// bound returns ctx limited by QueryTimeout, unless that is negative.
+func (o Options) bound(ctx context.Context) (context.Context, context.CancelFunc) {
+	if o.QueryTimeout < 0 {
+		return context.WithCancel(ctx)
+	}
+	return context.WithTimeout(ctx, o.QueryTimeout)
 }

@@ -215,7 +215,10 @@ func (p *publisher) write(ctx context.Context, ws []slotWrite) (failed []slotWri
 	if s.Latency.Demoted() {
 		floor = readLateMin // found too slow lately: less patience
 	}
-	late := min(p.f.opts.QueryTimeout, max(floor, queryLateFactor*p.usual)+time.Duration(sending)*time.Second/writeRate)
+	late := max(floor, queryLateFactor*p.usual) + time.Duration(sending)*time.Second/writeRate
+	if p.f.opts.QueryTimeout > 0 {
+		late = min(late, p.f.opts.QueryTimeout)
+	}
 	wctx, cancel := context.WithTimeout(ctx, late)
 	defer cancel()
 	start := time.Now()

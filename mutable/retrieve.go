@@ -131,7 +131,7 @@ func (r *retriever) batch(ctx context.Context, a, b int) ([]byte, error) {
 				tried[s], busy[s.shnum], lateAt[s] = true, true, time.Now().Add(late)
 				go func() {
 					start := time.Now()
-					fctx, cancel := context.WithTimeout(ctx, r.f.opts.QueryTimeout)
+					fctx, cancel := r.f.opts.bound(ctx)
 					defer cancel()
 					f, err := r.fetch(fctx, s, a, b)
 					results <- result{s, f, err, time.Since(start)}

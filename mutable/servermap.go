@@ -113,7 +113,7 @@ func (f *File) updateServerMap(ctx context.Context) (*serverMap, error) {
 	start := time.Now()
 	for rank, s := range m.servers {
 		go func() {
-			qctx, cancel := context.WithTimeout(ctx, f.opts.QueryTimeout)
+			qctx, cancel := f.opts.bound(ctx)
 			defer cancel()
 			found, err := f.queryServer(qctx, s, rank, sigs)
 			answers <- answer{s, found, err, time.Since(start)}

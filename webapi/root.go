@@ -100,7 +100,6 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hd := w.Header()
 	hd.Set("X-Frame-Options", "DENY")
 	hd.Set("Referrer-Policy", "no-referrer")
-	defer h.c.Busy()()
 	q := newRequest(httpbody.Limit(w, r, h.opts.BodyTimeout))
 	q.answer = w.Header()
 	defer q.close()

@@ -37,6 +37,7 @@ type Faults struct {
 	ReadDelay  time.Duration // share reads wait this long first
 	WriteDelay time.Duration // immutable share writes wait this long first
 	Declines   bool          // allocations are refused
+	FailNext   int           // so many calls fail (as offline), then it works
 
 	advised  []lafs.ShareNum // immutable shares the server was told are corrupt
 	requests int             // calls the server received
@@ -121,7 +122,14 @@ type faulty struct {
 func (s *faulty) check(ctx context.Context) error {
 	s.f.mu.Lock()
 	s.f.requests++
+	failNow := s.f.FailNext > 0
+	if failNow {
+		s.f.FailNext--
+	}
 	s.f.mu.Unlock()
+	if failNow {
+		return ErrOffline
+	}
 	f := s.f.get()
 	if err := wait(ctx, f.Delay); err != nil {
 		return err
