@@ -25,12 +25,16 @@ type KeyPool struct {
 	stop     chan struct{}
 	done     sync.WaitGroup
 	once     sync.Once
+	generate func() (*rsa.PrivateKey, error) // crypt.GenerateRSAKey; tests make cheap keys
 }
 
 // NewKeyPool starts a pool that keeps size keys ready. A size of 0 makes
 // every key on demand. Close stops its background work.
-func NewKeyPool(size int) *KeyPool {
-	p := &KeyPool{keys: make(chan *rsa.PrivateKey, max(size, 0)), stop: make(chan struct{})}
+func NewKeyPool(size int) *KeyPool { return newKeyPool(size, crypt.GenerateRSAKey) }
+
+// newKeyPool is NewKeyPool with the key generator given.
+func newKeyPool(size int, generate func() (*rsa.PrivateKey, error)) *KeyPool {
+	p := &KeyPool{keys: make(chan *rsa.PrivateKey, max(size, 0)), stop: make(chan struct{}), generate: generate}
 	p.lastBusy.Store(time.Now().UnixNano()) // a start is busy: wait a moment
 	if size > 0 {
 		p.done.Go(p.fill)
@@ -77,7 +81,7 @@ func (p *KeyPool) fill() {
 				return
 			}
 		}
-		k, err := crypt.GenerateRSAKey()
+		k, err := p.generate()
 		if err != nil {
 			return
 		}
@@ -104,7 +108,7 @@ func (p *KeyPool) Get(ctx context.Context) (*rsa.PrivateKey, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	return crypt.GenerateRSAKey()
+	return p.generate()
 }
 
 // NewKeys returns the derived keys of a fresh RSA key: what Create needs.

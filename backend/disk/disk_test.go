@@ -32,7 +32,16 @@ func TestBackendWithoutJournal(t *testing.T) {
 	backendtest.Run(t, func(t *testing.T) backend.Backend { return openNoJournal(t, t.TempDir()) })
 }
 
-func open(t *testing.T, dir string) *Disk {
+func BenchmarkBackend(b *testing.B) {
+	backendtest.Bench(b, func(b *testing.B) backend.Backend { return open(b, b.TempDir()) })
+}
+
+// BenchmarkBackendWithoutJournal measures the fsync of each change.
+func BenchmarkBackendWithoutJournal(b *testing.B) {
+	backendtest.Bench(b, func(b *testing.B) backend.Backend { return openNoJournal(b, b.TempDir()) })
+}
+
+func open(t testing.TB, dir string) *Disk {
 	t.Helper()
 	d, err := Open(dir)
 	if err != nil {
@@ -51,7 +60,7 @@ func crash(d *Disk) {
 }
 
 // openNoJournal opens dir with the journal turned off.
-func openNoJournal(t *testing.T, dir string) *Disk {
+func openNoJournal(t testing.TB, dir string) *Disk {
 	t.Helper()
 	d := open(t, dir)
 	if d.j != nil {
