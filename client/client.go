@@ -197,28 +197,33 @@ type UploadOptions struct {
 	Progress func(done, total int64)
 	// NoConvergence uses a random key instead of the convergence secret.
 	NoConvergence bool
-	// Report, if set, is told how a successful upload went.
-	Report func(UploadReport)
 }
 
-// UploadReport says how an immutable upload went: how many of its shares
-// found a server, and what went wrong with servers on the way. A file
-// with fewer than SharesTotal shares is still recoverable (its placement
-// was happy enough); a repair can add the others.
-type UploadReport struct {
+// UploadResult says how an immutable upload went: the file's cap, how
+// many of its shares found a server and which servers, and what went
+// wrong with servers on the way. A file with fewer than SharesTotal shares
+// is still recoverable (its placement was happy enough); a repair can add
+// the others.
+type UploadResult struct {
+	Cap cap.Cap
+	// SharesPlaced counts the shares written now or found already in
+	// place, of SharesTotal (N).
 	SharesPlaced, SharesTotal int
 	// Happiness is how many servers hold shares such that any K of them
 	// recover the file.
 	Happiness int
-	Problems  []string
+	// Servers names the server (its id) that holds each share.
+	Servers map[lafs.ShareNum]string
+	// Problems says what went wrong with servers on the way.
+	Problems []string
 	// LIT says the file was small enough to live in its cap: no server
 	// holds anything of it.
 	LIT bool
 }
 
-// Upload stores the size bytes of r as an immutable file and returns its
-// cap (URI:LIT for 55 bytes or fewer, URI:CHK otherwise).
-func (c *Client) Upload(ctx context.Context, r io.ReaderAt, size int64, o UploadOptions) (cap.Cap, error) {
+// Upload stores the size bytes of r as an immutable file (URI:LIT for 55
+// bytes or fewer, URI:CHK otherwise) and says how it went.
+func (c *Client) Upload(ctx context.Context, r io.ReaderAt, size int64, o UploadOptions) (*UploadResult, error) {
 	opt := immutable.UploadOptions{
 		QueryTimeout: -1, // the storage decorator bounds each request
 		Params:       c.cfg.Params,
@@ -246,18 +251,15 @@ func (c *Client) Upload(ctx context.Context, r io.ReaderAt, size int64, o Upload
 	if err != nil {
 		return nil, err
 	}
-	if o.Report != nil {
-		_, lit := res.Cap.(*cap.LIT)
-		o.Report(UploadReport{SharesPlaced: res.SharesPushed + res.SharesExist, SharesTotal: c.cfg.Params.N,
-			Happiness: res.Happiness, Problems: res.Problems, LIT: lit})
-	}
-	return res.Cap, nil
+	_, lit := res.Cap.(*cap.LIT)
+	return &UploadResult{Cap: res.Cap, SharesPlaced: res.SharesPushed + res.SharesExist, SharesTotal: c.cfg.Params.N,
+		Happiness: res.Happiness, Servers: res.Servers, Problems: res.Problems, LIT: lit}, nil
 }
 
 // UploadStream stores everything read from r. Convergent encryption needs
 // two passes over the data, so it is spooled to a temporary file (on disk,
 // not in memory) first.
-func (c *Client) UploadStream(ctx context.Context, r io.Reader, o UploadOptions) (cap.Cap, error) {
+func (c *Client) UploadStream(ctx context.Context, r io.Reader, o UploadOptions) (*UploadResult, error) {
 	f, err := os.CreateTemp(c.cfg.TempDir, "lafs-upload-*")
 	if err != nil {
 		return nil, fmt.Errorf("spooling upload: %w", err)

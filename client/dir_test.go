@@ -273,7 +273,8 @@ func TestImmutableDirs(t *testing.T) {
 	ctx := context.Background()
 	c, _ := newTestClient(t)
 	data := bytes.Repeat([]byte("immutable child\n"), 10)
-	chk, err := c.Upload(ctx, bytes.NewReader(data), int64(len(data)), UploadOptions{})
+	up, err := c.Upload(ctx, bytes.NewReader(data), int64(len(data)), UploadOptions{})
+	chk := up.Cap
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -67,11 +67,11 @@ func (c *Client) CreateImmutableDir(ctx context.Context, children []dirnode.Entr
 	if err != nil {
 		return nil, err
 	}
-	k, err := c.Upload(ctx, bytes.NewReader(packed), int64(len(packed)), UploadOptions{})
+	res, err := c.Upload(ctx, bytes.NewReader(packed), int64(len(packed)), UploadOptions{})
 	if err != nil {
 		return nil, err
 	}
-	d, err := c.Dir(&cap.Dir{File: k})
+	d, err := c.Dir(&cap.Dir{File: res.Cap})
 	if err != nil {
 		return nil, err
 	}
@@ -304,18 +304,18 @@ func (d *Dir) MkdirImmutable(ctx context.Context, name string, children []dirnod
 }
 
 // Upload stores the size bytes of r as an immutable file (see
-// Client.Upload) and links it under name; it returns the file's cap.
-// Nothing is uploaded when the directory cannot be changed.
-func (d *Dir) Upload(ctx context.Context, name string, r io.ReaderAt, size int64, o UploadOptions, replace Replace) (cap.Cap, error) {
+// Client.Upload) and links it under name. Nothing is uploaded when the
+// directory cannot be changed.
+func (d *Dir) Upload(ctx context.Context, name string, r io.ReaderAt, size int64, o UploadOptions, replace Replace) (*UploadResult, error) {
 	if err := d.writable(); err != nil {
 		return nil, err
 	}
-	k, err := d.c.Upload(ctx, r, size, o)
+	res, err := d.c.Upload(ctx, r, size, o)
 	if err != nil {
 		return nil, err
 	}
-	if err := d.Set(ctx, name, k, nil, replace); err != nil {
+	if err := d.Set(ctx, name, res.Cap, nil, replace); err != nil {
 		return nil, err
 	}
-	return k, nil
+	return res, nil
 }

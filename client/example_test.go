@@ -39,10 +39,11 @@ func Example() {
 	defer c.Close()
 
 	data := []byte("Hello, grid. This sentence is longer than fifty-five bytes, so it is stored as CHK shares.\n")
-	k, err := c.Upload(ctx, bytes.NewReader(data), int64(len(data)), client.UploadOptions{})
+	up, err := c.Upload(ctx, bytes.NewReader(data), int64(len(data)), client.UploadOptions{})
 	if err != nil {
 		panic(err)
 	}
+	k := up.Cap
 	fmt.Println(k.String()[:8])
 
 	f, err := c.OpenFile(ctx, k)

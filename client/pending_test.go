@@ -94,8 +94,8 @@ func TestPendingUploadsAbortedAfterACrash(t *testing.T) {
 		t.Errorf("%d uploads are still recorded as in progress", n)
 	}
 	start := time.Now()
-	var rep UploadReport
-	if _, err := c2.Upload(context.Background(), bytes.NewReader(data), int64(len(data)), UploadOptions{Report: func(r UploadReport) { rep = r }}); err != nil {
+	rep, err := c2.Upload(context.Background(), bytes.NewReader(data), int64(len(data)), UploadOptions{})
+	if err != nil {
 		t.Fatal(err)
 	}
 	if d := time.Since(start); d > 2*time.Second || rep.SharesPlaced != 10 || len(rep.Problems) != 0 {

@@ -25,10 +25,11 @@ func TestStorageDecorator(t *testing.T) {
 	ctx := context.Background()
 	data := make([]byte, 200000)
 	rand.Read(data)
-	k, err := c.Upload(ctx, bytes.NewReader(data), int64(len(data)), UploadOptions{})
+	up, err := c.Upload(ctx, bytes.NewReader(data), int64(len(data)), UploadOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
+	k := up.Cap
 	// Every server fails its next request once: each read is retried.
 	for _, f := range g.Faults {
 		f.Set(func(f *testgrid.Faults) { f.FailNext = 1 })

@@ -49,6 +49,10 @@ type activeShare struct {
 	// whole is the entire share when the first read brought all of it;
 	// blocks are then taken from it.
 	whole []byte
+	// badBlocks are the segments whose block in this share failed its
+	// hash (guarded by the Reader's mutex). Every block is checked, so
+	// the share's other blocks can still be used.
+	badBlocks map[int]bool
 }
 
 // fileInfo is what the first share opened tells of the whole file, all of

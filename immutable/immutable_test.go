@@ -478,3 +478,27 @@ func TestLayoutV2(t *testing.T) {
 		t.Errorf("13 GiB file: layout v%d", l.Version)
 	}
 }
+
+// Two shares with one bad block each, in different segments, and one
+// share to spare: every segment still has k good blocks, and the file
+// decodes (a share whose block fails is kept for its other blocks, each
+// being checked on its own).
+func TestBadBlocksInDifferentShares(t *testing.T) {
+	data := bytes.Repeat([]byte("bad blocks here and there. "), 10000) // 270 KB
+	p := lafs.Params{K: 3, N: 10, SegmentSize: 64 << 10}
+	c, m := encodeBytes(t, data, []byte("secret"), p)
+	lay, err := ParseLayout(m.Bytes(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bs := int(lay.BlockSize)
+	bad0 := append([]byte(nil), m.Bytes(0)...)
+	bad0[int(lay.Data)+10] ^= 1 // segment 0's block
+	bad1 := append([]byte(nil), m.Bytes(1)...)
+	bad1[int(lay.Data)+bs+10] ^= 1 // segment 1's block
+	shares := []Share{ShareBytes(0, bad0), ShareBytes(1, bad1), ShareBytes(2, m.Bytes(2)), ShareBytes(3, m.Bytes(3))}
+	got, err := decodeAll(t, c, shares)
+	if err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("decode: %v", err)
+	}
+}

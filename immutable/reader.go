@@ -91,7 +91,7 @@ func newReader(ctx context.Context, c *cap.CHK, shares []Share, timeout time.Dur
 		}
 		return r.spare[i].Num() < c.K && r.spare[j].Num() >= c.K
 	})
-	if _, err := r.race(ctx, c.K, nil); err != nil {
+	if _, err := r.race(ctx, c.K, -1, nil); err != nil {
 		return nil, err
 	}
 	return r, nil
@@ -135,17 +135,18 @@ func (r *Reader) usual() time.Duration {
 	return ds[len(ds)/2]
 }
 
-// next picks a share for a task, none of whose number is in busy: an
+// next picks a share for a task on segment seg (-1: only opening), none of
+// whose number is in busy and whose block of seg is not known bad: an
 // opened one if any, else a spare to open; servers found slow lately come
 // last. When there is none it returns a channel that is closed when a
 // share that another race is opening is done (so that there may be one),
 // or nil when no share is being opened: then none will come.
-func (r *Reader) next(busy map[int]bool) (*activeShare, Share, <-chan struct{}) {
+func (r *Reader) next(busy map[int]bool, seg int) (*activeShare, Share, <-chan struct{}) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, slow := range []bool{false, true} {
 		for _, a := range r.active {
-			if !busy[a.share.Num()] && demoted(a.share) == slow {
+			if !busy[a.share.Num()] && !a.badBlocks[seg] && demoted(a.share) == slow {
 				return a, nil, nil
 			}
 		}
@@ -197,12 +198,19 @@ func (r *Reader) knownInfo() *fileInfo {
 	return r.info
 }
 
-// fail drops a share that failed and records why; its server is told when
-// the share failed its hashes.
-func (r *Reader) fail(a *activeShare, s Share, err error) {
+// fail records why a share failed a task for segment seg (-1: opening it)
+// and drops it; but a share whose block failed its hash is kept for its
+// other blocks (each is checked on its own). Its server is told when the
+// share failed its hashes.
+func (r *Reader) fail(a *activeShare, s Share, seg int, err error) {
 	r.mu.Lock()
 	if a != nil {
-		if i := slices.Index(r.active, a); i >= 0 {
+		if seg >= 0 && errors.Is(err, ErrCorrupt) {
+			if a.badBlocks == nil {
+				a.badBlocks = map[int]bool{}
+			}
+			a.badBlocks[seg] = true
+		} else if i := slices.Index(r.active, a); i >= 0 {
 			r.active = slices.Delete(r.active, i, i+1)
 		}
 	}
@@ -280,13 +288,14 @@ type attempt struct {
 	hedged bool
 }
 
-// race runs task on want shares of distinct numbers at once, opening
-// shares as needed (with a nil task it only opens them). A share that
-// fails is dropped and another takes its place; when a task is late
+// race runs task on want shares of distinct numbers at once, for segment
+// seg, opening shares as needed (with a nil task and seg -1 it only opens
+// them). A share that fails is dropped (for seg only, when its block failed
+// its hash) and another takes its place; when a task is late
 // against what the servers usually take, another share gets a twin task,
 // and the first answers win; servers that lost are used last for a while.
 // It returns each winning share's result.
-func (r *Reader) race(ctx context.Context, want int, task func(ctx context.Context, a *activeShare) ([]byte, error)) (map[*activeShare][]byte, error) {
+func (r *Reader) race(ctx context.Context, want, seg int, task func(ctx context.Context, a *activeShare) ([]byte, error)) (map[*activeShare][]byte, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	type result struct {
@@ -304,7 +313,7 @@ func (r *Reader) race(ctx context.Context, want int, task func(ctx context.Conte
 	// for one (see next).
 	var opened <-chan struct{}
 	launch := func() bool {
-		a, s, wait := r.next(busy)
+		a, s, wait := r.next(busy, seg)
 		if a == nil && s == nil {
 			opened = wait
 			return false
@@ -341,7 +350,7 @@ func (r *Reader) race(ctx context.Context, want int, task func(ctx context.Conte
 				// The race is over. A share whose opening was cut went
 				// back among the spares (open); a failure still counts.
 				if res.err != nil && !errors.Is(res.err, context.Canceled) {
-					r.fail(res.a, s, res.err)
+					r.fail(res.a, s, seg, res.err)
 				}
 			}
 		}()
@@ -377,7 +386,7 @@ func (r *Reader) race(ctx context.Context, want int, task func(ctx context.Conte
 					return nil, ctx.Err()
 				}
 				delete(busy, res.at.share.Num())
-				r.fail(res.a, res.at.share, res.err)
+				r.fail(res.a, res.at.share, seg, res.err)
 				continue
 			}
 			got[res.a] = res.data
@@ -447,7 +456,7 @@ func (r *Reader) Segment(ctx context.Context, i int) ([]byte, error) {
 
 func (r *Reader) readSegment(ctx context.Context, i int) ([]byte, error) {
 	g := r.info.geom
-	got, err := r.race(ctx, g.K, func(ctx context.Context, a *activeShare) ([]byte, error) {
+	got, err := r.race(ctx, g.K, i, func(ctx context.Context, a *activeShare) ([]byte, error) {
 		return a.readBlock(ctx, g, i)
 	})
 	if err != nil {

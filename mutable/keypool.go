@@ -47,7 +47,7 @@ func newKeyPool(size int, generate func() (*rsa.PrivateKey, error)) *KeyPool {
 const refillQuiet = 250 * time.Millisecond
 
 // Busy marks the start of work that making keys should not slow down (the
-// web API marks every request); call done when it ends. The pool makes
+// client marks every storage request); call done when it ends. The pool makes
 // keys only when no such work is under way and none ended in the last
 // refillQuiet. A key already being made is finished.
 func (p *KeyPool) Busy() (done func()) {

@@ -50,10 +50,11 @@ func TestStartAndOpenClient(t *testing.T) {
 		t.Fatal(err)
 	}
 	data := bytes.Repeat([]byte("through a real storage node\n"), 1000)
-	c, err := n.Client.Upload(ctx, bytes.NewReader(data), int64(len(data)), client.UploadOptions{})
+	up, err := n.Client.Upload(ctx, bytes.NewReader(data), int64(len(data)), client.UploadOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
+	c := up.Cap
 	f, err := n.Client.OpenFile(ctx, c)
 	if err != nil {
 		t.Fatal(err)

@@ -95,22 +95,24 @@ func (h *handler) newFile(q *request, r io.Reader) (cap.Cap, error) {
 	}
 	if sr, ok := r.(*io.SectionReader); ok {
 		// A form's file, already spooled to disk: no second spool.
-		k, err := h.c.Upload(q.Context(), sr, sr.Size(), h.uploadOptions(q))
+		res, err := h.c.Upload(q.Context(), sr, sr.Size(), client.UploadOptions{})
 		if err != nil {
 			return nil, err
 		}
+		h.reportUpload(q, res)
 		h.count.filesUploaded.Add(1)
 		h.count.bytesUploaded.Add(sr.Size())
-		return k, nil
+		return res.Cap, nil
 	}
 	body := &countingReader{r: r}
-	k, err := h.c.UploadStream(q.Context(), body, h.uploadOptions(q))
+	res, err := h.c.UploadStream(q.Context(), body, client.UploadOptions{})
 	if err != nil {
 		return nil, err
 	}
+	h.reportUpload(q, res)
 	h.count.filesUploaded.Add(1)
 	h.count.bytesUploaded.Add(body.n)
-	return k, nil
+	return res.Cap, nil
 }
 
 // replaceWithBody is Tahoe's replace_me_with_a_child: the PUT body becomes
@@ -221,15 +223,13 @@ func (h *handler) servePlaceholder(w http.ResponseWriter, q *request, n *node) e
 // Tahoe has no such header.
 const SharesPlacedHeader = "X-Lafs-Shares-Placed"
 
-// uploadOptions are those of an upload for q: one that places fewer
-// shares than the file has says so in the answer and in the log.
-func (h *handler) uploadOptions(q *request) client.UploadOptions {
-	return client.UploadOptions{Report: func(r client.UploadReport) {
-		if r.LIT || r.SharesPlaced >= r.SharesTotal {
-			return
-		}
-		q.answer.Set(SharesPlacedHeader, fmt.Sprintf("%d of %d", r.SharesPlaced, r.SharesTotal))
-		h.log.Warn("upload placed fewer shares than the file has", "placed", r.SharesPlaced, "of", r.SharesTotal,
-			"happiness", r.Happiness, "problems", strings.Join(r.Problems, "; "))
-	}}
+// reportUpload says, in the answer and in the log, when an upload placed
+// fewer shares than the file has.
+func (h *handler) reportUpload(q *request, r *client.UploadResult) {
+	if r.LIT || r.SharesPlaced >= r.SharesTotal {
+		return
+	}
+	q.answer.Set(SharesPlacedHeader, fmt.Sprintf("%d of %d", r.SharesPlaced, r.SharesTotal))
+	h.log.Warn("upload placed fewer shares than the file has", "placed", r.SharesPlaced, "of", r.SharesTotal,
+		"happiness", r.Happiness, "problems", strings.Join(r.Problems, "; "))
 }

@@ -51,10 +51,11 @@ func TestHeavyStreamingMemory(t *testing.T) {
 	g := testgrid.New(t, 10)
 	c := testClient(t, g)
 	start := time.Now()
-	k, err := c.Upload(context.Background(), pattern(size), size, client.UploadOptions{})
+	up, err := c.Upload(context.Background(), pattern(size), size, client.UploadOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
+	k := up.Cap
 	t.Logf("uploaded %d MiB in %v", size>>20, time.Since(start))
 	srv := httptest.NewServer(New(c, nil, Options{}))
 	defer srv.Close()

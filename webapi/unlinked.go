@@ -192,10 +192,12 @@ func (h *handler) postUnlinked(w http.ResponseWriter, q *request) error {
 		return nil
 	}
 	start := time.Now()
-	c, err := h.c.Upload(q.Context(), q.form.file, q.form.size, h.uploadOptions(q))
+	res, err := h.c.Upload(q.Context(), q.form.file, q.form.size, client.UploadOptions{})
 	if err != nil {
 		return err
 	}
+	h.reportUpload(q, res)
+	c := res.Cap
 	h.count.filesUploaded.Add(1)
 	h.count.bytesUploaded.Add(q.form.size)
 	if whenDone, _ := q.arg("when_done"); whenDone != "" {
