@@ -13,6 +13,7 @@ import (
 	"github.com/lafs/lafs/crypt"
 	"github.com/lafs/lafs/immutable"
 	"github.com/lafs/lafs/internal/tahoevec"
+	"github.com/lafs/lafs/pyjson"
 	"github.com/lafs/lafs/zfec"
 )
 
@@ -62,15 +63,15 @@ func checkTJSON(t *testing.T, what string, got []byte, want json.RawMessage) {
 	if !reflect.DeepEqual(g, w) {
 		t.Errorf("%s: t=json differs\n got: %s\nwant: %s", what, got, want)
 	}
-	v, err := parsePythonJSON(want)
+	v, err := pyjson.Parse(want)
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := pyEncoder{indent: 1, itemSep: ","}
-	if err := e.value(v, 0); err != nil {
+	wantB, err := pyjson.MarshalIndent(v, 1)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if wantB := append(e.buf, '\n'); !bytes.Equal(got, wantB) {
+	if wantB = append(wantB, '\n'); !bytes.Equal(got, wantB) {
 		t.Errorf("%s: t=json bytes differ\n got: %s\nwant: %s", what, got, wantB)
 	}
 }
@@ -280,7 +281,7 @@ func TestGridMutableDirs(t *testing.T) {
 // child has a non-ASCII name.
 func TestGridSubdirListing(t *testing.T) {
 	o := gridObject(t, "dir2")
-	v, err := parsePythonJSON(o.SubdirTJSON)
+	v, err := pyjson.Parse(o.SubdirTJSON)
 	if err != nil {
 		t.Fatal(err)
 	}

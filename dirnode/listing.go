@@ -4,6 +4,7 @@ import (
 	"errors"
 
 	"github.com/lafs/lafs/cap"
+	"github.com/lafs/lafs/pyjson"
 )
 
 // ErrNotDir is returned by JSON for a cap that is not a directory Tahoe
@@ -34,11 +35,11 @@ func JSON(dirCap cap.Cap, entries []Entry) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := pyEncoder{indent: 1, itemSep: ","}
-	if err := e.value(v, 0); err != nil {
+	b, err := pyjson.MarshalIndent(v, 1)
+	if err != nil {
 		return nil, err
 	}
-	return append(e.buf, '\n'), nil
+	return append(b, '\n'), nil
 }
 
 // listing returns the value that JSON writes.

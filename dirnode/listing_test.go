@@ -7,6 +7,7 @@ import (
 
 	"github.com/lafs/lafs/cap"
 	"github.com/lafs/lafs/internal/vectors"
+	"github.com/lafs/lafs/pyjson"
 )
 
 // TestWebAPIListings rebuilds every directory listing that
@@ -32,7 +33,7 @@ func TestWebAPIListings(t *testing.T) {
 		if ex.Response.Status != 200 || len(ex.Response.BodyJSON) == 0 || ex.Response.BodyJSON[0] != '[' {
 			continue
 		}
-		v, err := parsePythonJSON(ex.Response.BodyJSON)
+		v, err := pyjson.Parse(ex.Response.BodyJSON)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/lafs/lafs/grid"
+	"github.com/lafs/lafs/pyjson"
 )
 
 // Status is what the node tells the welcome page (GET /) and the
@@ -287,28 +288,14 @@ func abbreviateSize(n uint64) string {
 }
 
 // pyJSON encodes v as Tahoe's json.dumps(v, indent=1) + "\n": one-space
-// indents, no HTML escaping, every non-ASCII character as \uXXXX.
+// indents, no HTML escaping, every non-ASCII character as \uXXXX, floats
+// as Python writes them (see pyjson.Marshal for Go structs).
 func pyJSON(v any) ([]byte, error) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	enc.SetIndent("", " ")
-	if err := enc.Encode(v); err != nil {
+	b, err := pyjson.MarshalIndent(v, 1)
+	if err != nil {
 		return nil, err
 	}
-	var out bytes.Buffer
-	for _, r := range buf.String() {
-		switch {
-		case r < 0x80:
-			out.WriteByte(byte(r))
-		case r > 0xffff:
-			r -= 0x10000
-			fmt.Fprintf(&out, `\u%04x\u%04x`, 0xd800+(r>>10), 0xdc00+(r&0x3ff))
-		default:
-			fmt.Fprintf(&out, `\u%04x`, r)
-		}
-	}
-	return out.Bytes(), nil
+	return append(b, '\n'), nil
 }
 
 // writeJSON sends v as pyJSON with the given Content-Type.

@@ -9,6 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/lafs/lafs/cap"
+	"github.com/lafs/lafs/pyjson"
 )
 
 const createAliasHelp = `usage: lafs [-d NODEDIR] create-alias [options] ALIAS[:]
@@ -132,20 +133,15 @@ func formatAliases(aliases map[string]string, readonly, asJSON bool) string {
 	table := aliasTable(aliases)
 	var b strings.Builder
 	if asJSON {
-		if len(table) == 0 {
-			return "{}\n"
+		data := &pyjson.Object{}
+		for _, a := range table {
+			caps := &pyjson.Object{}
+			caps.Set("readwrite", a.rw)
+			caps.Set("readonly", a.ro)
+			data.Set(a.name, caps)
 		}
-		b.WriteString("{\n")
-		for i, a := range table {
-			fmt.Fprintf(&b, "    %s: {\n        \"readwrite\": %s,\n        \"readonly\": %s\n    }",
-				pyJSONString(a.name), pyJSONString(a.rw), pyJSONString(a.ro))
-			if i < len(table)-1 {
-				b.WriteString(",")
-			}
-			b.WriteString("\n")
-		}
-		b.WriteString("}\n")
-		return b.String()
+		out, _ := pyjson.MarshalIndent(data, 4) // strings only: cannot fail
+		return string(out) + "\n"
 	}
 	width := 0
 	for _, a := range table {
@@ -158,40 +154,6 @@ func formatAliases(aliases map[string]string, readonly, asJSON bool) string {
 		}
 		fmt.Fprintf(&b, "%s: %s\n", padLeft(a.name, width), c)
 	}
-	return b.String()
-}
-
-// pyJSONString is a JSON string as Python's json.dumps writes it
-// (ensure_ascii: everything outside printable ASCII as \uXXXX).
-func pyJSONString(s string) string {
-	var b strings.Builder
-	b.WriteByte('"')
-	for _, r := range s {
-		switch {
-		case r == '"':
-			b.WriteString(`\"`)
-		case r == '\\':
-			b.WriteString(`\\`)
-		case r == '\n':
-			b.WriteString(`\n`)
-		case r == '\r':
-			b.WriteString(`\r`)
-		case r == '\t':
-			b.WriteString(`\t`)
-		case r == '\b':
-			b.WriteString(`\b`)
-		case r == '\f':
-			b.WriteString(`\f`)
-		case r >= 0x20 && r < 0x7f:
-			b.WriteRune(r)
-		case r > 0xFFFF:
-			r -= 0x10000
-			fmt.Fprintf(&b, `\u%04x\u%04x`, 0xD800+(r>>10), 0xDC00+(r&0x3FF))
-		default:
-			fmt.Fprintf(&b, `\u%04x`, r)
-		}
-	}
-	b.WriteByte('"')
 	return b.String()
 }
 

@@ -98,15 +98,20 @@ func TestAddAlias(t *testing.T) {
 	}
 }
 
-func TestPyJSONString(t *testing.T) {
-	for in, want := range map[string]string{
-		"plain":      `"plain"`,
-		"ü\"\\\n":    `"\u00fc\"\\\n"`,
-		"\U0001F600": `"\ud83d\ude00"`,
-		"<&>":        `"<&>"`,
-	} {
-		if got := pyJSONString(in); got != want {
-			t.Errorf("pyJSONString(%q) = %s, want %s", in, got, want)
-		}
+// TestAliasesJSON: list-aliases --json writes names as Python's
+// json.dumps(data, indent=4) does (Python 3.11's output, with RW and RO
+// standing for the caps), sorted by code point.
+func TestAliasesJSON(t *testing.T) {
+	aliases := map[string]string{}
+	for _, name := range []string{"plain", "ü\"\\", "\U0001F600", "<&>", "tab\there"} {
+		aliases[name] = goldenDir
+	}
+	const python = "{\n    \"<&>\": {\n        \"readwrite\": \"RW\",\n        \"readonly\": \"RO\"\n    },\n    \"plain\": {\n        \"readwrite\": \"RW\",\n        \"readonly\": \"RO\"\n    },\n    \"tab\\there\": {\n        \"readwrite\": \"RW\",\n        \"readonly\": \"RO\"\n    },\n    \"\\u00fc\\\"\\\\\": {\n        \"readwrite\": \"RW\",\n        \"readonly\": \"RO\"\n    },\n    \"\\ud83d\\ude00\": {\n        \"readwrite\": \"RW\",\n        \"readonly\": \"RO\"\n    }\n}\n"
+	want := strings.NewReplacer(`"RW"`, `"`+goldenDir+`"`, `"RO"`, `"`+goldenRO+`"`).Replace(python)
+	if got := formatAliases(aliases, false, true); got != want {
+		t.Errorf("got\n%s\nwant\n%s", got, want)
+	}
+	if got := formatAliases(nil, false, true); got != "{}\n" {
+		t.Errorf("no aliases: %q", got)
 	}
 }

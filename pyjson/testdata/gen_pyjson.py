@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
 """Write pyjson.json: how Python's json module reads and writes what
-directory metadata may hold, to check dirnode's Python-compatible JSON.
+directory metadata and the web API's answers may hold, to check package
+pyjson.
 
   floats: [IEEE-754 bits as 16 hex digits, json.dumps(float)]
   loads:  [input text, json.dumps(json.loads(input)) or null if loads fails]
   indent: [input text, json.dumps(json.loads(input), indent=1)]
+  indent4: [input text, json.dumps(json.loads(input), indent=4)]
 
-Run from dirnode/testdata: python3 gen_pyjson.py
+Run from pyjson/testdata: python3 gen_pyjson.py
 """
 import json
 import random
@@ -58,7 +60,12 @@ for s in loads_inputs:
 indent_inputs = ['[]', '{}', '["dirnode", {"children": {}, "mutable": true}]',
                  '[1, [2, [3, {}]], {"a": {"b": [null]}}]', '{"caf\u00e9": 1.5e20}']
 indent_cases = [[s, json.dumps(json.loads(s), indent=1)] for s in indent_inputs]
+indent4_inputs = indent_inputs + [
+    '{"golden": {"readwrite": "URI:DIR2:a:b", "readonly": "URI:DIR2-RO:c:d"}, "\u00fc\\"": {}}',
+    '[[], {}, [[]], {"a": {}}, [{}], "\\ud800", -0.0, 1e16, 0.1, NaN]',
+]
+indent4_cases = [[s, json.dumps(json.loads(s), indent=4)] for s in indent4_inputs]
 
 with open("pyjson.json", "w") as f:
-    json.dump({"floats": float_cases, "loads": loads_cases, "indent": indent_cases}, f, indent=0, ensure_ascii=True)
+    json.dump({"floats": float_cases, "loads": loads_cases, "indent": indent_cases, "indent4": indent4_cases}, f, indent=0, ensure_ascii=True)
     f.write("\n")
