@@ -9,7 +9,6 @@ import (
 	"sort"
 	"strconv"
 
-	"github.com/lafs/lafs/grid"
 	"github.com/lafs/lafs/webapi"
 )
 
@@ -74,11 +73,17 @@ func (s webStatus) Introducers() []webapi.IntroducerStatus {
 	return out
 }
 
-func (s webStatus) Servers() []grid.State {
+func (s webStatus) Servers() []webapi.ServerStatus {
 	if s.n.Broker == nil {
 		return nil
 	}
-	return s.n.Broker.States()
+	var out []webapi.ServerStatus
+	for _, x := range s.n.Broker.States() {
+		out = append(out, webapi.ServerStatus{ID: x.ID, Nickname: x.Nickname, Connected: x.Connected, Since: x.Since,
+			LastReceivedData: x.LastReceivedData, LastError: x.LastError, Version: x.Version,
+			AvailableSpace: x.AvailableSpace, NURL: x.NURL})
+	}
+	return out
 }
 
 // Stats reports the storage server's counts, when the node runs one, under

@@ -15,7 +15,6 @@ import (
 
 	"github.com/lafs/lafs/cap"
 	"github.com/lafs/lafs/client"
-	"github.com/lafs/lafs/grid"
 	"github.com/lafs/lafs/immutable"
 	"github.com/lafs/lafs/internal/testgrid"
 	"github.com/lafs/lafs/mutable"
@@ -225,7 +224,7 @@ func TestStatusPages(t *testing.T) {
 	b := newTestAPI(t, func(g *testgrid.Grid) Status {
 		return stubStatus{
 			intro: []IntroducerStatus{{URL: "pb://h@example.org:1234/swiss#v=1"}},
-			servers: []grid.State{{ID: "v0-down", Nickname: "down<1>", LastError: "refused", Since: now},
+			servers: []ServerStatus{{ID: "v0-down", Nickname: "down<1>", LastError: "refused", Since: now},
 				{ID: "v0-up", Connected: true, LastReceivedData: now, AvailableSpace: 5e9, Version: "lafs/1"}},
 			stats: Stats{Counters: map[string]int64{"uploader.files_uploaded": 7},
 				Stats: map[string]float64{"storage_server.latencies.get.99_9_percentile": 0.5, "x.nan": math.NaN()}},

@@ -15,13 +15,12 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/lafs/lafs/grid"
 	"github.com/lafs/lafs/pyjson"
 )
 
 // Status is what the node tells the welcome page (GET /) and the
 // statistics page (GET /statistics). The node implements it over its
-// introducer clients, its storage broker (grid.Broker.States) and its
+// introducer clients, its storage broker and its
 // counters. Every method must be safe for concurrent use and quick: each
 // is called on every view of a page.
 type Status interface {
@@ -30,7 +29,7 @@ type Status interface {
 	// Introducers reports the connection to each configured introducer.
 	Introducers() []IntroducerStatus
 	// Servers reports every known storage server, in the order to show.
-	Servers() []grid.State
+	Servers() []ServerStatus
 	// Stats returns the node's counters and gauges, named as Tahoe names
 	// them ("uploader.files_uploaded", "node.uptime", ...). Counters the
 	// web API keeps itself (see Stats) fill in the names it leaves out.
@@ -45,6 +44,28 @@ type NodeInfo struct {
 	NodeID string
 	// Version names the software, e.g. "lafs/0.1.0".
 	Version string
+}
+
+// ServerStatus is the state of the connection to one storage server.
+type ServerStatus struct {
+	// ID is the server's id ("v0-" and its public key in base32).
+	ID       string
+	Nickname string
+	// Connected says whether the server is connected now.
+	Connected bool
+	// Since is when the current state began.
+	Since time.Time
+	// LastReceivedData is when data last came from the server.
+	LastReceivedData time.Time
+	// LastError is why the last connection attempt failed, if it did.
+	LastError string
+	// Version is the software the server announced.
+	Version string
+	// AvailableSpace is the space the server last said it has.
+	AvailableSpace uint64
+	// NURL is how the server is reached. It carries a secret, so only
+	// its host is ever shown.
+	NURL string
 }
 
 // IntroducerStatus is the state of the connection to one introducer.
@@ -225,7 +246,7 @@ func (h *handler) welcomeJSON() welcomeJSON {
 
 // serverSummary is the connection_status Tahoe gives a storage server
 // reached over HTTP: "connected", "failure: ..." or "unstarted".
-func serverSummary(s grid.State) string {
+func serverSummary(s ServerStatus) string {
 	switch {
 	case s.Connected:
 		return "connected"

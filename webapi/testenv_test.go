@@ -13,7 +13,6 @@ import (
 	"github.com/lafs/lafs"
 	"github.com/lafs/lafs/client"
 	"github.com/lafs/lafs/crypt"
-	"github.com/lafs/lafs/grid"
 	"github.com/lafs/lafs/internal/tahoevec"
 	"github.com/lafs/lafs/internal/testgrid"
 )
@@ -55,10 +54,10 @@ func (f fakeStatus) Introducers() []IntroducerStatus {
 	return []IntroducerStatus{{URL: "pb://tubidtubidtubid@tcp:127.0.0.1:41000/swissnum", Connected: true, Since: f.now}}
 }
 
-func (f fakeStatus) Servers() []grid.State {
-	var out []grid.State
+func (f fakeStatus) Servers() []ServerStatus {
+	var out []ServerStatus
 	for _, s := range f.g.Servers {
-		out = append(out, grid.State{ID: s.ID, Nickname: s.Nickname, Connected: true, Since: f.now,
+		out = append(out, ServerStatus{ID: s.ID, Nickname: s.Nickname, Connected: true, Since: f.now,
 			LastReceivedData: f.now, Version: "tahoe-lafs/1.20.0", AvailableSpace: 74381452800})
 	}
 	return out
@@ -136,13 +135,13 @@ func (r reply) expect(t *testing.T, code int, contentType, bodyPart string) {
 
 type stubStatus struct {
 	intro   []IntroducerStatus
-	servers []grid.State
+	servers []ServerStatus
 	stats   Stats
 }
 
 func (s stubStatus) Node() NodeInfo                  { return NodeInfo{Nickname: "stub"} }
 func (s stubStatus) Introducers() []IntroducerStatus { return s.intro }
-func (s stubStatus) Servers() []grid.State           { return s.servers }
+func (s stubStatus) Servers() []ServerStatus         { return s.servers }
 func (s stubStatus) Stats() Stats                    { return s.stats }
 
 // multipartBody builds a form; fields are name, value pairs, "file" given
