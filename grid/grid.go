@@ -66,21 +66,36 @@ type Broker struct {
 	stop   context.CancelFunc
 	wg     sync.WaitGroup
 	notify chan struct{}
-	// RetryMax bounds the back-off between connection attempts.
-	RetryMax time.Duration
-	// CheckEvery is how often a connected server's version is re-read to
-	// notice that it went away.
-	CheckEvery time.Duration
+	opt    brokerOptions
 }
 
-// NewBroker returns a broker that connects with dial.
-func NewBroker(dial Dialer, log *slog.Logger) *Broker {
+type brokerOptions struct {
+	retryMax, checkEvery time.Duration
+}
+
+// BrokerOption tunes a Broker's connection loops.
+type BrokerOption func(*brokerOptions)
+
+// WithRetryMax bounds the back-off between connection attempts to a server
+// (default 30 s).
+func WithRetryMax(d time.Duration) BrokerOption { return func(o *brokerOptions) { o.retryMax = d } }
+
+// WithCheckEvery sets how often a connected server's version is read
+// again, to notice that it went away (default 30 s).
+func WithCheckEvery(d time.Duration) BrokerOption { return func(o *brokerOptions) { o.checkEvery = d } }
+
+// NewBroker returns a broker that connects with dial; log may be nil.
+func NewBroker(dial Dialer, log *slog.Logger, opts ...BrokerOption) *Broker {
 	if log == nil {
 		log = slog.Default()
 	}
+	opt := brokerOptions{retryMax: 30 * time.Second, checkEvery: 30 * time.Second}
+	for _, o := range opts {
+		o(&opt)
+	}
 	ctx, stop := context.WithCancel(context.Background())
 	return &Broker{dial: dial, log: log, byID: map[string]*entry{}, ctx: ctx, stop: stop,
-		notify: make(chan struct{}), RetryMax: 30 * time.Second, CheckEvery: 30 * time.Second}
+		notify: make(chan struct{}), opt: opt}
 }
 
 // Close stops every connection loop.
@@ -171,7 +186,7 @@ func (b *Broker) maintain(ctx context.Context, e *entry, srv *lafs.Server) {
 			select {
 			case <-ctx.Done():
 				return
-			case <-time.After(b.CheckEvery):
+			case <-time.After(b.opt.checkEvery):
 			}
 			continue
 		}
@@ -180,8 +195,8 @@ func (b *Broker) maintain(ctx context.Context, e *entry, srv *lafs.Server) {
 			return
 		case <-time.After(backoff):
 		}
-		if backoff *= 2; backoff > b.RetryMax {
-			backoff = b.RetryMax
+		if backoff *= 2; backoff > b.opt.retryMax {
+			backoff = b.opt.retryMax
 		}
 	}
 }

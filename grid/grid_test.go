@@ -35,10 +35,8 @@ func TestBrokerConnectsAndPermutes(t *testing.T) {
 		}
 		return nil, errors.New("no such server")
 	}
-	b := grid.NewBroker(dial, nil)
+	b := grid.NewBroker(dial, nil, grid.WithCheckEvery(20*time.Millisecond), grid.WithRetryMax(20*time.Millisecond))
 	defer b.Close()
-	b.CheckEvery = 20 * time.Millisecond
-	b.RetryMax = 20 * time.Millisecond
 	down.Store(true)
 	for i, id := range []string{"v0-a", "v0-b", "v0-c"} {
 		if err := b.Add(id, ann(id, "nurl-"+string(rune('0'+i)), 1)); err != nil {
