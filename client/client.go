@@ -83,6 +83,22 @@ type Config struct {
 	// Log receives what the client does in the background (nil: the
 	// default logger).
 	Log *slog.Logger
+	// WaitForServers makes uploads and new mutable files and directories
+	// wait, within their ctx, until Params.Happy servers are connected,
+	// instead of failing at once when fewer are: what a program that has
+	// just opened a grid wants (node.OpenClient sets it). It needs Peers
+	// that can say when servers connect (a ServerWaiter, as the node's
+	// storage broker is); with others it does nothing.
+	WaitForServers bool
+	// OnClose, if set, is called by Close: to stop what feeds Peers (a
+	// node's storage broker and introducer clients).
+	OnClose func()
+}
+
+// ServerWaiter is a lafs.Peers that can wait until n servers are connected
+// (grid.Broker is one).
+type ServerWaiter interface {
+	WaitConnected(ctx context.Context, n int) error
 }
 
 // Client stores and fetches files and directories. It is safe for
@@ -92,6 +108,7 @@ type Client struct {
 	keys      *mutable.KeyPool
 	downloads *immutable.Downloader
 	uploads   *immutable.Uploader
+	peers     *peers // Config.Peers, decorated
 	stats     storageCounters
 	pending   *pendingUploads // nil without Config.PendingUploads
 	stop      context.CancelFunc
@@ -143,6 +160,7 @@ func New(cfg Config) (*Client, error) {
 	// (storage.go); the operations below keep no time limits of their own.
 	p := &peers{inner: cfg.Peers, c: c, wrap: map[*lafs.Server]*lafs.Server{}}
 	cfg.Peers = p
+	c.peers = p
 	c.cfg = cfg
 	c.downloads = immutable.NewDownloader(p, immutable.DownloadOptions{RequestTimeout: -1})
 	c.uploads = immutable.NewUploader(p)
@@ -180,6 +198,22 @@ func (c *Client) Close() error {
 	c.stop()
 	if c.pending != nil {
 		c.pending.close()
+	}
+	if c.cfg.OnClose != nil {
+		c.cfg.OnClose()
+	}
+	return nil
+}
+
+// waitForServers waits, when Config.WaitForServers asks for it, until
+// enough servers are connected for an upload to be happy.
+func (c *Client) waitForServers(ctx context.Context) error {
+	w, ok := c.peers.inner.(ServerWaiter)
+	if !c.cfg.WaitForServers || !ok {
+		return nil
+	}
+	if err := w.WaitConnected(ctx, c.cfg.Params.Happy); err != nil {
+		return fmt.Errorf("waiting for %d storage servers: %w", c.cfg.Params.Happy, err)
 	}
 	return nil
 }
@@ -235,6 +269,9 @@ func (c *Client) Upload(ctx context.Context, r io.ReaderAt, size int64, o Upload
 		opt.Convergence = nil
 	} else if opt.Convergence == nil {
 		opt.Convergence = []byte{}
+	}
+	if err := c.waitForServers(ctx); err != nil {
+		return nil, err
 	}
 	if c.pending != nil {
 		opt.Recorder = c.pending

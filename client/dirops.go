@@ -31,6 +31,9 @@ func (c *Client) CreateDirWithChildren(ctx context.Context, format cap.Format, c
 	default:
 		return nil, fmt.Errorf("client: unknown mutable format %d", format)
 	}
+	if err := c.waitForServers(ctx); err != nil {
+		return nil, err
+	}
 	keys, err := c.keys.NewKeys(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("making a key for a new directory: %w", err)

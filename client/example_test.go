@@ -11,18 +11,18 @@ import (
 	"github.com/lafs/lafs/cap"
 	"github.com/lafs/lafs/client"
 	"github.com/lafs/lafs/dirnode"
-	"github.com/lafs/lafs/internal/testgrid"
+	"github.com/lafs/lafs/memgrid"
 )
 
-// newClient returns a client over a fresh in-process grid of ten storage
-// servers. A program would instead build its Config from a node's
-// tahoe.cfg and private/ files, with the node's storage broker as Peers.
+// newClient returns a client over a fresh grid of ten storage servers in
+// memory (package memgrid). A program would instead open the client of a
+// node directory (node.OpenClient), whose servers are a real grid's.
 func newClient() *client.Client {
 	c, err := client.New(client.Config{
 		Params:      lafs.DefaultParams, // 3-of-10, happy 7
 		Convergence: []byte("the convergence secret of the examples"),
 		LeaseSecret: []byte("the lease secret of the examples"),
-		Peers:       testgrid.NewForExample(10),
+		Peers:       memgrid.New(10),
 	})
 	if err != nil {
 		panic(err)

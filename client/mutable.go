@@ -49,6 +49,9 @@ func (c *Client) createMutable(ctx context.Context, contents []byte, format cap.
 	default:
 		return nil, fmt.Errorf("client: unknown mutable format %d", format)
 	}
+	if err := c.waitForServers(ctx); err != nil {
+		return nil, err
+	}
 	keys, err := c.keys.NewKeys(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("making a key for a new mutable file: %w", err)

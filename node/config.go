@@ -121,6 +121,11 @@ type ClientConfig struct {
 	ForceFoolscap bool
 	// KeyGeneratorFURL is key_generator.furl, which Tahoe ignores (#2783).
 	KeyGeneratorFURL string
+	// KeyPoolSize is lafs.key-pool-size (a lafs key Tahoe does not know):
+	// how many RSA keys for new mutable files and directories the node
+	// makes ahead of time; -1 (unset) means by the node's kind, 16 for a
+	// client and 2 for a storage node that is also a client.
+	KeyPoolSize int
 }
 
 // Params returns the encoding parameters. Note that lafs.Params.Validate

@@ -150,7 +150,7 @@ var clientSections = map[string][]string{
 	"client": {"helper.furl", "introducer.furl", "key_generator.furl",
 		"mutable.format", "peers.preferred", "shares.happy", "shares.needed",
 		"shares.total", "shares._max_immutable_segment_size_for_testing",
-		"storage.plugins", "force_foolscap"},
+		"storage.plugins", "force_foolscap", "lafs.key-pool-size"},
 	"storage": {"debug_discard", "enabled", "anonymous", "expire.cutoff_date",
 		"expire.enabled", "expire.immutable", "expire.mode", "expire.mutable",
 		"expire.override_lease_duration", "readonly", "reserved_space",

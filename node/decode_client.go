@@ -21,6 +21,7 @@ func (d *decoder) decodeClient() ClientConfig {
 		StoragePlugins:   d.list(sec, "storage.plugins"),
 		ForceFoolscap:    d.boolean(sec, "force_foolscap", false),
 		KeyGeneratorFURL: d.str(sec, "key_generator.furl", ""),
+		KeyPoolSize:      int(d.integer(sec, "lafs.key-pool-size", -1, 0, 1024)),
 	}
 	if c.IntroducerFURL == "None" {
 		d.failKey(sec, "introducer.furl", "'None' is not a fURL; to use no introducer, leave the key out")

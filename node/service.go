@@ -232,26 +232,32 @@ func (n *Node) startClient(ctx context.Context, own bool) error {
 		Peers:         n.Broker,
 		TempDir:       tmp,
 		MutableFormat: format,
-		KeyPoolSize:   keyPoolSize(n.Config.Kind()),
+		KeyPoolSize:   keyPoolSize(n.Config.Kind(), cc.KeyPoolSize),
 		Log:           n.Log.With("service", "client"),
 	}
 	if own {
 		cfg.PendingUploads = filepath.Join(n.Basedir, "private", PendingUploadsFile)
+		n.Client, err = client.New(cfg)
+		if err != nil {
+			return err
+		}
+		n.addCloser(func() { n.Client.Close() })
+		return nil
 	}
+	// A program's client: closing it closes the node's connections.
+	cfg.WaitForServers = true
+	cfg.OnClose = func() { n.Close() }
 	n.Client, err = client.New(cfg)
-	if err != nil {
-		return err
-	}
-	n.addCloser(func() { n.Client.Close() })
-	return nil
+	return err
 }
 
 // keyPoolSize is how many RSA keys a node keeps ready for new mutable files
-// and directories (making one takes about 100 ms of CPU): 16 for a client,
-// 2 for a storage node that is also a client. LAFS_KEY_POOL_SIZE overrides.
-func keyPoolSize(k Kind) int {
-	if v, err := strconv.Atoi(os.Getenv("LAFS_KEY_POOL_SIZE")); err == nil && v >= 0 {
-		return v
+// and directories (making one takes about 100 ms of CPU): [client]
+// lafs.key-pool-size, or by default 16 for a client and 2 for a storage
+// node that is also a client.
+func keyPoolSize(k Kind, configured int) int {
+	if configured >= 0 {
+		return configured
 	}
 	if k == KindClient {
 		return 16
@@ -261,10 +267,11 @@ func keyPoolSize(k Kind) int {
 
 // OpenClient opens a client for the node directory basedir without running
 // the node: it reads tahoe.cfg and private/, connects to the storage servers
-// of private/servers.yaml and the introducers, and returns the client.
-// Call Close on the returned node when done. This is how Go programs use a
-// grid as their store.
-func OpenClient(ctx context.Context, basedir string, log *slog.Logger) (*Node, error) {
+// of private/servers.yaml and the introducers, and returns the client,
+// whose uploads wait (within their ctx) for enough servers to connect.
+// Close the client when done: that stops the connections too. This is how
+// Go programs use a grid as their store.
+func OpenClient(ctx context.Context, basedir string, log *slog.Logger) (*client.Client, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -280,7 +287,7 @@ func OpenClient(ctx context.Context, basedir string, log *slog.Logger) (*Node, e
 		n.Close()
 		return nil, err
 	}
-	return n, nil
+	return n.Client, nil
 }
 
 // startIntroducer serves the introduction service over HTTPS on the tub

@@ -18,13 +18,13 @@ import (
 // TestStatisticsCountCorruptContainers: the corrupt containers a storage
 // node's server finds show on the node's statistics page.
 func TestStatisticsCountCorruptContainers(t *testing.T) {
-	t.Setenv("LAFS_KEY_POOL_SIZE", "0") // no background RSA work
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	dir := filepath.Join(t.TempDir(), "store")
 	if err := Create(dir, CreateOptions{WebPort: "tcp:0:interface=127.0.0.1", Hostname: "127.0.0.1", SharesHappy: 1}); err != nil {
 		t.Fatal(err)
 	}
+	noKeyPool(t, dir)
 	n, err := Start(ctx, dir, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)

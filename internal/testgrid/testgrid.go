@@ -5,7 +5,6 @@ package testgrid
 
 import (
 	"context"
-	"crypto/rand"
 	"fmt"
 	"sync"
 	"testing"
@@ -14,6 +13,7 @@ import (
 	"github.com/lafs/lafs"
 	"github.com/lafs/lafs/backend"
 	"github.com/lafs/lafs/backend/mem"
+	"github.com/lafs/lafs/memgrid"
 	"github.com/lafs/lafs/grid"
 	"github.com/lafs/lafs/storage"
 )
@@ -71,31 +71,19 @@ func (f *Faults) Advised() []lafs.ShareNum {
 	return append([]lafs.ShareNum(nil), f.advised...)
 }
 
-// New starts n servers.
+// New starts n servers: a memgrid.Grid whose servers' storage goes
+// through the faults.
 func New(t testing.TB, n int) *Grid {
-	g := &Grid{}
-	for i := 0; i < n; i++ {
-		var id [20]byte
-		rand.Read(id[:])
-		b := mem.New()
-		s, err := storage.New(b, storage.Config{ServerID: id})
-		if err != nil {
-			t.Fatal(err)
-		}
+	m := memgrid.New(n)
+	g := &Grid{Storage: m.Storage, Backends: m.Backends}
+	for i, s := range m.Servers() {
 		f := &Faults{}
-		seed := make([]byte, 32)
-		rand.Read(seed)
-		g.Storage = append(g.Storage, s)
-		g.Backends = append(g.Backends, b)
 		g.Faults = append(g.Faults, f)
-		g.Servers = append(g.Servers, &lafs.Server{
-			ID:              fmt.Sprintf("v0-test-server-%02d", i),
-			Nickname:        fmt.Sprintf("s%d", i),
-			LeaseSeed:       id,
-			PermutationSeed: seed,
-			Storage:         &faulty{StorageServer: s, f: f},
-			Latency:         new(lafs.Latency),
-		})
+		c := *s
+		c.ID = fmt.Sprintf("v0-test-server-%02d", i)
+		c.Nickname = fmt.Sprintf("s%d", i)
+		c.Storage = &faulty{StorageServer: s.Storage, f: f}
+		g.Servers = append(g.Servers, &c)
 	}
 	return g
 }
