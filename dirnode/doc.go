@@ -18,7 +18,7 @@
 //   - UpdateMetadata, Add, SetMetadata, Delete: Tahoe's edits of a
 //     directory's children (linkcrtime/linkmotime upkeep);
 //   - JSON: the web API's t=json listing of a directory;
-//   - NFC: the Unicode normalisation Tahoe applies to child names, from
-//     tables generated out of Python's unicodedata (the module has no
-//     golang.org/x/text).
+//   - NFC: the Unicode normalisation Tahoe applies to child names, by
+//     golang.org/x/text/unicode/norm (Unicode 15.0.0, as Python 3.12 has
+//     it; see nfc.go).
 package dirnode
