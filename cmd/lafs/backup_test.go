@@ -3,11 +3,9 @@ package main
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -18,56 +16,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lafs/lafs"
 	"github.com/lafs/lafs/backupdb"
-	"github.com/lafs/lafs/client"
-	"github.com/lafs/lafs/internal/testgrid"
 	"github.com/lafs/lafs/internal/testutil"
-	"github.com/lafs/lafs/webapi"
 )
-
-func TestFnmatchRegexp(t *testing.T) {
-	for _, tt := range []struct {
-		pat  string
-		yes  []string
-		no   []string
-		note string
-	}{
-		{"*.tmp", []string{".tmp", "a.tmp", "a.b.tmp", "x\ny.tmp"}, []string{"a.tmpx", "tmp", "a.TMP"}, "star, case"},
-		{"?", []string{"a", "é", "\n"}, []string{"", "ab"}, "one character"},
-		{".git", []string{".git"}, []string{"xgit", ".gitx", "a.git"}, "dot is literal"},
-		{"[abc]x", []string{"ax", "cx"}, []string{"dx", "x"}, "set"},
-		{"[!abc]x", []string{"dx", "!x"}, []string{"ax"}, "negated set"},
-		{"[a-c]", []string{"a", "b", "c"}, []string{"d", "-"}, "range"},
-		{"[-a]", []string{"-", "a"}, []string{"b"}, "leading hyphen"},
-		{"[a-]", []string{"-", "a"}, []string{"b"}, "trailing hyphen"},
-		{"[z-a]", nil, []string{"z", "a", "-", "m"}, "reversed range matches nothing"},
-		{"[]]", []string{"]"}, []string{"["}, "bracket first is literal"},
-		{"[!]]", []string{"a"}, []string{"]"}, "negated bracket"},
-		{"[abc", []string{"[abc"}, []string{"a"}, "unclosed set is literal"},
-		{`a\*`, []string{`a\`, `a\bc`}, []string{"a*x"}, "backslash is literal"},
-		{"{arch}", []string{"{arch}"}, []string{"arch"}, "braces are literal"},
-		{"=RELEASE-ID", []string{"=RELEASE-ID"}, nil, "vcs pattern"},
-		{"a**b", []string{"ab", "axxb"}, []string{"a"}, "stars collapse"},
-		{"[^a]", []string{"^", "a"}, []string{"b"}, "caret is literal in a set"},
-	} {
-		re, err := fnmatchRegexp(tt.pat)
-		if err != nil {
-			t.Errorf("%s (%s): %v", tt.pat, tt.note, err)
-			continue
-		}
-		for _, s := range tt.yes {
-			if !re.MatchString(s) {
-				t.Errorf("%s (%s) does not match %q", tt.pat, tt.note, s)
-			}
-		}
-		for _, s := range tt.no {
-			if re.MatchString(s) {
-				t.Errorf("%s (%s) matches %q", tt.pat, tt.note, s)
-			}
-		}
-	}
-}
 
 func TestBackupFlags(t *testing.T) {
 	dir := t.TempDir()
@@ -83,16 +34,16 @@ func TestBackupFlags(t *testing.T) {
 		t.Errorf("parsed %+v %q %q", o, from, to)
 	}
 	for _, p := range append([]string{"*.tmp", "*.o", "spaced", "*~"}, vcsPatterns...) {
-		if !o.exclude[p] {
+		if !o.exclude.patterns[p] {
 			t.Errorf("pattern %q missing", p)
 		}
 	}
-	if len(o.exclude) != 4+len(vcsPatterns) {
-		t.Errorf("patterns %v", o.exclude)
+	if len(o.exclude.patterns) != 4+len(vcsPatterns) {
+		t.Errorf("patterns %v", o.exclude.patterns)
 	}
 	for name, want := range map[string]bool{"x.tmp": true, ".git": true, "a.o": true, "spaced": true, "b~": true, "main.go": false, ".gitx": false} {
-		if o.excluded(name) != want {
-			t.Errorf("excluded(%q) = %v", name, !want)
+		if o.exclude.match(name) != want {
+			t.Errorf("match(%q) = %v", name, !want)
 		}
 	}
 	_, _, _, _, err = parseBackupFlags(e, []string{"--exclude-from-utf-8", filepath.Join(dir, "missing"), "a", "b"})
@@ -118,124 +69,35 @@ func TestBackupTimeFormats(t *testing.T) {
 	}
 }
 
-// bkGrid is a client node's web API to back up into: the real web API
-// and client, in process, over an in-memory grid (the fast test), or a
-// grid of real processes (the heavy one).
-type bkGrid struct {
-	t       *testing.T
-	base    string // the web API, ending in "/"
-	nodeDir string
-	// healthy, when set, answers t=check (which the web API does not do
-	// yet) as a healthy result; checks counts those answers.
-	healthy atomic.Bool
-	checks  atomic.Int32
-}
-
-func newInProcessBkGrid(t *testing.T) *bkGrid {
-	g := testgrid.New(t, 10)
-	c, err := client.New(client.Config{
-		Params:      lafs.Params{K: 3, Happy: 7, N: 10, SegmentSize: 128 << 10},
-		Convergence: []byte("backup test convergence secret!!"), LeaseSecret: []byte("backup test lease secret"),
-		Peers: g, TempDir: t.TempDir(), MutableRetryDelay: 10 * time.Millisecond,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	g2 := &bkGrid{t: t}
-	api := webapi.New(c, nil, webapi.Options{TempDir: t.TempDir()})
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodPost && r.URL.Query().Get("t") == "check" && g2.healthy.Load() {
-			g2.checks.Add(1)
-			fmt.Fprint(w, `{"results": {"healthy": true}}`)
+// checkedHealthy answers t=check (which the web API does not do yet) as
+// a healthy result, and counts those answers.
+func checkedHealthy(checks *atomic.Int32) func(w http.ResponseWriter, r *http.Request, next http.Handler) {
+	return func(w http.ResponseWriter, r *http.Request, next http.Handler) {
+		if r.Method != http.MethodPost || r.URL.Query().Get("t") != "check" {
+			next.ServeHTTP(w, r)
 			return
 		}
-		api.ServeHTTP(w, r)
-	}))
-	t.Cleanup(srv.Close)
-	dir := t.TempDir()
-	os.MkdirAll(filepath.Join(dir, "private"), 0o700)
-	os.WriteFile(filepath.Join(dir, "node.url"), []byte(srv.URL+"/\n"), 0o644)
-	g2.base, g2.nodeDir = srv.URL+"/", dir
-	return g2
+		checks.Add(1)
+		fmt.Fprint(w, `{"results": {"healthy": true}}`)
+	}
 }
 
-// call makes a web API call and fails the test unless it succeeds.
-func (g *bkGrid) call(method, path, body string) string {
-	g.t.Helper()
-	req, _ := http.NewRequest(method, g.base+path, strings.NewReader(body))
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		g.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode >= 300 {
-		g.t.Fatalf("%s %s: %s %s", method, path, resp.Status, b)
-	}
-	return string(b)
-}
-
-// bkChild is a child in a directory's t=json.
-type bkChild struct {
-	kind     string
-	ro, rw   string
-	size     int64
-	metadata map[string]any
-}
-
-func (g *bkGrid) list(c string) map[string]bkChild {
-	g.t.Helper()
-	var node [2]json.RawMessage
-	if err := json.Unmarshal([]byte(g.call("GET", "uri/"+pyQuote(c)+"?t=json", "")), &node); err != nil {
-		g.t.Fatal(err)
-	}
-	var d struct {
-		Children map[string][2]json.RawMessage `json:"children"`
-	}
-	json.Unmarshal(node[1], &d)
-	out := map[string]bkChild{}
-	for name, ch := range d.Children {
-		var kind string
-		var info struct {
-			RO       string         `json:"ro_uri"`
-			RW       string         `json:"rw_uri"`
-			Size     int64          `json:"size"`
-			Metadata map[string]any `json:"metadata"`
-		}
-		json.Unmarshal(ch[0], &kind)
-		json.Unmarshal(ch[1], &info)
-		out[name] = bkChild{kind, info.RO, info.RW, info.Size, info.Metadata}
-	}
-	return out
-}
-
-// tree lists a grid directory as readTree lists a local one, checking on
-// the way that every child has the local metadata Tahoe records.
-func (g *bkGrid) tree(c string) []string {
-	g.t.Helper()
-	var out []string
-	var walk func(prefix, c string)
-	walk = func(prefix, c string) {
-		for name, ch := range g.list(c) {
-			for _, k := range []string{"ctime", "mtime", "st_mode", "st_ino", "st_dev", "st_uid", "st_gid"} {
-				if _, ok := ch.metadata[k]; !ok {
-					g.t.Errorf("%s%s: no %s in metadata %v", prefix, name, k, ch.metadata)
-				}
+// backupTree lists a grid directory as readTree lists a local one,
+// checking on the way that every child has the local metadata Tahoe
+// records and every directory is immutable.
+func backupTree(t *testing.T, n *testNode, c string) []string {
+	t.Helper()
+	n.walk(c, func(path string, ch nodeJSON) {
+		for _, k := range []string{"ctime", "mtime", "st_mode", "st_ino", "st_dev", "st_uid", "st_gid"} {
+			if _, ok := ch.Info.Metadata[k]; !ok {
+				t.Errorf("%s: no %s in metadata %v", path, k, ch.Info.Metadata)
 			}
-			if ch.kind == "dirnode" {
-				if !strings.HasPrefix(ch.ro, "URI:DIR2-CHK:") && !strings.HasPrefix(ch.ro, "URI:DIR2-LIT:") {
-					g.t.Errorf("%s%s: not an immutable directory: %s", prefix, name, ch.ro)
-				}
-				out = append(out, prefix+name+"/")
-				walk(prefix+name+"/", ch.ro)
-				continue
-			}
-			out = append(out, fmt.Sprintf("%s%s %q", prefix, name, g.call("GET", "uri/"+pyQuote(ch.ro), "")))
 		}
-	}
-	walk("", c)
-	slices.Sort(out)
-	return out
+		if ro := ch.Info.RO; ch.isDir() && !strings.HasPrefix(ro, "URI:DIR2-CHK:") && !strings.HasPrefix(ro, "URI:DIR2-LIT:") {
+			t.Errorf("%s: not an immutable directory: %s", path, ro)
+		}
+	})
+	return n.tree(c)
 }
 
 var backupSummary = regexp.MustCompile(`(?m)^ (\d+) files uploaded \((\d+) reused\), (\d+) files skipped, (\d+) directories created \((\d+) reused\), (\d+) directories skipped$`)
@@ -258,7 +120,7 @@ func backupCountsOf(t *testing.T, out string) [6]int {
 	return c
 }
 
-var backupTree = map[string]string{
+var backupFiles = map[string]string{
 	"a.txt":                "alpha, long enough not to be a literal cap.......",
 	"b.txt":                "bravo",
 	"sub/c.txt":            "charlie, long enough not to be a literal cap.....",
@@ -271,23 +133,23 @@ var backupTree = map[string]string{
 // checkBackupRuns backs up a small tree into alias:to three times (all
 // new; nothing changed; one file changed) and checks the counts, the
 // archives and Latest.
-func checkBackupRuns(t *testing.T, g *bkGrid) {
+func checkBackupRuns(t *testing.T, g *testNode) {
 	src := filepath.Join(t.TempDir(), "src")
-	writeTree(t, src, backupTree)
+	writeTree(t, src, backupFiles)
 	writeTree(t, src, map[string]string{".git/config": "x", "junk.tmp": "y"})
-	alias := strings.TrimSpace(g.call("POST", "uri?t=mkdir", ""))
-	if err := addAliasLine(g.nodeDir, "backups", alias); err != nil {
-		t.Fatal(err)
-	}
-	tick := time.Date(2024, 5, 6, 7, 8, 9, 0, time.UTC)
-	backupNow = func() time.Time { tick = tick.Add(time.Second); return tick }
-	t.Cleanup(func() { backupNow = time.Now })
+	alias := g.mkdir()
+	g.alias("backups", alias)
+	clock := newFakeClock(time.Date(2024, 5, 6, 7, 8, 9, 0, time.UTC))
 	backup := func(args ...string) (string, string) {
 		t.Helper()
-		args = append([]string{"-d", g.nodeDir, "backup", "--exclude-vcs", "--exclude", "*.tmp"}, args...)
-		out, errOut, code := runCmd(t, nil, append(args, src, "backups:my/docs")...)
+		clock.advance(time.Second) // a new archive's name
+		args = append([]string{"-d", g.dir, "backup", "--exclude-vcs", "--exclude", "*.tmp"}, args...)
+		out, errOut, code := runCmdEnv(t, env{clock: clock.now}, nil, append(args, src, "backups:my/docs")...)
 		if code != 0 {
 			t.Fatalf("backup: exit %d\n%s%s", code, out, errOut)
+		}
+		if !strings.Contains(out, " backup done, elapsed time: 0:00:00\n") {
+			t.Errorf("the time went by another clock:\n%s", out)
 		}
 		return out, errOut
 	}
@@ -303,19 +165,19 @@ func checkBackupRuns(t *testing.T, g *bkGrid) {
 	if c := backupCountsOf(t, out); c != [6]int{files, 0, 0, dirs, 0, 0} {
 		t.Errorf("first backup: %v", c)
 	}
-	docs := g.list(alias)["my"]
-	docs = g.list(docs.rw)["docs"]
-	top := g.list(docs.rw)
-	latest := top["Latest"].ro
-	if latest == "" || top["Archives"].kind != "dirnode" {
+	docs := g.list(alias)["my"].Info.RW
+	docs = g.list(docs)["docs"].Info.RW
+	top := g.list(docs)
+	latest := top["Latest"].Info.RO
+	if latest == "" || !top["Archives"].isDir() {
 		t.Fatalf("target holds %v", top)
 	}
-	archives := g.list(top["Archives"].rw)
+	archives := g.list(top["Archives"].Info.RW)
 	first, ok := archives["2024-05-06_07:08:10Z"]
-	if len(archives) != 1 || !ok || first.ro != latest {
+	if len(archives) != 1 || !ok || first.Info.RO != latest {
 		t.Fatalf("Archives holds %v; Latest %s", archives, latest)
 	}
-	if got := g.tree(latest); !slices.Equal(got, wantTree) {
+	if got := backupTree(t, g, latest); !slices.Equal(got, wantTree) {
 		t.Errorf("backed up tree:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(wantTree, "\n"))
 	}
 
@@ -333,10 +195,10 @@ func checkBackupRuns(t *testing.T, g *bkGrid) {
 			t.Errorf("-v output lacks %q:\n%s", want, out)
 		}
 	}
-	top = g.list(docs.rw)
-	archives = g.list(top["Archives"].rw)
-	if len(archives) != 2 || archives["2024-05-06_07:08:11Z"].ro != latest || top["Latest"].ro != latest {
-		t.Errorf("after an unchanged backup: Archives %v, Latest %s", archives, top["Latest"].ro)
+	top = g.list(docs)
+	archives = g.list(top["Archives"].Info.RW)
+	if len(archives) != 2 || archives["2024-05-06_07:08:11Z"].Info.RO != latest || top["Latest"].Info.RO != latest {
+		t.Errorf("after an unchanged backup: Archives %v, Latest %s", archives, top["Latest"].Info.RO)
 	}
 
 	// One file changed: it alone is uploaded; its directories are made
@@ -349,20 +211,20 @@ func checkBackupRuns(t *testing.T, g *bkGrid) {
 	if !strings.Contains(out, "uploading '"+filepath.Join(src, "sub/deeper/d.txt")+"'..\n") {
 		t.Errorf("-v output lacks the upload:\n%s", out)
 	}
-	top = g.list(docs.rw)
-	archives = g.list(top["Archives"].rw)
-	third := archives["2024-05-06_07:08:12Z"].ro
-	if len(archives) != 3 || third == latest || top["Latest"].ro != third {
-		t.Fatalf("after a change: Archives %v, Latest %s", archives, top["Latest"].ro)
+	top = g.list(docs)
+	archives = g.list(top["Archives"].Info.RW)
+	third := archives["2024-05-06_07:08:12Z"].Info.RO
+	if len(archives) != 3 || third == latest || top["Latest"].Info.RO != third {
+		t.Fatalf("after a change: Archives %v, Latest %s", archives, top["Latest"].Info.RO)
 	}
-	if got, want := g.tree(third), readTree(t, src); !slices.Contains(got, `sub/deeper/d.txt "delta, changed"`) || len(got) != len(want)-3 {
+	if got, want := backupTree(t, g, third), readTree(t, src); !slices.Contains(got, `sub/deeper/d.txt "delta, changed"`) || len(got) != len(want)-3 {
 		t.Errorf("changed tree:\n%s", strings.Join(got, "\n"))
 	}
-	if got := g.tree(latest); !slices.Equal(got, wantTree) {
+	if got := backupTree(t, g, latest); !slices.Equal(got, wantTree) {
 		t.Errorf("the first archive changed:\n%s", strings.Join(got, "\n"))
 	}
 	// The unchanged subdirectory is the very same directory.
-	if a, b := g.list(first.ro)["empty"].ro, g.list(third)["empty"].ro; a != b {
+	if a, b := g.list(first.Info.RO)["empty"].Info.RO, g.list(third)["empty"].Info.RO; a != b {
 		t.Errorf("unchanged directory not shared: %s, %s", a, b)
 	}
 }
@@ -370,17 +232,17 @@ func checkBackupRuns(t *testing.T, g *bkGrid) {
 // TestBackup runs backup against the real web API and client over an
 // in-process grid.
 func TestBackup(t *testing.T) {
-	g := newInProcessBkGrid(t)
+	g := newTestNode(t)
 	checkBackupRuns(t, g)
 
 	// --ignore-timestamps uploads every file again (to the same caps), so
 	// every directory is reused.
 	src := t.TempDir()
 	writeTree(t, src, map[string]string{"x/y.txt": "why", "z.txt": "zed"})
-	alias := strings.TrimSpace(g.call("POST", "uri?t=mkdir", ""))
-	addAliasLine(g.nodeDir, "other", alias)
+	alias := g.mkdir()
+	g.alias("other", alias)
 	run := func(args ...string) (string, string, int) {
-		return runCmd(t, nil, append(append([]string{"-d", g.nodeDir, "backup"}, args...), src, "other:")...)
+		return g.run(nil, append(append([]string{"backup"}, args...), src, "other:")...)
 	}
 	if out, errOut, code := run(); code != 0 {
 		t.Fatalf("backup to alias root: %d %s %s", code, out, errOut)
@@ -389,7 +251,7 @@ func TestBackup(t *testing.T) {
 	if c := backupCountsOf(t, out); code != 0 || c != [6]int{2, 0, 0, 0, 2, 0} {
 		t.Errorf("--ignore-timestamps: %d %v %s", code, c, errOut)
 	}
-	if l := g.list(alias); l["Latest"].ro == "" || l["Archives"].kind != "dirnode" {
+	if l := g.list(alias); l["Latest"].Info.RO == "" || !l["Archives"].isDir() {
 		t.Errorf("alias root after backup: %v", l)
 	}
 
@@ -397,7 +259,7 @@ func TestBackup(t *testing.T) {
 	// reused (and not checked again), others uploaded or made again.
 	age := func() {
 		t.Helper()
-		sq, err := sql.Open("sqlite", backupdb.Path(g.nodeDir))
+		sq, err := sql.Open("sqlite", backupdb.Path(g.dir))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -409,18 +271,19 @@ func TestBackup(t *testing.T) {
 		}
 	}
 	age()
-	g.healthy.Store(true)
+	var checks atomic.Int32
+	g.setHook(checkedHealthy(&checks))
 	out, _, code = run("-v")
-	if c := backupCountsOf(t, out); code != 0 || c != [6]int{0, 2, 0, 0, 2, 0} || g.checks.Load() != 4 ||
+	if c := backupCountsOf(t, out); code != 0 || c != [6]int{0, 2, 0, 0, 2, 0} || checks.Load() != 4 ||
 		!strings.Contains(out, " 2 files checked, 2 directories checked\n") {
-		t.Errorf("healthy re-check: %v, %d checks\n%s", c, g.checks.Load(), out)
+		t.Errorf("healthy re-check: %v, %d checks\n%s", c, checks.Load(), out)
 	}
 	out, _, _ = run("-v")
 	if !strings.Contains(out, " 0 files checked, 0 directories checked\n") {
 		t.Errorf("checked again right after a healthy check:\n%s", out)
 	}
 	age()
-	g.healthy.Store(false) // the web API's own answer: 501
+	g.setHook(nil) // the web API's own answer: 501
 	out, _, _ = run("-v")
 	if c := backupCountsOf(t, out); c != [6]int{2, 0, 0, 2, 0, 0} || !strings.Contains(out, " 2 files checked, 2 directories checked\n") {
 		t.Errorf("failed re-check: %v\n%s", c, out)
@@ -448,7 +311,7 @@ func TestBackup(t *testing.T) {
 	}
 
 	// The database is Tahoe's: a v2 schema with our rows in it.
-	db, err := backupdb.Open(context.Background(), backupdb.Path(g.nodeDir))
+	db, err := backupdb.Open(context.Background(), backupdb.Path(g.dir))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -459,11 +322,11 @@ func TestBackup(t *testing.T) {
 	}
 
 	// Errors: an unknown alias; FROM not a directory.
-	_, errOut, code = runCmd(t, nil, "-d", g.nodeDir, "backup", src, "nosuch:x")
+	_, errOut, code = g.run(nil, "backup", src, "nosuch:x")
 	if code != 1 || !strings.Contains(errOut, "Unknown alias") {
 		t.Errorf("unknown alias: %d %q", code, errOut)
 	}
-	_, errOut, code = runCmd(t, nil, "-d", g.nodeDir, "backup", filepath.Join(src, "z.txt"), "other:")
+	_, errOut, code = g.run(nil, "backup", filepath.Join(src, "z.txt"), "other:")
 	if code != 1 || !strings.Contains(errOut, "is not a directory") {
 		t.Errorf("file as FROM: %d %q", code, errOut)
 	}
@@ -476,7 +339,7 @@ func TestBackup(t *testing.T) {
 func TestHeavyBackup(t *testing.T) {
 	testutil.Heavy(t)
 	rg := startRealGrid(t, 10)
-	g := &bkGrid{t: t, base: strings.TrimSuffix(rg.webURL(t), "/") + "/", nodeDir: rg.clientDir}
+	g := &testNode{t: t, base: strings.TrimSuffix(rg.webURL(t), "/") + "/", dir: rg.clientDir}
 	checkBackupRuns(t, g)
 
 	n, _ := strconv.Atoi(os.Getenv("LAFS_BACKUP_FILES"))
@@ -493,17 +356,16 @@ func TestHeavyBackup(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	alias := strings.TrimSpace(g.call("POST", "uri?t=mkdir", ""))
-	addAliasLine(g.nodeDir, "many", alias)
-	backupNow = time.Now
+	g.alias("many", g.mkdir())
+	clock := newFakeClock(time.Date(2024, 6, 1, 0, 0, 0, 0, time.UTC))
 	for _, run := range []string{"first", "unchanged"} {
+		clock.advance(time.Second) // another archive name
 		start := time.Now()
-		out, errOut, code := runCmd(t, nil, "-d", g.nodeDir, "backup", src, "many:")
+		out, errOut, code := runCmdEnv(t, env{clock: clock.now}, nil, "-d", g.dir, "backup", src, "many:")
 		if code != 0 {
 			t.Fatalf("%s backup of %d files: %d %s", run, n, code, errOut)
 		}
 		c := backupCountsOf(t, out)
 		t.Logf("%s backup of %d files of 1 KiB in 101 directories: %v (%v)", run, n, time.Since(start), c)
-		time.Sleep(1100 * time.Millisecond) // another archive name
 	}
 }

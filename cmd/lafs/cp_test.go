@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -28,7 +29,7 @@ func writeTree(t *testing.T, dir string, files map[string]string) {
 	}
 }
 
-// readTree lists a local directory as the fake node's tree does.
+// readTree lists a local directory as testNode.tree lists a grid one.
 func readTree(t *testing.T, dir string) []string {
 	t.Helper()
 	var out []string
@@ -75,16 +76,19 @@ var smallTreeLines = []string{
 	`sub/deeper/d.txt "delta"`, "sub/deeper/more/", `sub/deeper/more/e.md "echo"`,
 }
 
+// TestCpRecursiveRoundTrip copies a tree local -> grid -> grid -> local
+// through the real web API.
 func TestCpRecursiveRoundTrip(t *testing.T) {
-	f := newFakeNode(t)
-	root, fun := f.mkdir(t), f.mkdir(t)
-	dir := fakeNodeDir(t, f, map[string]string{"tahoe": root, "fun": fun})
+	n := newTestNode(t)
+	root, fun := n.mkdir(), n.mkdir()
+	n.alias("tahoe", root)
+	n.alias("fun", fun)
 	work := t.TempDir()
 	src := filepath.Join(work, "src")
 	writeTree(t, src, smallTree)
 	cp := func(args ...string) string {
 		t.Helper()
-		out, errOut, code := runCmd(t, nil, append([]string{"-d", dir, "cp"}, args...)...)
+		out, errOut, code := n.run(nil, append([]string{"cp"}, args...)...)
 		if code != 0 {
 			t.Fatalf("cp %s: %d %s", strings.Join(args, " "), code, errOut)
 		}
@@ -93,38 +97,35 @@ func TestCpRecursiveRoundTrip(t *testing.T) {
 
 	// local -> grid, into a new directory: the named source becomes
 	// new/src, as in Tahoe.
-	f.dirWrites = 0
+	n.resetLog()
 	if out := cp("-r", src, "tahoe:new"); out != "Success: files copied\n" {
 		t.Errorf("cp -r: %q", out)
 	}
-	if got := prefixed("new/src/", f.tree(root)); strings.Join(got, "|") != strings.Join(smallTreeLines, "|") {
+	if got := prefixed("new/src/", n.tree(root)); strings.Join(got, "|") != strings.Join(smallTreeLines, "|") {
 		t.Errorf("grid tree:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(smallTreeLines, "\n"))
 	}
-	// One publish per new directory (src, sub, deeper, more, empty, new)
-	// and one for linking new into the root.
-	if f.dirWrites != 7 {
-		t.Errorf("%d directory writes for 6 new directories", f.dirWrites)
+	// One call per new directory (src, sub, deeper, more, empty; new
+	// linked into the root as it is made), none to change one.
+	linked, made := n.count("POST", "mkdir-with-children")
+	if _, uploads := n.count("PUT", ""); linked != 1 || made != 5 || n.dirChanges() != 1 || uploads != 5 {
+		t.Errorf("%d uploads, %d+%d directories made, %d changes; want 5, 1+5 and 1\n%s", uploads, linked, made, n.dirChanges(), strings.Join(n.log(), "\n"))
 	}
 
 	// Into an existing directory, with a trailing slash on the source.
 	cp("-r", src+"/", "tahoe:")
-	if got := prefixed("src/", f.tree(root)); strings.Join(got, "|") != strings.Join(smallTreeLines, "|") {
+	if got := prefixed("src/", n.tree(root)); strings.Join(got, "|") != strings.Join(smallTreeLines, "|") {
 		t.Errorf("cp -r src/ tahoe: gave %q", got)
 	}
 
 	// grid -> grid: immutable files are linked, not copied.
-	f.mu.Lock()
-	puts := len(f.files)
-	f.mu.Unlock()
+	n.resetLog()
 	cp("-r", "tahoe:new/src", "fun:copy")
-	if got := prefixed("copy/src/", f.tree(fun)); strings.Join(got, "|") != strings.Join(smallTreeLines, "|") {
+	if got := prefixed("copy/src/", n.tree(fun)); strings.Join(got, "|") != strings.Join(smallTreeLines, "|") {
 		t.Errorf("grid->grid: %q", got)
 	}
-	f.mu.Lock()
-	if len(f.files) != puts {
-		t.Errorf("grid->grid copy uploaded %d files", len(f.files)-puts)
+	if _, uploads := n.count("PUT", ""); uploads != 0 {
+		t.Errorf("grid->grid copy uploaded %d files", uploads)
 	}
-	f.mu.Unlock()
 
 	// grid -> local, named: out/src/...
 	out := filepath.Join(work, "out")
@@ -139,14 +140,7 @@ func TestCpRecursiveRoundTrip(t *testing.T) {
 		t.Errorf("unnamed grid->local: %q", readTree(t, out2))
 	}
 	// By dircap with a path, as CLI.rst's example.
-	f.mu.Lock()
-	newCap := ""
-	for _, d := range f.dirs {
-		if ch, ok := d.children["new"]; ok && d.rw == root {
-			newCap = ch.rw
-		}
-	}
-	f.mu.Unlock()
+	newCap := n.list(root)["new"].Info.RW
 	out3 := filepath.Join(work, "out3")
 	os.Mkdir(out3, 0o755)
 	cp(newCap+"/src/sub/c.txt", out3+"/")
@@ -156,14 +150,14 @@ func TestCpRecursiveRoundTrip(t *testing.T) {
 }
 
 func TestCpFiles(t *testing.T) {
-	f := newFakeNode(t)
-	root := f.mkdir(t)
-	dir := fakeNodeDir(t, f, map[string]string{"tahoe": root})
+	n := newTestNode(t)
+	root := n.mkdir()
+	n.alias("tahoe", root)
 	work := t.TempDir()
 	local := filepath.Join(work, "f.txt")
 	os.WriteFile(local, []byte("file one"), 0o644)
 	run := func(args ...string) (string, string, int) {
-		return runCmd(t, nil, append([]string{"-d", dir, "cp"}, args...)...)
+		return n.run(nil, append([]string{"cp"}, args...)...)
 	}
 	for _, tt := range []struct {
 		args []string
@@ -179,7 +173,7 @@ func TestCpFiles(t *testing.T) {
 			t.Errorf("cp %q: %d %q %q", tt.args, code, out, errOut)
 		}
 	}
-	if got := f.tree(root); strings.Join(got, "|") != `f.txt "file one"|x.txt "file one"|y.txt "file one"` {
+	if got := n.tree(root); strings.Join(got, "|") != `f.txt "file one"|x.txt "file one"|y.txt "file one"` {
 		t.Errorf("tree %q", got)
 	}
 	if b, _ := os.ReadFile(filepath.Join(work, "back.txt")); string(b) != "file one" {
@@ -187,17 +181,15 @@ func TestCpFiles(t *testing.T) {
 	}
 
 	// An existing mutable file is overwritten in place.
-	mcap, _, _ := runCmd(t, []byte("old"), "-d", dir, "put", "--mutable", "-", "m.txt")
+	mcap, _, _ := n.run([]byte("old"), "put", "--mutable", "-", "m.txt")
 	mcap = strings.TrimSpace(mcap)
 	os.WriteFile(filepath.Join(work, "m.txt"), []byte("new"), 0o644)
 	if _, errOut, code := run(filepath.Join(work, "m.txt"), "tahoe:"); code != 0 {
 		t.Fatal(errOut)
 	}
-	f.mu.Lock()
-	if d := f.dirs[root]; d.children["m.txt"].rw != mcap || string(f.files[mcap]) != "new" {
-		t.Errorf("mutable m.txt: %+v %q", d.children["m.txt"], f.files[mcap])
+	if rw := n.list(root)["m.txt"].Info.RW; rw != mcap || n.get(mcap) != "new" {
+		t.Errorf("mutable m.txt: %s %q, want %s \"new\"", rw, n.get(mcap), mcap)
 	}
-	f.mu.Unlock()
 
 	// --caps-only writes the read cap.
 	capsFile := filepath.Join(work, "caps.txt")
@@ -237,12 +229,11 @@ func TestCpFiles(t *testing.T) {
 }
 
 func TestCpVerbose(t *testing.T) {
-	f := newFakeNode(t)
-	root := f.mkdir(t)
-	dir := fakeNodeDir(t, f, map[string]string{"tahoe": root})
+	n := newTestNode(t)
+	n.alias("tahoe", n.mkdir())
 	src := filepath.Join(t.TempDir(), "src")
 	writeTree(t, src, map[string]string{"a": "1", "b": "2", "s/c": "3"})
-	out, errOut, code := runCmd(t, nil, "-d", dir, "cp", "-rv", src, "tahoe:")
+	out, errOut, code := n.run(nil, "cp", "-rv", src, "tahoe:")
 	if code != 0 || out != "Success: files copied\n" {
 		t.Fatalf("cp -rv: %d %q %q", code, out, errOut)
 	}
@@ -260,45 +251,44 @@ func TestCpVerbose(t *testing.T) {
 // TestCpManyFilesBatched: 200 files into a new directory are 200 uploads
 // and one directory made with all of them, not 200 directory updates.
 func TestCpManyFilesBatched(t *testing.T) {
-	f := newFakeNode(t)
-	root := f.mkdir(t)
-	dir := fakeNodeDir(t, f, map[string]string{"tahoe": root})
+	n := newTestNode(t)
+	root := n.mkdir()
+	n.alias("tahoe", root)
 	src := filepath.Join(t.TempDir(), "many")
 	files := map[string]string{}
 	for i := range 200 {
 		files[fmt.Sprintf("f%03d", i)] = strings.Repeat("x", 1024)
 	}
 	writeTree(t, src, files)
-	if _, errOut, code := runCmd(t, nil, "-d", dir, "cp", "-r", src, "tahoe:new"); code != 0 {
+	n.resetLog()
+	if _, errOut, code := n.run(nil, "cp", "-r", src, "tahoe:new"); code != 0 {
 		t.Fatal(errOut)
 	}
-	if n := len(prefixed("new/many/", f.tree(root))); n != 200 {
-		t.Errorf("%d files copied", n)
+	if got := len(prefixed("new/many/", n.tree(root))); got != 200 {
+		t.Errorf("%d files copied", got)
 	}
-	uploads := 0
-	for _, l := range f.log {
-		if l == "PUT /uri t=" {
-			uploads++
-		}
-	}
-	if uploads != 200 || f.dirWrites != 3 {
-		t.Errorf("%d uploads, %d directory writes; want 200 and 3", uploads, f.dirWrites)
+	_, uploads := n.count("PUT", "")
+	linked, made := n.count("POST", "mkdir-with-children")
+	if uploads != 200 || linked != 1 || made != 1 || n.dirChanges() != 1 {
+		t.Errorf("%d uploads, %d+%d directories made, %d directory changes; want 200, 1+1 and 1", uploads, linked, made, n.dirChanges())
 	}
 }
 
 // TestCpHostileNames: a grid directory's child names never escape a local
 // target.
 func TestCpHostileNames(t *testing.T) {
-	f := newFakeNode(t)
-	root := f.mkdir(t)
-	dir := fakeNodeDir(t, f, map[string]string{"tahoe": root})
+	n := newTestNode(t)
 	for _, name := range []string{"..", "a/b"} {
-		f.mu.Lock()
-		d := f.dirs[root]
-		d.children = map[string]fakeChild{name: f.childOf(f.newFileLocked([]byte("gotcha"), false))}
-		f.mu.Unlock()
+		root := n.mkdir()
+		n.alias("h"+itoa(len(name)), root)
+		file := strings.TrimSpace(n.call("PUT", "uri", "gotcha"))
+		body, _ := json.Marshal(map[string]newChild{name: childCap(fileNode, file)})
+		n.call("POST", "uri/"+pyQuote(root)+"?t=set_children", string(body))
+		if _, ok := n.list(root)[name]; !ok {
+			t.Fatalf("could not link a child named %q: %v", name, n.list(root))
+		}
 		out := filepath.Join(t.TempDir(), "out")
-		_, errOut, code := runCmd(t, nil, "-d", dir, "cp", "-r", "tahoe:", out)
+		_, errOut, code := n.run(nil, "cp", "-r", "h"+itoa(len(name))+":", out)
 		if code != 1 || !strings.Contains(errOut, "not a plain file name") {
 			t.Errorf("child %q: %d %q", name, code, errOut)
 		}

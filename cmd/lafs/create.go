@@ -4,7 +4,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 
@@ -95,9 +94,5 @@ func defaultNodeDir(e *env) string {
 	if e.nodeDir != "" {
 		return e.nodeDir
 	}
-	home := e.getenv("HOME")
-	if home == "" {
-		home, _ = os.UserHomeDir()
-	}
-	return filepath.Join(home, ".tahoe")
+	return filepath.Join(e.home(), ".tahoe")
 }

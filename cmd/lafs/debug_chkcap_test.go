@@ -12,13 +12,6 @@ import (
 	"github.com/lafs/lafs/internal/tahoevec"
 )
 
-func runCmd(t *testing.T, stdin []byte, args ...string) (stdout, stderr string, code int) {
-	t.Helper()
-	var o, e bytes.Buffer
-	code = run(context.Background(), &env{stdin: bytes.NewReader(stdin), stdout: &o, stderr: &e, getenv: func(string) string { return "" }}, args)
-	return o.String(), e.String(), code
-}
-
 // TestCHKCapTahoeGrid computes, offline, the caps a live Tahoe 1.20 grid gave
 // its CHK and LIT files, from a file and from standard input.
 func TestCHKCapTahoeGrid(t *testing.T) {

@@ -27,9 +27,10 @@ func TestHeavyDirectoryCLI(t *testing.T) {
 	testutil.Heavy(t)
 	rec := loadWebapiRecording(t)
 	g := startRealGrid(t, 10)
+	var tz *time.Location // that of ls -l's dates; nil: the local one
 	lafs := func(stdin []byte, args ...string) (string, string, int) {
 		t.Helper()
-		return runCmd(t, stdin, append([]string{"-d", g.clientDir}, args...)...)
+		return runCmdEnv(t, env{tz: tz}, stdin, append([]string{"-d", g.clientDir}, args...)...)
 	}
 	must := func(stdin []byte, args ...string) string {
 		t.Helper()
@@ -99,8 +100,7 @@ func TestHeavyDirectoryCLI(t *testing.T) {
 
 	// ls in every recorded form, with our caps for Tahoe's and the link
 	// dates blanked (the layout is compared: all dates are one width).
-	lsZone = time.UTC
-	defer func() { lsZone = nil }()
+	tz = time.UTC
 	ourJSON := must(nil, "ls", "--json", "golden:")
 	capMap := capPairs(t, rec.run(t, "ls_json").stdout, ourJSON)
 	ourCaps := func(s string) string {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -42,19 +43,15 @@ func runGet(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	p.path = strings.TrimLeft(p.path, "/")
-	u, err := s.url(p)
+	wc, err := s.client()
 	if err != nil {
 		return err
 	}
-	resp, err := s.do(ctx, http.MethodGet, u, nil, 0)
+	resp, err := wc.download(ctx, p, 0)
 	if err != nil {
-		return err
+		return failure(err, "Error during GET")
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusCreated {
-		body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-		return failf("%s", httpFailure("Error during GET", resp, body))
-	}
 	var out io.Writer = e.stdout
 	var tmp *os.File
 	to := fs.Arg(1)
@@ -72,14 +69,13 @@ func runGet(ctx context.Context, e *env, args []string) error {
 		defer tmp.Close()
 		out = tmp
 	}
-	pr := newProgress(e.stderr, "downloading", resp.ContentLength)
-	if to == "-" {
-		pr.on = false // the bar would mix with the data on a terminal
-	}
-	if err := s.receive(ctx, u, resp, &countingWriter{out, pr}); err != nil {
+	// On a terminal, a progress line would mix with data sent to stdout.
+	pl := newProgressLine(e.stderr, to == "-", transferLine("downloading"))
+	pl.setTotals(resp.ContentLength, 0)
+	if err := receive(ctx, wc, p, resp, pl.writer(out)); err != nil {
 		return err
 	}
-	pr.finish()
+	pl.finish()
 	if tmp != nil {
 		if err := tmp.Close(); err != nil {
 			return err
@@ -95,13 +91,13 @@ func runGet(ctx context.Context, e *env, args []string) error {
 // whose transfer was cut.
 const maxResumes = 3
 
-// receive copies the body of a download (resp, a GET of u) to w. When the
+// receive copies the body of a download (resp, a GET of p) to w. When the
 // transfer is cut, it asks for the rest with a Range request: an
 // immutable file (its ETag names its contents) then goes on from where it
 // stopped, and a file whose next segment cannot be read gets an error
 // status whose text says which segment failed and why, which receive
 // returns.
-func (s *session) receive(ctx context.Context, u string, resp *http.Response, w io.Writer) error {
+func receive(ctx context.Context, wc *webClient, p gridPath, resp *http.Response, w io.Writer) error {
 	total := resp.ContentLength
 	etag := resp.Header.Get("ETag")
 	var done int64
@@ -125,14 +121,15 @@ func (s *session) receive(ctx context.Context, u string, resp *http.Response, w 
 		if n == 0 && resumes > 0 || resumes == maxResumes {
 			return failf("Error during GET: %s", cut)
 		}
-		resp, err = s.do(ctx, http.MethodGet, u, nil, 0, "Range", fmt.Sprintf("bytes=%d-", done))
-		if err != nil {
+		resp, err = wc.download(ctx, p, done)
+		var ae *apiError
+		switch {
+		case errors.As(err, &ae) && ae.code >= 400:
+			return failf("Error during GET: %s: %s", cut, downloadFailure(ae))
+		case ae != nil:
+			return failf("Error during GET: %s", cut)
+		case err != nil:
 			return failf("Error during GET: %s, and asking for the rest failed: %v", cut, err)
-		}
-		if resp.StatusCode >= 400 {
-			body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-			resp.Body.Close()
-			return failf("Error during GET: %s: %s", cut, downloadFailure(resp, body))
 		}
 		if resp.StatusCode != http.StatusPartialContent || etag == "" || resp.Header.Get("ETag") != etag ||
 			!strings.HasPrefix(resp.Header.Get("Content-Range"), fmt.Sprintf("bytes %d-", done)) {
@@ -146,10 +143,10 @@ func (s *session) receive(ctx context.Context, u string, resp *http.Response, w 
 // downloadFailure is the reason an error answer to a download gives: the
 // part of Tahoe's text after "The full error message is:" when it has
 // one (the rest is advice), or the whole of it.
-func downloadFailure(resp *http.Response, body []byte) string {
-	text := answerText(resp, body)
+func downloadFailure(ae *apiError) string {
+	text := ae.text
 	if _, full, ok := strings.Cut(text, "The full error message is:"); ok {
 		text = strings.TrimSpace(full)
 	}
-	return fmt.Sprintf("%s: %s", resp.Status, text)
+	return fmt.Sprintf("%s: %s", ae.status, text)
 }

@@ -5,53 +5,26 @@ import (
 	"compress/gzip"
 	"crypto/rand"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/lafs/lafs"
 	"github.com/lafs/lafs/cap"
-	"github.com/lafs/lafs/client"
 	"github.com/lafs/lafs/internal/testgrid"
-	"github.com/lafs/lafs/webapi"
 )
 
-// getGrid is a real web API over an in-process grid, with 128 KiB
-// segments, reached through a handler that can cut the next download.
-type getGrid struct {
-	g       *testgrid.Grid
-	nodeDir string
-	cutNext atomic.Int64 // if > 0, the next GET is cut after this many bytes
-}
-
-func newGetGrid(t *testing.T) *getGrid {
-	g := testgrid.New(t, 10)
-	c, err := client.New(client.Config{
-		Params:      lafs.Params{K: 3, Happy: 7, N: 10, SegmentSize: 128 << 10},
-		Convergence: []byte("get test convergence secret"), LeaseSecret: []byte("get test lease secret"),
-		Peers: g, TempDir: t.TempDir(),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	gg := &getGrid{g: g}
-	api := webapi.New(c, nil, webapi.Options{TempDir: t.TempDir()})
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if n := gg.cutNext.Swap(0); n > 0 && r.Method == http.MethodGet {
-			api.ServeHTTP(&cuttingWriter{ResponseWriter: w, left: n}, r)
-			return
+// cutNext makes the node cut its next download after n bytes.
+func cutNext(node *testNode, n int64) {
+	node.setHook(func(w http.ResponseWriter, r *http.Request, next http.Handler) {
+		if r.Method == http.MethodGet {
+			node.setHook(nil)
+			w = &cuttingWriter{ResponseWriter: w, left: n}
 		}
-		api.ServeHTTP(w, r)
-	}))
-	t.Cleanup(srv.Close)
-	gg.nodeDir = t.TempDir()
-	os.MkdirAll(filepath.Join(gg.nodeDir, "private"), 0o700)
-	os.WriteFile(filepath.Join(gg.nodeDir, "node.url"), []byte(srv.URL+"/\n"), 0o644)
-	return gg
+		next.ServeHTTP(w, r)
+	})
 }
 
 // cuttingWriter passes on a response until left bytes of its body are
@@ -75,13 +48,13 @@ func (c *cuttingWriter) Write(p []byte) (int, error) {
 // segment cannot be recovered fails saying which segment and why, and
 // leaves no file behind.
 func TestGetCutAndUnrecoverable(t *testing.T) {
-	gg := newGetGrid(t)
+	gg := newTestNode(t)
 	const segSize = 128<<10 + 1 // rounded up to a multiple of k
 	data := make([]byte, 2*segSize+5000)
 	rand.Read(data)
 	in := filepath.Join(t.TempDir(), "in")
 	os.WriteFile(in, data, 0o644)
-	out, errOut, code := runCmd(t, nil, "-d", gg.nodeDir, "put", in)
+	out, errOut, code := runCmd(t, nil, "-d", gg.dir, "put", in)
 	if code != 0 {
 		t.Fatalf("put: %d %s", code, errOut)
 	}
@@ -89,8 +62,8 @@ func TestGetCutAndUnrecoverable(t *testing.T) {
 
 	// A transfer cut once goes on from where it stopped.
 	dst := filepath.Join(t.TempDir(), "out")
-	gg.cutNext.Store(segSize + 1234)
-	if _, errOut, code := runCmd(t, nil, "-d", gg.nodeDir, "get", k, dst); code != 0 {
+	cutNext(gg, segSize+1234)
+	if _, errOut, code := runCmd(t, nil, "-d", gg.dir, "get", k, dst); code != 0 {
 		t.Fatalf("get after a cut: %d %s", code, errOut)
 	}
 	if b, _ := os.ReadFile(dst); string(b) != string(data) {
@@ -101,7 +74,7 @@ func TestGetCutAndUnrecoverable(t *testing.T) {
 	// segment's blocks damaged in 8 of 10 shares.
 	rand.Read(data)
 	os.WriteFile(in, data, 0o644)
-	if out, errOut, code = runCmd(t, nil, "-d", gg.nodeDir, "put", in); code != 0 {
+	if out, errOut, code = runCmd(t, nil, "-d", gg.dir, "put", in); code != 0 {
 		t.Fatalf("put: %d %s", code, errOut)
 	}
 	k = strings.TrimSpace(out)
@@ -109,11 +82,11 @@ func TestGetCutAndUnrecoverable(t *testing.T) {
 	si := c.(*cap.CHK).StorageIndex()
 	blockSize := int64(segSize / 3)
 	for sh := lafs.ShareNum(0); sh < 8; sh++ {
-		gg.g.FlipShare(t, si, sh, false, 0x24+2*blockSize+7)
+		gg.grid.FlipShare(t, si, sh, false, 0x24+2*blockSize+7)
 	}
 	dst2 := filepath.Join(t.TempDir(), "out2")
 	start := time.Now()
-	_, errOut, code = runCmd(t, nil, "-d", gg.nodeDir, "get", k, dst2)
+	_, errOut, code = runCmd(t, nil, "-d", gg.dir, "get", k, dst2)
 	want := "the transfer was cut after 262146 of 267146 bytes: 410 Gone: segment 2 of 3: not enough good shares: 2 of 3"
 	if code != 1 || !strings.Contains(errOut, want) {
 		t.Errorf("get of an unrecoverable segment: %d %q; want it to contain %q", code, errOut, want)
@@ -132,13 +105,13 @@ func TestGetCutAndUnrecoverable(t *testing.T) {
 // A put whose upload placed fewer shares than the file has (a server froze
 // while it was written) succeeds, and says so.
 func TestPutWarnsOfMissingShares(t *testing.T) {
-	gg := newGetGrid(t)
-	gg.g.Faults[3].Set(func(f *testgrid.Faults) { f.WriteDelay = time.Hour })
+	gg := newTestNode(t)
+	gg.grid.Faults[3].Set(func(f *testgrid.Faults) { f.WriteDelay = time.Hour })
 	data := make([]byte, 200000)
 	rand.Read(data)
 	in := filepath.Join(t.TempDir(), "in")
 	os.WriteFile(in, data, 0o644)
-	out, errOut, code := runCmd(t, nil, "-d", gg.nodeDir, "put", in)
+	out, errOut, code := runCmd(t, nil, "-d", gg.dir, "put", in)
 	if code != 0 || !strings.HasPrefix(out, "URI:CHK:") {
 		t.Fatalf("put: %d %q %q", code, out, errOut)
 	}
@@ -150,7 +123,7 @@ func TestPutWarnsOfMissingShares(t *testing.T) {
 // A file whose name says gzip is saved as it is stored (as tahoe get
 // does), and a cut transfer of it resumes at the right place.
 func TestGetGzipNamedFile(t *testing.T) {
-	gg := newGetGrid(t)
+	gg := newTestNode(t)
 	plain := make([]byte, 300000)
 	rand.Read(plain)
 	var z bytes.Buffer
@@ -160,16 +133,18 @@ func TestGetGzipNamedFile(t *testing.T) {
 	data := z.Bytes()
 	in := filepath.Join(t.TempDir(), "in")
 	os.WriteFile(in, data, 0o644)
-	if _, errOut, code := runCmd(t, nil, "-d", gg.nodeDir, "create-alias", "tahoe"); code != 0 {
+	if _, errOut, code := runCmd(t, nil, "-d", gg.dir, "create-alias", "tahoe"); code != 0 {
 		t.Fatalf("create-alias: %s", errOut)
 	}
-	if _, errOut, code := runCmd(t, nil, "-d", gg.nodeDir, "put", in, "tahoe:x.gz"); code != 0 {
+	if _, errOut, code := runCmd(t, nil, "-d", gg.dir, "put", in, "tahoe:x.gz"); code != 0 {
 		t.Fatalf("put: %s", errOut)
 	}
 	for _, cut := range []int64{0, 140000} {
 		dst := filepath.Join(t.TempDir(), "out")
-		gg.cutNext.Store(cut)
-		if _, errOut, code := runCmd(t, nil, "-d", gg.nodeDir, "get", "tahoe:x.gz", dst); code != 0 {
+		if cut > 0 {
+			cutNext(gg, cut)
+		}
+		if _, errOut, code := runCmd(t, nil, "-d", gg.dir, "get", "tahoe:x.gz", dst); code != 0 {
 			t.Fatalf("get (cut at %d): %s", cut, errOut)
 		}
 		if b, _ := os.ReadFile(dst); !bytes.Equal(b, data) {

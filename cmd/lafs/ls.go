@@ -1,9 +1,7 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"math"
 	"net/http"
@@ -71,20 +69,17 @@ func runLs(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	p.path = strings.TrimLeft(p.path, "/")
-	u, err := s.url(p)
+	p.path = strings.TrimSuffix(strings.TrimLeft(p.path, "/"), "/")
+	wc, err := s.client()
 	if err != nil {
 		return err
 	}
-	resp, body, err := s.call(ctx, http.MethodGet, strings.TrimSuffix(u, "/")+"?t=json", nil)
-	if err != nil {
-		return err
-	}
-	if resp.StatusCode == http.StatusNotFound {
+	body, err := wc.getJSON(ctx, p)
+	if isStatus(err, http.StatusNotFound) {
 		return &exitError{code: 2, msg: "No such file or directory"}
 	}
-	if resp.StatusCode != http.StatusOK {
-		return failf("%s", httpFailure("Error during GET", resp, body))
+	if err != nil {
+		return failure(err, "Error during GET")
 	}
 	if o.json {
 		if !printableJSON(body) {
@@ -93,11 +88,7 @@ func runLs(ctx context.Context, e *env, args []string) error {
 		fmt.Fprintf(e.stdout, "%s\n", body)
 		return nil
 	}
-	zone := lsZone
-	if zone == nil {
-		zone = time.Local
-	}
-	out, warn, err := formatListing(body, p.path, o, lsNow(), zone)
+	out, warn, err := formatListing(body, p.path, o, e.now(), e.zone())
 	if err != nil {
 		return err
 	}
@@ -105,13 +96,6 @@ func runLs(ctx context.Context, e *env, args []string) error {
 	fmt.Fprint(e.stderr, warn)
 	return nil
 }
-
-// lsNow and lsZone are the clock and time zone of ls -l (nil: the local
-// zone); tests set them.
-var (
-	lsNow  = time.Now
-	lsZone *time.Location
-)
 
 // printableJSON reports whether a JSON answer can go to a terminal as it
 // is: Tahoe's is printable ASCII (non-ASCII escaped); valid UTF-8 without
@@ -136,27 +120,13 @@ func printableJSON(b []byte) bool {
 // 26 22:39", or "Nov 26  2025" for those more than six months before now.
 // warn is what goes to stderr (the note about unknown objects).
 func formatListing(body []byte, path string, o lsOptions, now time.Time, loc *time.Location) (out, warn string, err error) {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	var parsed []any
-	if err := dec.Decode(&parsed); err != nil || len(parsed) != 2 {
+	node, err := parseNode(body)
+	if err != nil {
 		return "", "", failf("error: %v\nCould not parse JSON response:\n%s", err, quoteName(string(body), false))
 	}
-	nodetype, _ := parsed[0].(string)
-	d, _ := parsed[1].(map[string]any)
-	children := map[string][]any{}
-	if nodetype == "dirnode" {
-		kids, _ := d["children"].(map[string]any)
-		for name, v := range kids {
-			c, _ := v.([]any)
-			children[name] = c
-		}
-	} else {
-		name := path[strings.LastIndex(path, "/")+1:]
-		if _, ok := d["metadata"]; !ok {
-			d["metadata"] = map[string]any{}
-		}
-		children[name] = []any{nodetype, d}
+	children := node.Info.Children
+	if !node.isDir() {
+		children = map[string]nodeJSON{path[strings.LastIndex(path, "/")+1:]: *node}
 	}
 	names := make([]string, 0, len(children))
 	for n := range children {
@@ -169,20 +139,9 @@ func formatListing(body []byte, path string, o lsOptions, now time.Time, loc *ti
 	hasUnknowns := false
 	for _, name := range names {
 		child := children[name]
-		var childtype string
-		var info map[string]any
-		if len(child) == 2 {
-			childtype, _ = child[0].(string)
-			info, _ = child[1].(map[string]any)
-		}
-		meta, _ := info["metadata"].(map[string]any)
-		tahoe, _ := meta["tahoe"].(map[string]any)
-		ctime := jsonFloat(tahoe["linkcrtime"])
-		if ctime == 0 {
-			ctime = jsonFloat(meta["ctime"])
-		}
-		rw, _ := info["rw_uri"].(string)
-		ro, _ := info["ro_uri"].(string)
+		info := child.Info
+		ctime := info.linkTime()
+		rw, ro := info.RW, info.RO
 		ctimeS := "-"
 		if ctime != 0 {
 			t := time.Unix(int64(math.Floor(ctime)), 0).In(loc)
@@ -193,13 +152,13 @@ func formatListing(body []byte, path string, o lsOptions, now time.Time, loc *ti
 			}
 		}
 		var t0, size, classify string
-		switch childtype {
-		case "dirnode":
+		switch child.Type {
+		case dirNode:
 			t0, size, classify = "d", "-", "/"
-		case "filenode":
+		case fileNode:
 			t0, size = "-", "?"
-			if v, ok := info["size"]; ok {
-				size = pyStr(v)
+			if s, ok := info.sizeText(); ok {
+				size = s
 			}
 			if rw != "" {
 				classify = "*"
@@ -210,7 +169,7 @@ func formatListing(body []byte, path string, o lsOptions, now time.Time, loc *ti
 		}
 		perm := t0 + map[bool]string{true: "r", false: "-"}[ro != ""] +
 			map[bool]string{true: "w", false: "-"}[rw != ""] +
-			map[bool]string{true: "x", false: "-"}[childtype == "dirnode"]
+			map[bool]string{true: "x", false: "-"}[child.isDir()]
 		var line []string
 		if o.long {
 			line = append(line, perm, size, ctimeS)
@@ -220,11 +179,7 @@ func formatListing(body []byte, path string, o lsOptions, now time.Time, loc *ti
 		}
 		line = append(line, name+classify)
 		if o.uri {
-			u := rw
-			if u == "" {
-				u = ro
-			}
-			line = append(line, u)
+			line = append(line, info.bestCap())
 		}
 		if o.readonlyURI {
 			r := ro
@@ -270,28 +225,4 @@ func formatListing(body []byte, path string, o lsOptions, now time.Time, loc *ti
 		warn = "\nThis listing included unknown objects. Using a webapi server that supports\na later version of Tahoe may help.\n"
 	}
 	return b.String(), warn, nil
-}
-
-// jsonFloat is a JSON number's value, 0 for anything else.
-func jsonFloat(v any) float64 {
-	if n, ok := v.(json.Number); ok {
-		f, _ := n.Float64()
-		return f
-	}
-	return 0
-}
-
-// pyStr is Python's str() of a JSON value as ls shows a size.
-func pyStr(v any) string {
-	switch x := v.(type) {
-	case nil:
-		return "None"
-	case json.Number:
-		return x.String()
-	case string:
-		return x
-	case bool:
-		return map[bool]string{true: "True", false: "False"}[x]
-	}
-	return fmt.Sprint(v)
 }

@@ -140,15 +140,13 @@ func lsRecordedNode(t *testing.T, rec *webapiRecording) string {
 func TestLsRecorded(t *testing.T) {
 	rec := loadWebapiRecording(t)
 	dir := lsRecordedNode(t, rec)
-	now := rec.now(t)
-	lsNow, lsZone = func() time.Time { return now }, time.UTC
-	defer func() { lsNow, lsZone = time.Now, nil }()
+	clock := newFakeClock(rec.now(t))
 	runs := rec.runs(t, "ls")
 	if len(runs) < 14 {
 		t.Fatalf("only %d recorded ls runs", len(runs))
 	}
 	for _, r := range runs {
-		out, errOut, code := runCmd(t, nil, append([]string{"-d", dir}, r.args...)...)
+		out, errOut, code := runCmdEnv(t, env{clock: clock.now, tz: time.UTC}, nil, append([]string{"-d", dir}, r.args...)...)
 		if code != r.exitCode || out != r.stdout || errOut != lafsText(r.stderr) {
 			t.Errorf("%s (ls %s):\n got exit %d\n%s\nstderr %q\nwant exit %d\n%s\nstderr %q",
 				r.name, strings.Join(r.args, " "), code, out, errOut, r.exitCode, r.stdout, r.stderr)

@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strings"
 	"syscall"
+	"time"
 )
 
 // env is what a command may touch of the outside world.
@@ -23,6 +24,38 @@ type env struct {
 	getenv         func(string) string
 	// nodeDir is the global -d/--node-directory given before the command.
 	nodeDir string
+	// clock tells the time of day (nil: time.Now): backup names its
+	// archives by it, ls dates its listings against it. tz is the time
+	// zone dates are shown in (nil: the local one). Tests set both.
+	clock func() time.Time
+	tz    *time.Location
+}
+
+// now is the time of day by the env's clock.
+func (e *env) now() time.Time {
+	if e.clock != nil {
+		return e.clock()
+	}
+	return time.Now()
+}
+
+// zone is the time zone dates are shown in.
+func (e *env) zone() *time.Location {
+	if e.tz != nil {
+		return e.tz
+	}
+	return time.Local
+}
+
+// home is the user's home directory: $HOME, else what the system says.
+func (e *env) home() string {
+	if e.getenv != nil {
+		if home := e.getenv("HOME"); home != "" {
+			return home
+		}
+	}
+	home, _ := os.UserHomeDir()
+	return home
 }
 
 // command is one verb of the CLI.

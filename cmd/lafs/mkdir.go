@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"net/http"
-	"net/url"
 	"strings"
 )
 
@@ -33,11 +31,11 @@ func runMkdir(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	base, err := s.web()
+	wc, err := s.client()
 	if err != nil {
 		return err
 	}
-	u := base + "uri?t=mkdir"
+	at := unlinked("")
 	if where := fs.Arg(0); where != "" {
 		p, err := s.resolve(where, defaultAlias)
 		if err != nil {
@@ -45,19 +43,17 @@ func runMkdir(ctx context.Context, e *env, args []string) error {
 		}
 		p.path = strings.Trim(p.path, "/")
 		if p.path != "" {
-			u = objectURL(base, p.root, p.path) + "?t=mkdir"
+			at = p
 		}
 	}
+	q := []string{"t", "mkdir"}
 	if *format != "" {
-		u += "&format=" + url.QueryEscape(*format)
+		q = append(q, "format", *format)
 	}
-	resp, body, err := s.call(ctx, http.MethodPost, u, nil)
+	dircap, err := wc.mkdir(ctx, at, query(q...))
 	if err != nil {
-		return err
+		return failure(err, "Error during HTTP request")
 	}
-	if !ok2xx(resp.StatusCode) {
-		return failf("%s", httpFailure("Error during HTTP request", resp, body))
-	}
-	fmt.Fprintln(e.stdout, quoteName(strings.TrimSpace(string(body)), false))
+	fmt.Fprintln(e.stdout, quoteName(dircap, false))
 	return nil
 }

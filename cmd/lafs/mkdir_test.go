@@ -1,14 +1,16 @@
 package main
 
 import (
+	"slices"
 	"strings"
 	"testing"
 )
 
 func TestMkdir(t *testing.T) {
-	f := newFakeNode(t)
-	root := f.mkdir(t)
-	dir := fakeNodeDir(t, f, map[string]string{"golden": root})
+	n := newTestNode(t)
+	root := n.mkdir()
+	n.alias("golden", root)
+	dir := n.dir
 
 	out, errOut, code := runCmd(t, nil, "-d", dir, "mkdir")
 	if code != 0 || !strings.HasPrefix(out, "URI:DIR2:") || errOut != "" {
@@ -23,12 +25,12 @@ func TestMkdir(t *testing.T) {
 	if _, errOut, code := runCmd(t, nil, "-d", dir, "mkdir", "--format=MDMF", "golden:/a/b/c/"); code != 0 {
 		t.Fatalf("mkdir golden:/a/b/c/: %s", errOut)
 	}
-	got := strings.Join(f.tree(root), " ")
+	got := strings.Join(n.tree(root), " ")
 	if got != "a/ a/b/ a/b/c/ sub/" {
 		t.Errorf("tree: %s", got)
 	}
-	if !strings.Contains(strings.Join(f.log, "\n"), "POST /uri/"+root+"/a/b/c t=mkdir") {
-		t.Errorf("requests:\n%s", strings.Join(f.log, "\n"))
+	if !slices.Contains(n.log(), "POST /uri/"+root+"/a/b/c t=mkdir") {
+		t.Errorf("requests:\n%s", strings.Join(n.log(), "\n"))
 	}
 	if _, errOut, code := runCmd(t, nil, "-d", dir, "mkdir", "--format=CHK"); code != 2 || !strings.Contains(errOut, "CHK is an invalid format") {
 		t.Errorf("--format=CHK: %d %q", code, errOut)

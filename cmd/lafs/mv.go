@@ -2,7 +2,7 @@ package main
 
 import (
 	"context"
-	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -44,29 +44,15 @@ func moveOrLink(ctx context.Context, e *env, name, help string, move bool, args 
 		return err
 	}
 	from.path = strings.Trim(from.path, "/")
-	fromURL, err := s.url(from)
+	wc, err := s.client()
 	if err != nil {
 		return err
 	}
-	resp, body, err := s.call(ctx, http.MethodGet, fromURL+"?t=json", nil)
+	node, err := wc.info(ctx, from)
 	if err != nil {
-		return err
+		return failure(err, "Error")
 	}
-	if !ok2xx(resp.StatusCode) {
-		return failf("%s", httpFailure("Error", resp, body))
-	}
-	var parsed []json.RawMessage
-	var attrs struct {
-		RW string `json:"rw_uri"`
-		RO string `json:"ro_uri"`
-	}
-	if err := json.Unmarshal(body, &parsed); err != nil || len(parsed) != 2 || json.Unmarshal(parsed[1], &attrs) != nil {
-		return failf("error: could not parse the web API's JSON for %s", quoteName(fs.Arg(0), true))
-	}
-	c := attrs.RW
-	if c == "" {
-		c = attrs.RO
-	}
+	c := node.Info.bestCap()
 	if c == "" {
 		return failf("error: %s has no cap to link", quoteName(fs.Arg(0), true))
 	}
@@ -81,33 +67,27 @@ func moveOrLink(ctx context.Context, e *env, name, help string, move bool, args 
 		if from.path == "" {
 			return failf("error: %s has no name to give it in %s", quoteName(fs.Arg(0), true), quoteName(fs.Arg(1), true))
 		}
-		to.path += from.path[strings.LastIndex(from.path, "/")+1:]
+		base := from.path[strings.LastIndex(from.path, "/")+1:]
+		to.path += base
+		to.name += base
 	}
-	toURL, err := s.url(to)
-	if err != nil {
-		return err
-	}
-	resp, body, err = s.call(ctx, http.MethodPut, toURL+"?t=uri&replace=only-files", []byte(c))
-	if err != nil {
-		return err
-	}
-	if !ok2xx(resp.StatusCode) {
-		if resp.StatusCode == http.StatusConflict {
+	if _, err := wc.link(ctx, to, c, "replace=only-files"); err != nil {
+		if isStatus(err, http.StatusConflict) {
 			return failf("Error: You can't overwrite a directory with a file")
 		}
-		msg := httpFailure("Error", resp, body)
-		if move {
-			msg += "\nNOT removing the original"
+		var ae *apiError
+		if move && errors.As(err, &ae) {
+			return failf("%s\nNOT removing the original", ae.message("Error"))
 		}
-		return failf("%s", msg)
+		return failure(err, "Error")
 	}
 	if move {
-		resp, body, err = s.call(ctx, http.MethodDelete, fromURL, nil)
-		if err != nil {
+		if _, err := wc.unlink(ctx, from); err != nil {
+			var ae *apiError
+			if errors.As(err, &ae) {
+				return &exitError{code: 2, msg: ae.message("Error deleting original after move")}
+			}
 			return err
-		}
-		if !ok2xx(resp.StatusCode) {
-			return &exitError{code: 2, msg: httpFailure("Error deleting original after move", resp, body)}
 		}
 	}
 	fmt.Fprintln(e.stdout, "OK")

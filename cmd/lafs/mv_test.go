@@ -6,9 +6,11 @@ import (
 )
 
 func TestLnMv(t *testing.T) {
-	f := newFakeNode(t)
-	root, fun := f.mkdir(t), f.mkdir(t)
-	dir := fakeNodeDir(t, f, map[string]string{"tahoe": root, "fun": fun})
+	n := newTestNode(t)
+	root, fun := n.mkdir(), n.mkdir()
+	n.alias("tahoe", root)
+	n.alias("fun", fun)
+	dir := n.dir
 	must := func(stdin string, args ...string) string {
 		t.Helper()
 		out, errOut, code := runCmd(t, []byte(stdin), append([]string{"-d", dir}, args...)...)
@@ -29,11 +31,11 @@ func TestLnMv(t *testing.T) {
 	must("", "mv", "b.txt", "fun:")          // into an alias's root
 	must("", "mv", "fun:b.txt", "fun:c.txt") // rename
 	want := []string{"a.txt \"one\"", "d/", "d/a.txt \"one\""}
-	if got := f.tree(root); strings.Join(got, "|") != strings.Join(want, "|") {
+	if got := n.tree(root); strings.Join(got, "|") != strings.Join(want, "|") {
 		t.Errorf("tahoe: %q, want %q", got, want)
 	}
 	want = []string{"by-cap \"one\"", "c.txt \"one\""}
-	if got := f.tree(fun); strings.Join(got, "|") != strings.Join(want, "|") {
+	if got := n.tree(fun); strings.Join(got, "|") != strings.Join(want, "|") {
 		t.Errorf("fun: %q, want %q", got, want)
 	}
 
@@ -43,19 +45,21 @@ func TestLnMv(t *testing.T) {
 		t.Errorf("mv over a directory: %d %q", code, errOut)
 	}
 	_, errOut, code = runCmd(t, nil, "-d", dir, "ln", "nothing", "x")
-	if code != 1 || errOut != "Error: 404 Not Found\nNo such child: nothing\n" {
+	// The web API answers as Tahoe's does, with Twisted's error page.
+	if code != 1 || errOut != "Error: 404 Not Found\nError\nNo such child: nothing\n" {
 		t.Errorf("ln from nothing: %d %q", code, errOut)
 	}
 	// The original stays when the move fails.
-	if got := f.tree(root); len(got) != 3 {
+	if got := n.tree(root); len(got) != 3 {
 		t.Errorf("after failed mv: %q", got)
 	}
 }
 
 func TestUnlink(t *testing.T) {
-	f := newFakeNode(t)
-	root := f.mkdir(t)
-	dir := fakeNodeDir(t, f, map[string]string{"tahoe": root})
+	n := newTestNode(t)
+	root := n.mkdir()
+	n.alias("tahoe", root)
+	dir := n.dir
 	runCmd(t, []byte("x"), "-d", dir, "put", "-", "a")
 	runCmd(t, []byte("y"), "-d", dir, "put", "-", "b")
 	out, errOut, code := runCmd(t, nil, "-d", dir, "unlink", "tahoe:a")
@@ -65,11 +69,11 @@ func TestUnlink(t *testing.T) {
 	if _, errOut, code := runCmd(t, nil, "-d", dir, "rm", "b"); code != 0 {
 		t.Errorf("rm: %s", errOut)
 	}
-	if got := f.tree(root); len(got) != 0 {
+	if got := n.tree(root); len(got) != 0 {
 		t.Errorf("left %q", got)
 	}
 	_, errOut, code = runCmd(t, nil, "-d", dir, "rm", "b")
-	if code != 1 || errOut != "ERROR: 404 Not Found\nNo such child: b\n" {
+	if code != 1 || errOut != "ERROR: 404 Not Found\nError\nNo such child: b\n" {
 		t.Errorf("rm missing: %d %q", code, errOut)
 	}
 	_, errOut, code = runCmd(t, nil, "-d", dir, "unlink", "tahoe:")

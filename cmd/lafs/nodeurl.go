@@ -3,15 +3,12 @@ package main
 import (
 	"flag"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
-
-	"golang.org/x/term"
 )
 
 // nodeFlags are the global options of commands that talk to a node's web
@@ -58,87 +55,3 @@ var httpClient = &http.Client{Transport: &http.Transport{
 	MaxIdleConnsPerHost:   16, // cp and backup keep several requests in flight
 	DisableCompression:    true,
 }}
-
-// isTerminal reports whether w is a terminal, for progress bars.
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	return ok && term.IsTerminal(int(f.Fd()))
-}
-
-// progress draws a progress bar on a terminal; it does nothing otherwise.
-type progress struct {
-	w     io.Writer
-	what  string
-	total int64
-	done  int64
-	last  time.Time
-	start time.Time
-	on    bool
-}
-
-func newProgress(w io.Writer, what string, total int64) *progress {
-	return &progress{w: w, what: what, total: total, on: isTerminal(w), start: time.Now()}
-}
-
-func (p *progress) add(n int) {
-	p.done += int64(n)
-	if !p.on || time.Since(p.last) < 100*time.Millisecond {
-		return
-	}
-	p.last = time.Now()
-	p.draw()
-}
-
-func (p *progress) draw() {
-	rate := float64(p.done) / time.Since(p.start).Seconds() / 1e6
-	if p.total > 0 {
-		pct := float64(p.done) * 100 / float64(p.total)
-		bar := strings.Repeat("#", int(pct/5)) + strings.Repeat(".", 20-int(pct/5))
-		fmt.Fprintf(p.w, "\r%s [%s] %5.1f%% %s/%s %.1f MB/s ", p.what, bar, pct, human(p.done), human(p.total), rate)
-	} else {
-		fmt.Fprintf(p.w, "\r%s %s %.1f MB/s ", p.what, human(p.done), rate)
-	}
-}
-
-func (p *progress) finish() {
-	if p.on {
-		p.draw()
-		fmt.Fprintln(p.w)
-	}
-}
-
-func human(n int64) string {
-	switch {
-	case n >= 1<<30:
-		return fmt.Sprintf("%.1fGiB", float64(n)/(1<<30))
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1fMiB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.1fKiB", float64(n)/(1<<10))
-	}
-	return fmt.Sprintf("%dB", n)
-}
-
-// countingReader feeds a progress bar.
-type countingReader struct {
-	r io.Reader
-	p *progress
-}
-
-func (c *countingReader) Read(b []byte) (int, error) {
-	n, err := c.r.Read(b)
-	c.p.add(n)
-	return n, err
-}
-
-// countingWriter feeds a progress bar.
-type countingWriter struct {
-	w io.Writer
-	p *progress
-}
-
-func (c *countingWriter) Write(b []byte) (int, error) {
-	n, err := c.w.Write(b)
-	c.p.add(n)
-	return n, err
-}

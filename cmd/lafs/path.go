@@ -1,9 +1,10 @@
 package main
 
-// What every file-store verb shares, as Tahoe's scripts/common.py and
-// common_http.py have it: the aliases file, the naming of grid paths
-// (alias:path, CAP/path, the default "tahoe:" alias), URL quoting, Tahoe's
-// way of quoting names in messages, and the calls to the node's web API.
+// What every file-store verb shares, as Tahoe's scripts/common.py has it:
+// the aliases file, the naming of grid paths (alias:path, CAP/path, the
+// default "tahoe:" alias), "~" in local paths, the flags, and the session a
+// verb works in (its web API calls are webclient.go's, its quoting of names
+// quote.go's).
 
 import (
 	"bufio"
@@ -12,14 +13,11 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"html"
 	"io"
 	"net/http"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/lafs/lafs/cap"
 )
@@ -117,12 +115,64 @@ func hasCapPrefix(s string) bool {
 }
 
 // gridPath is a place on the grid: a root cap and a "/"-separated path
-// below it ("" for the root itself). Local is set instead when the argument
-// named a local file (only where local paths are allowed, as in cp).
+// below it ("" for the root itself); no root is the web API's /uri, where
+// unlinked files and directories are made. name is how messages call it:
+// the argument as the user gave it, or a name made from one, never a cap
+// the user did not type. Local is set instead when the argument named a
+// local file (only where local paths are allowed, as in cp).
 type gridPath struct {
 	root, path string
+	name       string
 	local      bool
+	// slash ends the URL of a root without a path in "/", as Tahoe's put
+	// makes it ("uri/$ROOT/").
+	slash bool
 }
+
+// String is how messages name the place: never by a cap the user did not
+// type.
+func (p gridPath) String() string {
+	switch {
+	case p.name != "":
+		return quoteName(p.name, true)
+	case p.root == "":
+		return "/uri"
+	}
+	return "(a grid object)"
+}
+
+// child is the place of name in the directory at p.
+func (p gridPath) child(name string) gridPath {
+	c := p
+	c.slash = false
+	if c.path == "" {
+		c.path = name
+	} else {
+		c.path += "/" + name
+	}
+	c.name = joinName(p.name, name)
+	return c
+}
+
+// joinName names a child in messages: the name of its directory, then
+// its own ("tahoe:" and "a.txt" make "tahoe:a.txt", "tahoe:d" and "a.txt"
+// "tahoe:d/a.txt").
+func joinName(dir, name string) string {
+	switch {
+	case dir == "":
+		return ""
+	case strings.HasSuffix(dir, "/") || (strings.HasSuffix(dir, ":") && !strings.Contains(dir, "/")):
+		return dir + name
+	}
+	return dir + "/" + name
+}
+
+// capPath is the object a cap names, called name in messages.
+func capPath(c, name string) gridPath { return gridPath{root: c, name: name} }
+
+// unlinked is the web API's /uri, where a new unlinked file or directory
+// is made; name says in messages what is being made ("" for /uri).
+func unlinked(name string) gridPath { return gridPath{name: name} }
 
 // resolvePath splits a path argument as Tahoe's get_alias does:
 //
@@ -132,22 +182,23 @@ type gridPath struct {
 //
 // With def == "" a path without an alias is a local path (gridPath.local).
 // Caps given directly are passed on as written; an alias's cap is checked
-// to be a directory cap and made canonical.
+// to be a directory cap and made canonical. The path is named in messages
+// as it was given, or as def:path.
 func resolvePath(aliases map[string]string, arg, def string) (gridPath, error) {
 	p := strings.Trim(arg, " ")
 	if hasCapPrefix(p) {
 		if i := strings.Index(p, ":./"); i >= 0 {
-			return gridPath{root: p[:i], path: p[i+3:]}, nil
+			return gridPath{root: p[:i], path: p[i+3:], name: p}, nil
 		}
 		if i := strings.Index(p, "/"); i >= 0 {
-			return gridPath{root: p[:i], path: p[i+1:]}, nil
+			return gridPath{root: p[:i], path: p[i+1:], name: p}, nil
 		}
-		return gridPath{root: p}, nil
+		return gridPath{root: p, name: p}, nil
 	}
 	colon := strings.Index(p, ":")
 	if colon < 0 || strings.Contains(p[:colon], "/") {
 		if def == "" {
-			return gridPath{path: p, local: true}, nil
+			return gridPath{path: p, name: p, local: true}, nil
 		}
 		c, ok := aliases[def]
 		if !ok {
@@ -156,7 +207,7 @@ func resolvePath(aliases map[string]string, arg, def string) (gridPath, error) {
 				quoteName(def, true), quoteName(def, false))}
 		}
 		root, err := aliasDircap(def, c)
-		return gridPath{root: root, path: p}, err
+		return gridPath{root: root, path: p, name: def + ":" + p}, err
 	}
 	name := p[:colon]
 	c, ok := aliases[name]
@@ -165,7 +216,7 @@ func resolvePath(aliases map[string]string, arg, def string) (gridPath, error) {
 			"error: Unknown alias %s, please create it with 'lafs add-alias' or 'lafs create-alias'.", quoteName(name, true))}
 	}
 	root, err := aliasDircap(name, c)
-	return gridPath{root: root, path: p[colon+1:]}, err
+	return gridPath{root: root, path: p[colon+1:], name: p}, err
 }
 
 // aliasDircap returns the canonical form of an alias's cap, which must be
@@ -179,83 +230,13 @@ func aliasDircap(name, s string) (string, error) {
 	return c.String(), nil
 }
 
-// pyQuote percent-encodes s as Python's urllib.parse.quote(s, safe="/"):
-// letters, digits, "_.-~" and "/" are kept, every other byte is %XX.
-func pyQuote(s string) string {
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9',
-			c == '_', c == '.', c == '-', c == '~', c == '/':
-			b.WriteByte(c)
-		default:
-			fmt.Fprintf(&b, "%%%02X", c)
-		}
+// expandUser expands a leading "~" of a local path to the home directory,
+// as Python's os.path.expanduser ("~user" is left alone).
+func expandUser(e *env, p string) string {
+	if p == "~" || strings.HasPrefix(p, "~/") {
+		return e.home() + p[1:]
 	}
-	return b.String()
-}
-
-// objectURL is the web API URL of root/path: BASE/uri/$ROOT[/path].
-func objectURL(base, root, path string) string {
-	u := base + "uri/" + pyQuote(root)
-	if path != "" {
-		u += "/" + pyQuote(path)
-	}
-	return u
-}
-
-// Tahoe's quote_output: the character classes that force double quotes.
-var (
-	mustDoubleQuote   = regexp.MustCompile("[^\n\x20-\x26\x28-\x7E\u00A0-\uD7FF\uE000-\uFDCF\uFDF0-\uFFFC]")
-	mustDoubleQuoteNL = regexp.MustCompile("[^\x20-\x26\x28-\x7E\u00A0-\uD7FF\uE000-\uFDCF\uFDF0-\uFFFC]")
-)
-
-// quoteName quotes a name for a message as Tahoe's quote_output does:
-// with quotemarks, 'name'; without, bare unless it holds characters that
-// need escaping. Those (and any "'") make it "double quoted", with \", \$,
-// \`, \\ and \xNN/\uNNNN/\UNNNNNNNN escapes. Newlines are escaped only with
-// quotemarks.
-func quoteName(s string, quotemarks bool) string {
-	re := mustDoubleQuote
-	if quotemarks {
-		re = mustDoubleQuoteNL
-	}
-	if utf8.ValidString(s) && !re.MatchString(s) {
-		if quotemarks || strings.HasPrefix(s, `"`) {
-			return "'" + s + "'"
-		}
-		return s
-	}
-	var b strings.Builder
-	b.WriteByte('"')
-	for len(s) > 0 {
-		r, n := utf8.DecodeRuneInString(s)
-		if r == utf8.RuneError && n == 1 {
-			fmt.Fprintf(&b, `\x%02x`, s[0])
-			s = s[1:]
-			continue
-		}
-		s = s[n:]
-		switch {
-		case r == '"' || r == '$' || r == '`' || r == '\\':
-			b.WriteByte('\\')
-			b.WriteRune(r)
-		case r == '\n' && !quotemarks:
-			b.WriteRune(r)
-		case r == ' ' || r == '!' || r == '#' || (r >= 0x25 && r <= 0x7E) ||
-			(r >= 0xA0 && r <= 0xD7FF) || (r >= 0xE000 && r <= 0xFDCF) || (r >= 0xFDF0 && r <= 0xFFFC):
-			b.WriteRune(r)
-		case r > 0xFFFF:
-			fmt.Fprintf(&b, `\U%08x`, r)
-		case r > 0xFF:
-			fmt.Fprintf(&b, `\u%04x`, r)
-		default:
-			fmt.Fprintf(&b, `\x%02x`, r)
-		}
-	}
-	b.WriteByte('"')
-	return b.String()
+	return p
 }
 
 // storeFlags are the options of every verb that works on the grid's files
@@ -270,13 +251,14 @@ func (s *storeFlags) register(fs *flag.FlagSet, e *env) {
 	fs.StringVar(&s.dirCap, "dir-cap", "", "the directory cap to use as the default 'tahoe:' alias")
 }
 
-// session is what a file-store verb works with: the aliases and the web API.
+// session is what a file-store verb works with: the aliases and the web
+// API's client.
 type session struct {
 	e       *env
 	nodeDir string
 	aliases map[string]string
 	nf      nodeFlags
-	base    string // the web API, ending in "/"; set by web
+	wc      *webClient // made by client
 }
 
 // open reads the aliases; the web API's URL is found on first use.
@@ -291,16 +273,17 @@ func (s *storeFlags) open(e *env) (*session, error) {
 	return &session{e: e, nodeDir: s.dir, aliases: aliases, nf: s.nodeFlags}, nil
 }
 
-// web returns the web API's base URL, ending in "/".
-func (s *session) web() (string, error) {
-	if s.base == "" {
+// client returns the web API's client, reading NODEDIR/node.url the first
+// time (unless --node-url gave the URL).
+func (s *session) client() (*webClient, error) {
+	if s.wc == nil {
 		b, err := s.nf.base()
 		if err != nil {
-			return "", err
+			return nil, err
 		}
-		s.base = b
+		s.wc = newWebClient(b)
 	}
-	return s.base, nil
+	return s.wc, nil
 }
 
 // resolve is resolvePath with this session's aliases.
@@ -308,53 +291,45 @@ func (s *session) resolve(arg, def string) (gridPath, error) {
 	return resolvePath(s.aliases, arg, def)
 }
 
-// url returns the web API URL of a grid path.
-func (s *session) url(p gridPath) (string, error) {
-	base, err := s.web()
+// web, call, ok2xx and httpFailure are the session's calls as they were
+// before the web API's client: aliases.go, which another change is
+// rewriting, still uses them. Its create-alias is webClient.mkdir.
+
+// web returns the web API's base URL, ending in "/".
+func (s *session) web() (string, error) {
+	c, err := s.client()
 	if err != nil {
 		return "", err
 	}
-	return objectURL(base, p.root, p.path), nil
+	return c.base, nil
 }
 
-// do makes one web API call, as Tahoe's CLI does (the same Accept, so that
-// errors come as plain text). size is the body's length, -1 if unknown;
-// header holds more request headers as name, value pairs.
-func (s *session) do(ctx context.Context, method, u string, body io.Reader, size int64, header ...string) (*http.Response, error) {
-	req, err := http.NewRequestWithContext(ctx, method, u, body)
-	if err != nil {
-		return nil, err
-	}
-	if body != nil && size >= 0 {
-		req.ContentLength = size
-	}
-	req.Header.Set("User-Agent", "lafs/"+Version+" (tahoe-client)")
-	req.Header.Set("Accept", "text/plain, application/octet-stream")
-	for i := 0; i+1 < len(header); i += 2 {
-		req.Header.Set(header[i], header[i+1])
-	}
-	resp, err := httpClient.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("talking to the node's web API: %w", err)
-	}
-	return resp, nil
-}
-
-// call makes a web API call with a small body and returns the status and
-// the whole answer.
+// call makes a web API call at the URL u with a small body and returns
+// the status and the whole answer. Errors name the call by u's path,
+// without its caps.
 func (s *session) call(ctx context.Context, method, u string, body []byte) (*http.Response, []byte, error) {
+	c, err := s.client()
+	if err != nil {
+		return nil, nil, err
+	}
+	at, _, _ := strings.Cut(strings.TrimPrefix(u, c.base), "?")
+	if strings.Contains(at, "URI") {
+		at = "(a grid object)"
+	} else {
+		at = "/" + at
+	}
 	var r io.Reader
 	if body != nil {
 		r = bytes.NewReader(body)
 	}
-	resp, err := s.do(ctx, method, u, r, int64(len(body)))
+	resp, err := c.roundTrip(ctx, method, u, at, r, int64(len(body)))
 	if err != nil {
 		return nil, nil, err
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {
-		return nil, nil, fmt.Errorf("reading the web API's answer: %w", err)
+		return nil, nil, noAnswer(method, at, fmt.Errorf("reading the answer: %w", err))
 	}
 	return resp, b, nil
 }
@@ -362,38 +337,10 @@ func (s *session) call(ctx context.Context, method, u string, body []byte) (*htt
 // ok2xx reports whether a status is a success.
 func ok2xx(code int) bool { return code >= 200 && code < 300 }
 
-// httpFailure formats a failed call as Tahoe's format_http_error does,
-// "MSG: 404 Not Found" and then the answer, but shows the answer as text:
-// Tahoe prints Python's bytes repr of the body, in quotes; HTML pages are
-// reduced to their text here.
+// httpFailure is apiError.message of an answer.
 func httpFailure(msg string, resp *http.Response, body []byte) string {
-	text := answerText(resp, body)
-	if text == "" {
-		return fmt.Sprintf("%s: %s", msg, resp.Status)
-	}
-	return fmt.Sprintf("%s: %s\n%s", msg, resp.Status, text)
-}
-
-var (
-	htmlHead  = regexp.MustCompile(`(?is)<head.*?</head>`)
-	htmlTag   = regexp.MustCompile(`(?s)<[^>]*>`)
-	blankRuns = regexp.MustCompile(`[ \t\r]*\n[ \t\r\n]*`)
-)
-
-// answerText is an error answer's text: plain text as it is, HTML without
-// its markup, trimmed and limited to a few KiB.
-func answerText(resp *http.Response, body []byte) string {
-	if len(body) > 8<<10 {
-		body = body[:8<<10]
-	}
-	s := string(body)
-	ct := strings.ToLower(resp.Header.Get("Content-Type"))
-	if strings.Contains(ct, "html") || strings.HasPrefix(strings.TrimSpace(strings.ToLower(s)), "<") {
-		s = htmlHead.ReplaceAllString(s, "")
-		s = html.UnescapeString(htmlTag.ReplaceAllString(s, "\n"))
-		s = blankRuns.ReplaceAllString(s, "\n")
-	}
-	return strings.TrimSpace(s)
+	e := &apiError{code: resp.StatusCode, status: resp.Status, text: answerText(resp, body)}
+	return e.message(msg)
 }
 
 // failf ends a verb with exit code 1 and a message on stderr.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"strings"
 
@@ -53,35 +52,32 @@ func runPut(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	base, err := s.web()
+	wc, err := s.client()
 	if err != nil {
 		return err
 	}
-	u := base + "uri"
+	dest := unlinked("")
 	if to != "" {
 		if strings.HasPrefix(to, "URI:MDMF:") || strings.HasPrefix(to, "URI:SSK:") {
-			u = base + "uri/" + pyQuote(to)
+			dest = capPath(to, to)
 		} else {
-			p, err := s.resolve(to, defaultAlias)
+			dest, err = s.resolve(to, defaultAlias)
 			if err != nil {
 				return err
 			}
-			if strings.HasPrefix(p.path, "/") {
+			if strings.HasPrefix(dest.path, "/") {
 				return failf("Error: The remote filename must not start with a slash\nPlease try again, perhaps with %s",
 					quoteName(strings.Replace(to, "/", "", 1), false))
 			}
-			u = objectURL(base, p.root, "") + "/" + pyQuote(p.path)
+			dest.slash = true // Tahoe's uri/$ROOT/path, even without a path
 		}
 	}
 	var q []string
 	if *mutable {
-		q = append(q, "mutable=true")
+		q = append(q, "mutable", "true")
 	}
 	if *format != "" {
-		q = append(q, "format="+*format)
-	}
-	if len(q) > 0 {
-		u += "?" + strings.Join(q, "&")
+		q = append(q, "format", *format)
 	}
 
 	var body io.Reader
@@ -104,24 +100,17 @@ func runPut(ctx context.Context, e *env, args []string) error {
 		}
 		body, size = f, st.Size()
 	}
-	p := newProgress(e.stderr, "uploading", size)
-	resp, err := s.do(ctx, http.MethodPut, u, &countingReader{body, p}, size)
+	pl := newProgressLine(e.stderr, false, transferLine("uploading"))
+	pl.setTotals(size, 0)
+	a, err := wc.upload(ctx, dest, query(q...), pl.reader(body), size)
+	pl.finish()
 	if err != nil {
-		return err
+		return failure(err, "Error")
 	}
-	defer resp.Body.Close()
-	p.finish()
-	answer, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return err
-	}
-	if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusCreated {
-		return failf("%s", httpFailure("Error", resp, answer))
-	}
-	fmt.Fprintln(e.stderr, resp.Status)
-	if placed := resp.Header.Get(webapi.SharesPlacedHeader); placed != "" {
+	fmt.Fprintln(e.stderr, a.status)
+	if placed := a.header.Get(webapi.SharesPlacedHeader); placed != "" {
 		fmt.Fprintf(e.stderr, "warning: only %s shares found a server; the file can be read, and a repair can add the others\n", placed)
 	}
-	fmt.Fprintln(e.stdout, quoteName(strings.TrimSpace(string(answer)), false))
+	fmt.Fprintln(e.stdout, quoteName(a.text, false))
 	return nil
 }

@@ -46,17 +46,17 @@ func unlink(ctx context.Context, e *env, name string, args []string) error {
 	if p.path == "" {
 		return failf("\n'lafs %s' can only unlink directory entries, so a path must be given.", name)
 	}
-	u, err := s.url(p)
+	wc, err := s.client()
 	if err != nil {
 		return err
 	}
-	resp, body, err := s.call(ctx, http.MethodDelete, u, nil)
+	a, err := wc.unlink(ctx, p)
+	if err == nil && a.code != http.StatusOK {
+		err = &apiError{code: a.code, status: a.status, text: a.text}
+	}
 	if err != nil {
-		return err
+		return failure(err, "ERROR")
 	}
-	if resp.StatusCode != http.StatusOK {
-		return failf("%s", httpFailure("ERROR", resp, body))
-	}
-	fmt.Fprintln(e.stdout, resp.Status)
+	fmt.Fprintln(e.stdout, a.status)
 	return nil
 }
