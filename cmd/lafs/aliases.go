@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"sort"
 	"strings"
 	"unicode/utf8"
@@ -70,18 +69,15 @@ func runCreateAlias(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	base, err := s.web()
+	wc, err := s.client()
 	if err != nil {
 		return err
 	}
-	resp, body, err := s.call(ctx, http.MethodPost, base+"uri?t=mkdir", nil)
+	dircap, err := wc.mkdir(ctx, unlinked(""), "t=mkdir")
 	if err != nil {
-		return err
+		return failure(err, "Error during HTTP request")
 	}
-	if !ok2xx(resp.StatusCode) {
-		return failf("%s", httpFailure("Error during HTTP request", resp, body))
-	}
-	if err := addAliasLine(s.nodeDir, name, strings.TrimSpace(string(body))); err != nil {
+	if err := addAliasLine(s.nodeDir, name, strings.TrimSpace(dircap)); err != nil {
 		return err
 	}
 	fmt.Fprintf(e.stdout, "Alias %s created\n", quoteName(name, true))

@@ -11,8 +11,8 @@ import (
 // compared with what Tahoe 1.20 printed for the alias "golden".
 func TestAliasesRecorded(t *testing.T) {
 	rec := loadWebapiRecording(t)
-	f := newFakeNode(t)
-	dir := fakeNodeDir(t, f, nil)
+	n := newTestNode(t)
+	dir := newNodeDir(t, n.base, nil)
 
 	for _, name := range []string{"create_alias_golden", "create_alias_golden_again"} {
 		r := rec.run(t, name)

@@ -9,12 +9,9 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"errors"
 	"flag"
 	"fmt"
-	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -289,58 +286,6 @@ func (s *session) client() (*webClient, error) {
 // resolve is resolvePath with this session's aliases.
 func (s *session) resolve(arg, def string) (gridPath, error) {
 	return resolvePath(s.aliases, arg, def)
-}
-
-// web, call, ok2xx and httpFailure are the session's calls as they were
-// before the web API's client: aliases.go, which another change is
-// rewriting, still uses them. Its create-alias is webClient.mkdir.
-
-// web returns the web API's base URL, ending in "/".
-func (s *session) web() (string, error) {
-	c, err := s.client()
-	if err != nil {
-		return "", err
-	}
-	return c.base, nil
-}
-
-// call makes a web API call at the URL u with a small body and returns
-// the status and the whole answer. Errors name the call by u's path,
-// without its caps.
-func (s *session) call(ctx context.Context, method, u string, body []byte) (*http.Response, []byte, error) {
-	c, err := s.client()
-	if err != nil {
-		return nil, nil, err
-	}
-	at, _, _ := strings.Cut(strings.TrimPrefix(u, c.base), "?")
-	if strings.Contains(at, "URI") {
-		at = "(a grid object)"
-	} else {
-		at = "/" + at
-	}
-	var r io.Reader
-	if body != nil {
-		r = bytes.NewReader(body)
-	}
-	resp, err := c.roundTrip(ctx, method, u, at, r, int64(len(body)))
-	if err != nil {
-		return nil, nil, err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return nil, nil, noAnswer(method, at, fmt.Errorf("reading the answer: %w", err))
-	}
-	return resp, b, nil
-}
-
-// ok2xx reports whether a status is a success.
-func ok2xx(code int) bool { return code >= 200 && code < 300 }
-
-// httpFailure is apiError.message of an answer.
-func httpFailure(msg string, resp *http.Response, body []byte) string {
-	e := &apiError{code: resp.StatusCode, status: resp.Status, text: answerText(resp, body)}
-	return e.message(msg)
 }
 
 // failf ends a verb with exit code 1 and a message on stderr.

@@ -83,14 +83,6 @@ func newNodeDir(t *testing.T, base string, aliases map[string]string) string {
 	return dir
 }
 
-// newFakeNode and fakeNodeDir are the names aliases_test.go (changed by
-// another hand right now) knows the test node by; the fake web API they
-// named is gone.
-func newFakeNode(t *testing.T) *testNode { return newTestNode(t) }
-func fakeNodeDir(t *testing.T, n *testNode, aliases map[string]string) string {
-	return newNodeDir(t, n.base, aliases)
-}
-
 // setHook sets the hook that has each request to answer (nil: none).
 func (n *testNode) setHook(h func(w http.ResponseWriter, r *http.Request, next http.Handler)) {
 	n.mu.Lock()
