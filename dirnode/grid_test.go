@@ -163,7 +163,7 @@ func mutablePlaintext(t *testing.T, o tahoevec.GridObject, readKey [16]byte) []b
 		case 0: // SDMF
 			salt = sh[41:57]
 			k, n = int(sh[57]), int(sh[58])
-			segSize, dl = binary.BigEndian.Uint64(sh[59:67]), binary.BigEndian.Uint64(sh[67:75])
+			dl = binary.BigEndian.Uint64(sh[67:75]) // one segment: its size is dl
 			start, end := binary.BigEndian.Uint32(sh[87:91]), binary.BigEndian.Uint64(sh[91:99])
 			block = sh[start:end]
 		case 1: // MDMF, one segment: salt(16) || block, then the block hash tree

@@ -113,7 +113,10 @@ func encode(ctx context.Context, r io.Reader, plan Plan, key [16]byte, sink Sink
 
 	workers := runtime.GOMAXPROCS(0)
 	inFlight := 2*workers + 1
-	pool := sync.Pool{New: func() any { return make([]byte, g.SegmentSize+(g.N-g.K)*g.BlockSize) }}
+	pool := sync.Pool{New: func() any {
+		b := make([]byte, g.SegmentSize+(g.N-g.K)*g.BlockSize)
+		return &b
+	}}
 
 	jobs := make(chan *segmentJob)
 	ordered := make(chan *segmentJob, inFlight)
@@ -162,7 +165,7 @@ func encode(ctx context.Context, r io.Reader, plan Plan, key [16]byte, sink Sink
 		for sh := range blockHashes {
 			blockHashes[sh] = append(blockHashes[sh], j.blocks[sh])
 		}
-		pool.Put(j.buf)
+		pool.Put(&j.buf)
 	}
 	if err := <-readErr; err != nil {
 		return nil, err
@@ -224,10 +227,10 @@ func encode(ctx context.Context, r io.Reader, plan Plan, key [16]byte, sink Sink
 // workers (jobs) and, in order, to the writer (ordered).
 func readSegments(ctx context.Context, r io.Reader, g Geometry, pool *sync.Pool, ordered, jobs chan<- *segmentJob) error {
 	for i := 0; i < g.NumSegments; i++ {
-		buf := pool.Get().([]byte)
+		buf := *pool.Get().(*[]byte)
 		n := g.SegmentLen(i)
 		if _, err := io.ReadFull(r, buf[:n]); err != nil {
-			pool.Put(buf)
+			pool.Put(&buf)
 			return fmt.Errorf("reading segment %d of plaintext: %w", i, err)
 		}
 		j := &segmentJob{index: i, buf: buf, done: make(chan struct{})}

@@ -73,7 +73,7 @@ func TestKeyPool(t *testing.T) {
 		defer p.Close()
 		time.Sleep(refillQuiet - 1)
 		settle(t, "just before the start's quiet moment ends", p, f, 0, 0)
-		time.Sleep(1)
+		time.Sleep(time.Nanosecond)
 		// Two keys in the pool and a third made, waiting for room.
 		settle(t, "once it ends", p, f, 2, 3)
 
@@ -88,7 +88,7 @@ func TestKeyPool(t *testing.T) {
 
 		time.Sleep(refillQuiet - 1)
 		settle(t, "just before the quiet moment after the last Get", p, f, 0, 4)
-		time.Sleep(1)
+		time.Sleep(time.Nanosecond)
 		settle(t, "once it ends", p, f, 2, 7)
 		getKey(t, p, 5)
 		settle(t, "after a fifth Get", p, f, 2, 7)
@@ -122,7 +122,7 @@ func TestKeyPoolWaitsWhileBusy(t *testing.T) {
 		}
 		time.Sleep(refillQuiet - 1)
 		settle(t, "just before the quiet moment after the work ends", p, f, 0, 0)
-		time.Sleep(1)
+		time.Sleep(time.Nanosecond)
 		settle(t, "once it ends", p, f, 1, 2) // one ready, one waiting for room
 
 		// Two overlapping pieces of work: the later end counts.
@@ -138,7 +138,7 @@ func TestKeyPoolWaitsWhileBusy(t *testing.T) {
 		b()
 		time.Sleep(refillQuiet - 1)
 		settle(t, "just before the quiet moment after the second", p, f, 0, 2)
-		time.Sleep(1)
+		time.Sleep(time.Nanosecond)
 		settle(t, "once it ends", p, f, 1, 4)
 	})
 

@@ -36,7 +36,6 @@ type bodyAPI struct {
 	spoolDir  string
 	idle      time.Duration
 	warnings  *warnLog
-	closeOnce sync.Once
 }
 
 func newBodyAPI(t *testing.T, idle time.Duration) *bodyAPI {

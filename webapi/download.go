@@ -26,7 +26,7 @@ type rangeWriter interface {
 // segment by segment, and a later failure aborts the connection.
 func (h *handler) download(w http.ResponseWriter, q *request, fn *fileNode, name string) error {
 	var src rangeWriter
-	size := int64(fn.size)
+	var size int64
 	if fn.mutable {
 		m, err := h.c.OpenMutable(q.Context(), fn.cap)
 		if err != nil {
