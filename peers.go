@@ -1,6 +1,8 @@
 package lafs
 
 import (
+	"fmt"
+	"strings"
 	"sync"
 	"time"
 )
@@ -91,4 +93,17 @@ func (l *Latency) Demoted() bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return time.Now().Before(l.demotedUntil)
+}
+
+// String names the server for messages: its nickname and the start of its
+// id, as Tahoe's short names ("server \"s3\" (v0-xgru5adv)").
+func (s *Server) String() string {
+	id := s.ID
+	if rest, ok := strings.CutPrefix(id, "v0-"); ok && len(rest) > 8 {
+		id = "v0-" + rest[:8]
+	}
+	if s.Nickname != "" {
+		return fmt.Sprintf("server %q (%s)", s.Nickname, id)
+	}
+	return "server " + id
 }

@@ -226,3 +226,34 @@ func (u *Unknown) ReadOnly() Cap    { return nil }
 func (u *Unknown) Verifier() Cap    { return nil }
 func (u *Unknown) IsMutable() bool  { return true }
 func (u *Unknown) IsReadOnly() bool { return false }
+
+// Kind names the kind of c as its string begins ("URI:CHK", "URI:SSK-RO",
+// "URI:DIR2-MDMF-Verifier"...), without its secrets, for messages: "no cap"
+// for nil, "a cap of an unknown kind" for Unknown.
+func Kind(c Cap) string {
+	dir := false
+	if d, ok := c.(*Dir); ok {
+		c, dir = d.File, true
+	}
+	prefix := "URI:"
+	if dir {
+		prefix = "URI:DIR2-"
+	}
+	switch f := c.(type) {
+	case nil:
+		return "no cap"
+	case *CHK:
+		return prefix + "CHK"
+	case *CHKVerifier:
+		return prefix + "CHK-Verifier"
+	case *LIT:
+		return prefix + "LIT"
+	case *MutableWrite:
+		return "URI:" + f.Format.kindName(dir)
+	case *MutableRead:
+		return "URI:" + f.Format.kindName(dir) + "-RO"
+	case *MutableVerifier:
+		return "URI:" + f.Format.kindName(dir) + "-Verifier"
+	}
+	return "a cap of an unknown kind"
+}

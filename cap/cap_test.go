@@ -487,3 +487,33 @@ func ExampleParse() {
 	// URI:SSK-Verifier:f6w2ksnfa5dmmkwzkart2j2yhu:hjeqjsfvyffomowehx2jonjkxrmltczcpc7qlcvhp7jhj6ohs6wa
 	// f6w2ksnfa5dmmkwzkart2j2yhu
 }
+
+func TestKind(t *testing.T) {
+	chk := &CHK{K: 3, N: 10, Size: 1000}
+	w := &MutableWrite{Format: MDMF}
+	for _, tt := range []struct {
+		c    Cap
+		want string
+	}{
+		{nil, "no cap"},
+		{chk, "URI:CHK"},
+		{chk.Verifier(), "URI:CHK-Verifier"},
+		{&LIT{Data: []byte("x")}, "URI:LIT"},
+		{&MutableWrite{Format: SDMF}, "URI:SSK"},
+		{w, "URI:MDMF"},
+		{w.ReadOnly(), "URI:MDMF-RO"},
+		{w.Verifier(), "URI:MDMF-Verifier"},
+		{&Dir{File: &MutableWrite{Format: SDMF}}, "URI:DIR2"},
+		{(&Dir{File: w}).ReadOnly(), "URI:DIR2-MDMF-RO"},
+		{&Dir{File: chk}, "URI:DIR2-CHK"},
+		{&Dir{File: &LIT{}}, "URI:DIR2-LIT"},
+		{&Unknown{}, "a cap of an unknown kind"},
+	} {
+		if got := Kind(tt.c); got != tt.want {
+			t.Errorf("Kind(%T) = %q, want %q", tt.c, got, tt.want)
+		}
+		if tt.c != nil && strings.HasPrefix(tt.want, "URI:") && !strings.HasPrefix(tt.c.String(), tt.want+":") {
+			t.Errorf("%T: String %q does not begin with its kind %q", tt.c, tt.c.String(), tt.want)
+		}
+	}
+}

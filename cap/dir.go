@@ -18,24 +18,24 @@ import "fmt"
 type Dir struct{ File Cap }
 
 func (d *Dir) String() string {
-	var kind, body string
+	var body string
 	switch f := d.File.(type) {
 	case *CHK:
-		kind, body = "DIR2-CHK", f.body()
+		body = f.body()
 	case *CHKVerifier:
-		kind, body = "DIR2-CHK-Verifier", f.body()
+		body = f.body()
 	case *LIT:
-		kind, body = "DIR2-LIT", f.body()
+		body = f.body()
 	case *MutableWrite:
-		kind, body = f.Format.kindName(true), f.body()
+		body = f.body()
 	case *MutableRead:
-		kind, body = f.Format.kindName(true)+"-RO", f.body()
+		body = f.body()
 	case *MutableVerifier:
-		kind, body = f.Format.kindName(true)+"-Verifier", f.body()
+		body = f.body()
 	default:
 		panic(fmt.Sprintf("cap: a Dir cannot wrap %T", d.File))
 	}
-	return "URI:" + kind + ":" + body
+	return Kind(d) + ":" + body
 }
 
 // ReadOnly returns the directory's read cap (d itself when it is one).

@@ -35,7 +35,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/lafs/lafs"
@@ -350,31 +349,12 @@ func (c *Client) OpenFile(ctx context.Context, k cap.Cap) (File, error) {
 	case *cap.CHK:
 		return c.downloads.Open(ctx, x)
 	case *cap.Unknown:
-		return nil, fmt.Errorf("%w: %s", ErrUnknownCap, capKind(x))
+		return nil, fmt.Errorf("%w: %s", ErrUnknownCap, cap.Kind(x))
 	case *cap.MutableWrite, *cap.MutableRead:
-		return nil, fmt.Errorf("%w: %s is a mutable file (see OpenMutable)", ErrNotFile, capKind(k))
+		return nil, fmt.Errorf("%w: %s is a mutable file (see OpenMutable)", ErrNotFile, cap.Kind(k))
 	default:
-		return nil, fmt.Errorf("%w: %s", ErrNotFile, capKind(k))
+		return nil, fmt.Errorf("%w: %s", ErrNotFile, cap.Kind(k))
 	}
-}
-
-// capKind names the kind of a cap ("URI:SSK-RO") for error messages, which
-// must not show the cap's secrets.
-func capKind(c cap.Cap) string {
-	if c == nil {
-		return "no cap"
-	}
-	s := c.String()
-	for _, p := range []string{cap.ReadOnlyPrefix, cap.ImmutablePrefix} {
-		s = strings.TrimPrefix(s, p)
-	}
-	if rest, ok := strings.CutPrefix(s, "URI:"); ok {
-		if i := strings.IndexByte(rest, ':'); i >= 0 {
-			return "URI:" + rest[:i]
-		}
-		return "URI:" + rest
-	}
-	return "a cap of an unknown kind"
 }
 
 // litFile is a LIT file: its data lives in the cap.

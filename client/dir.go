@@ -71,7 +71,7 @@ type Dir struct {
 func (c *Client) Dir(k cap.Cap) (*Dir, error) {
 	d, ok := k.(*cap.Dir)
 	if !ok {
-		return nil, fmt.Errorf("%w: %s is not a directory cap", ErrNotDir, capKind(k))
+		return nil, fmt.Errorf("%w: %s is not a directory cap", ErrNotDir, cap.Kind(k))
 	}
 	dir := &Dir{c: c, cap: d}
 	switch f := d.File.(type) {
@@ -79,7 +79,7 @@ func (c *Client) Dir(k cap.Cap) (*Dir, error) {
 		dir.writeKey = append([]byte(nil), f.WriteKey[:]...)
 	case *cap.MutableRead, *cap.CHK, *cap.LIT:
 	default:
-		return nil, fmt.Errorf("%w: %s is a verify cap, which cannot be listed", ErrNotDir, capKind(k))
+		return nil, fmt.Errorf("%w: %s is a verify cap, which cannot be listed", ErrNotDir, cap.Kind(k))
 	}
 	return dir, nil
 }

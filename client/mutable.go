@@ -79,7 +79,7 @@ func (c *Client) OpenMutable(ctx context.Context, k cap.Cap) (*MutableFile, erro
 	switch k.(type) {
 	case *cap.MutableWrite, *cap.MutableRead:
 	default:
-		return nil, fmt.Errorf("%w: %s is not a mutable file cap", ErrNotFile, capKind(k))
+		return nil, fmt.Errorf("%w: %s is not a mutable file cap", ErrNotFile, cap.Kind(k))
 	}
 	f, err := mutable.Open(ctx, c.cfg.Peers, k, c.mutableOptions())
 	if err != nil {

@@ -51,5 +51,5 @@ func (c *Client) OpenNode(ctx context.Context, k cap.Cap) (Node, error) {
 			return d, nil
 		}
 	}
-	return nil, fmt.Errorf("%w: %s cannot be opened", ErrUnknownCap, capKind(k))
+	return nil, fmt.Errorf("%w: %s cannot be opened", ErrUnknownCap, cap.Kind(k))
 }

@@ -248,7 +248,7 @@ func nodeURIs(e *Entry, deepImmutable bool) (rw, ro string, err error) {
 	}
 	if kindOf(c) != KindUnknown {
 		if deepImmutable && c.IsMutable() {
-			return "", "", fmt.Errorf("%w: %s is not allowed in an immutable directory", cap.ErrNotImmutable, capKind(c))
+			return "", "", fmt.Errorf("%w: %s is not allowed in an immutable directory", cap.ErrNotImmutable, cap.Kind(c))
 		}
 		if c.IsReadOnly() {
 			return "", c.String(), nil
@@ -267,17 +267,6 @@ func nodeURIs(e *Entry, deepImmutable bool) (rw, ro string, err error) {
 		return "", "", fmt.Errorf("%w: cannot attach unknown rw cap as child", ErrUnknownWriteCap)
 	}
 	return rw, ro, nil
-}
-
-// capKind names the kind of c ("URI:SSK-RO") for messages, which must not
-// show the cap's secrets.
-func capKind(c cap.Cap) string {
-	if rest, ok := strings.CutPrefix(c.String(), "URI:"); ok {
-		if i := strings.IndexByte(rest, ':'); i >= 0 {
-			return "URI:" + rest[:i]
-		}
-	}
-	return "the cap"
 }
 
 // allowedInImmutable is Tahoe's is_allowed_in_immutable_directory for a

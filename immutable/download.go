@@ -23,7 +23,7 @@ func (r *remoteShare) Num() int { return int(r.num) }
 func (r *remoteShare) ReadAt(ctx context.Context, off uint64, n int) ([]byte, error) {
 	b, err := r.server.Storage.ReadImmutable(ctx, r.si, r.num, off, uint64(n))
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", serverName(r.server), err)
+		return nil, fmt.Errorf("%s: %w", r.server.String(), err)
 	}
 	return b, nil
 }

@@ -261,7 +261,7 @@ func newUploader(si lafs.StorageIndex, plan Plan, opt UploadOptions, p lafs.Para
 		rand.Read(u.secrets[i])
 		if s.MaxImmutableShareSize != 0 && s.MaxImmutableShareSize < shareSize {
 			u.readOnly[i] = true
-			u.problems[i] = fmt.Sprintf("%s takes shares of at most %d bytes", serverName(s), s.MaxImmutableShareSize)
+			u.problems[i] = fmt.Sprintf("%s takes shares of at most %d bytes", s.String(), s.MaxImmutableShareSize)
 		}
 	}
 	return u
@@ -349,7 +349,7 @@ func (u *uploader) queryAll(ctx context.Context) error {
 			defer mu.Unlock()
 			if err != nil {
 				u.readOnly[i] = true
-				u.problems[i] = fmt.Sprintf("%s did not answer: %v", serverName(s), err)
+				u.problems[i] = fmt.Sprintf("%s did not answer: %v", s.String(), err)
 				return
 			}
 			for _, sh := range have {
@@ -446,7 +446,7 @@ func (u *uploader) ask(ctx context.Context, byServer map[int][]lafs.ShareNum) (b
 			delete(asked, a.s)
 			took = append(took, time.Since(start))
 			if a.err != nil {
-				u.refuse(a.s, fmt.Sprintf("%s refused the allocation: %v", serverName(u.cands[a.s]), a.err))
+				u.refuse(a.s, fmt.Sprintf("%s refused the allocation: %v", u.cands[a.s].String(), a.err))
 				u.abortUnknown(a.s, byServer[a.s])
 				continue
 			}
@@ -461,7 +461,7 @@ func (u *uploader) ask(ctx context.Context, byServer map[int][]lafs.ShareNum) (b
 			// they allocate when their answers come.
 			for s := range asked {
 				u.refuse(s, fmt.Sprintf("%s did not answer the allocation in %v (the others took at most %v)",
-					serverName(u.cands[s]), time.Since(start).Round(time.Millisecond), took[len(took)-1].Round(time.Millisecond)))
+					u.cands[s].String(), time.Since(start).Round(time.Millisecond), took[len(took)-1].Round(time.Millisecond)))
 				u.cands[s].Latency.Demote(demoteFor)
 			}
 			u.abortLate(answers, len(asked), byServer)
@@ -608,9 +608,9 @@ func (u *uploader) waitForBusy(ctx context.Context, busy map[int][]lafs.ShareNum
 			defer mu.Unlock()
 			switch {
 			case err != nil:
-				u.refuse(s, fmt.Sprintf("%s neither took nor holds shares %v, and did not say why: %v", serverName(u.cands[s]), busy[s], err))
+				u.refuse(s, fmt.Sprintf("%s neither took nor holds shares %v, and did not say why: %v", u.cands[s].String(), busy[s], err))
 			case v.AvailableSpace < shareSize:
-				u.refuse(s, fmt.Sprintf("%s has no room for a share of %d bytes (%d available)", serverName(u.cands[s]), shareSize, v.AvailableSpace))
+				u.refuse(s, fmt.Sprintf("%s has no room for a share of %d bytes (%d available)", u.cands[s].String(), shareSize, v.AvailableSpace))
 			default:
 				return
 			}
@@ -649,7 +649,7 @@ func (u *uploader) waitForBusy(ctx context.Context, busy map[int][]lafs.ShareNum
 		for _, sh := range shares {
 			u.blocked[[2]int{s, int(sh)}] = true
 		}
-		u.problems[s] = fmt.Sprintf("%s neither took nor holds shares %v (another upload of the file is under way there, or was abandoned)", serverName(u.cands[s]), shares)
+		u.problems[s] = fmt.Sprintf("%s neither took nor holds shares %v (another upload of the file is under way there, or was abandoned)", u.cands[s].String(), shares)
 	}
 	return nil
 }
@@ -796,20 +796,6 @@ func appendUnique(s []int, v int) []int {
 		return s
 	}
 	return append(s, v)
-}
-
-func serverName(s *lafs.Server) string {
-	if s.Nickname != "" {
-		return fmt.Sprintf("server %q (%s)", s.Nickname, shortID(s.ID))
-	}
-	return "server " + shortID(s.ID)
-}
-
-func shortID(id string) string {
-	if len(id) > 15 {
-		return id[:15]
-	}
-	return id
 }
 
 func (u *uploader) unhappy(h int) error {
@@ -965,7 +951,7 @@ func (u *uploader) send(ctx context.Context, b *bucket, off uint64, data []byte)
 			b.server.Latency.Demote(demoteFor)
 			err = fmt.Errorf("no answer in %v, far longer than the other servers took: %w", took.Round(time.Millisecond), err)
 		}
-		b.failed = fmt.Errorf("%s: writing share %d: %w", serverName(b.server), b.shnum, err)
+		b.failed = fmt.Errorf("%s: writing share %d: %w", b.server.String(), b.shnum, err)
 		u.failedBuckets.Add(1)
 		u.abortBucket(b)
 	}

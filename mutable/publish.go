@@ -148,7 +148,7 @@ func (p *publisher) run(ctx context.Context, goal []slotWrite, k int, placeNew b
 	if len(p.placed) < k {
 		var errs []error
 		for s, err := range p.badServer {
-			errs = append(errs, fmt.Errorf("%s: %w", serverName(s), err))
+			errs = append(errs, fmt.Errorf("%s: %w", s.String(), err))
 		}
 		err := fmt.Errorf("%w: placed %d shares, need %d (%d servers known)",
 			ErrNotEnoughServers, len(p.placed), k, len(p.m.servers))
@@ -258,7 +258,7 @@ func (p *publisher) write(ctx context.Context, ws []slotWrite) (failed []slotWri
 
 func (p *publisher) surpriseAt(s *lafs.Server, what string) {
 	if p.surprise == nil {
-		p.surprise = fmt.Errorf("%s on %s", what, serverName(s))
+		p.surprise = fmt.Errorf("%s on %s", what, s.String())
 	}
 }
 

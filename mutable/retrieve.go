@@ -261,7 +261,7 @@ func (r *retriever) fetch(ctx context.Context, s *remoteShare, a, b int) (*fetch
 			blk = blk[SaltSize:]
 		}
 		if blockHash(s.hdr.Version, salt, blk) != tree[p-1+seg] {
-			return nil, badShare("share %d on %s: block %d does not match its hash", s.shnum, serverName(s.server), seg)
+			return nil, badShare("share %d on %s: block %d does not match its hash", s.shnum, s.server.String(), seg)
 		}
 		out.blocks = append(out.blocks, blk)
 		out.salts = append(out.salts, salt)
@@ -295,7 +295,7 @@ func (r *retriever) blockTree(ctx context.Context, s *remoteShare) ([]crypt.Hash
 		return nil, err
 	}
 	if err := verifyTrees(s.hdr, int(s.shnum), chain, t); err != nil {
-		return nil, fmt.Errorf("share %d on %s: %w", s.shnum, serverName(s.server), err)
+		return nil, fmt.Errorf("share %d on %s: %w", s.shnum, s.server.String(), err)
 	}
 	r.mu.Lock()
 	r.trees[s] = t

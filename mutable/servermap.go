@@ -48,19 +48,12 @@ func (s *remoteShare) read(ctx context.Context, si lafs.StorageIndex, r Range) (
 	}
 	b, err := s.server.Storage.ReadMutable(ctx, si, s.shnum, r.Begin, r.Len())
 	if err != nil {
-		return nil, fmt.Errorf("%s: reading share %d: %w", serverName(s.server), s.shnum, err)
+		return nil, fmt.Errorf("%s: reading share %d: %w", s.server.String(), s.shnum, err)
 	}
 	if uint64(len(b)) != r.Len() {
-		return nil, badShare("share %d on %s: %d bytes at %d, want %d", s.shnum, serverName(s.server), len(b), r.Begin, r.Len())
+		return nil, badShare("share %d on %s: %d bytes at %d, want %d", s.shnum, s.server.String(), len(b), r.Begin, r.Len())
 	}
 	return b, nil
-}
-
-func serverName(s *lafs.Server) string {
-	if s.Nickname != "" {
-		return fmt.Sprintf("server %q", s.Nickname)
-	}
-	return "server " + s.ID
 }
 
 // serverMap is what one round of queries found: every share of the file
@@ -154,7 +147,7 @@ func (f *File) updateServerMap(ctx context.Context) (*serverMap, error) {
 		case <-timer.C:
 			for s := range waiting {
 				m.failed[s] = fmt.Errorf("%s did not answer in %v (the others took at most %v)",
-					serverName(s), time.Since(start).Round(time.Millisecond), slices.Max(took).Round(time.Millisecond))
+					s.String(), time.Since(start).Round(time.Millisecond), slices.Max(took).Round(time.Millisecond))
 				s.Latency.Demote(demoteFor)
 			}
 			waiting = nil
@@ -347,7 +340,7 @@ func (m *serverMap) summary() string {
 	}
 	if len(m.failed) > 0 {
 		for s, err := range m.failed {
-			parts = append(parts, fmt.Sprintf("%d did not answer (%s: %v)", len(m.failed), serverName(s), err))
+			parts = append(parts, fmt.Sprintf("%d did not answer (%s: %v)", len(m.failed), s.String(), err))
 			break
 		}
 	}

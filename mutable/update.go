@@ -234,7 +234,7 @@ func (f *File) keysFrom(ctx context.Context, rs *remoteShare) (*Keys, error) {
 		return nil, err
 	}
 	if crypt.SSKWriteKey(der) != *f.writeKey {
-		return nil, badShare("share %d on %s: encrypted private key does not match the write key", rs.shnum, serverName(rs.server))
+		return nil, badShare("share %d on %s: encrypted private key does not match the write key", rs.shnum, rs.server.String())
 	}
 	priv, err := crypt.ParseRSAPrivateKey(der)
 	if err != nil {
