@@ -29,13 +29,13 @@ import (
 // where it spools uploads (forms) and its client spools PUT bodies, and
 // the records it logs at Warn or above.
 type bodyAPI struct {
-	t         *testing.T
-	g         *testgrid.Grid
-	srv       *httptest.Server
-	formDir   string
-	spoolDir  string
-	idle      time.Duration
-	warnings  *warnLog
+	t        *testing.T
+	g        *testgrid.Grid
+	srv      *httptest.Server
+	formDir  string
+	spoolDir string
+	idle     time.Duration
+	warnings *warnLog
 }
 
 func newBodyAPI(t *testing.T, idle time.Duration) *bodyAPI {

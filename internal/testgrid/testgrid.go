@@ -13,8 +13,8 @@ import (
 	"github.com/lafs/lafs"
 	"github.com/lafs/lafs/backend"
 	"github.com/lafs/lafs/backend/mem"
-	"github.com/lafs/lafs/memgrid"
 	"github.com/lafs/lafs/grid"
+	"github.com/lafs/lafs/memgrid"
 	"github.com/lafs/lafs/storage"
 )
 
