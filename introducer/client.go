@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/lafs/lafs/crypt"
-	"github.com/lafs/lafs/storagehttp"
+	"github.com/lafs/lafs/nurl"
 )
 
 // Client defaults.
@@ -45,7 +45,7 @@ type AnnouncementFunc func(serverID string, ann Announcement)
 // AnnouncementFunc. After a failure it retries with a doubling back-off.
 // A Client is safe for concurrent use.
 type Client struct {
-	nurl     storagehttp.NURL
+	nurl     nurl.NURL
 	censored string
 	base     string
 	auth     string
@@ -125,13 +125,13 @@ func WithDialContext(dial func(ctx context.Context, network, addr string) (net.C
 // WithLogger sets where the client logs (slog.Default unless set).
 func WithLogger(l *slog.Logger) ClientOption { return func(c *clientConfig) { c.log = l } }
 
-// NewClient starts a client of the introducer at nurl,
+// NewClient starts a client of the introducer at the NURL u,
 // pb://<spki-hash>@<host>:<port>/<swissnum>#v=1 (a "tcp:" before the host
 // is accepted too), reporting nickname to its status page. A Foolscap
 // fURL (no "#v=1") gets an error wrapping ErrFoolscap. The client connects
 // in the background; Status tells how it goes, Close stops it.
-func NewClient(nurl, nickname string, opts ...ClientOption) (*Client, error) {
-	n, err := parseNURL(nurl)
+func NewClient(u, nickname string, opts ...ClientOption) (*Client, error) {
+	n, err := parseNURL(u)
 	if err != nil {
 		return nil, err
 	}
@@ -148,13 +148,13 @@ func NewClient(nurl, nickname string, opts ...ClientOption) (*Client, error) {
 		cfg.log = slog.Default()
 	}
 	if n.Tor && cfg.dial == nil {
-		return nil, fmt.Errorf("%w %s: a pb+tor NURL needs a Tor dialer (WithDialContext)", storagehttp.ErrNURL, censor(n))
+		return nil, fmt.Errorf("%w %s: a pb+tor NURL needs a Tor dialer (WithDialContext)", nurl.ErrNURL, n.Redacted())
 	}
 	if cfg.dial == nil {
 		d := &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}
 		cfg.dial = d.DialContext
 	}
-	tlsConf, err := storagehttp.ClientTLSConfig(n.SPKIHash)
+	tlsConf, err := nurl.ClientTLSConfig(n.SPKIHash)
 	if err != nil {
 		return nil, err
 	}
@@ -173,7 +173,7 @@ func NewClient(nurl, nickname string, opts ...ClientOption) (*Client, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	c := &Client{
 		nurl:     n,
-		censored: censor(n),
+		censored: n.Redacted(),
 		base:     "https://" + n.Address(),
 		auth:     authorization([]byte(n.Swissnum)),
 		subHdr: url.Values{
@@ -270,7 +270,7 @@ type Status struct {
 	LastReceived time.Time
 	// LastError is the last failure, of a poll or a publish; nil once a
 	// reconnection succeeds. A 401 matches ErrUnauthorized, a certificate
-	// that is not the pinned one storagehttp.ErrPin.
+	// that is not the pinned one nurl.ErrPin.
 	LastError error
 	// Servers counts the storage servers whose announcements were
 	// accepted; Rejected the announcements refused (bad signature, bad

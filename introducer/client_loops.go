@@ -14,7 +14,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/lafs/lafs/storagehttp"
+	"github.com/lafs/lafs/nurl"
 )
 
 // sleep waits d or until the client is closed; it reports whether the
@@ -233,14 +233,15 @@ func (c *Client) markSent(gen int, s Signed) {
 
 // publishOne sends one announcement.
 func (c *Client) publishOne(s Signed) error {
-	body, err := encMode.Marshal(publishRequest{Announcement: &wireSigned{Msg: s.Msg, Sig: s.Sig, Key: s.Key}})
-	if err != nil {
-		return err
-	}
+	body := encode(publishRequest{Announcement: toWire(s)})
 	ctx, cancel := context.WithTimeout(c.ctx, requestSlack)
 	defer cancel()
 	var resp publishResponse
-	if err := c.call(ctx, http.MethodPost, pathPublish, body, &resp); err != nil {
+	err := c.call(ctx, http.MethodPost, pathPublish, body, func(b []byte) (err error) {
+		resp, err = decodePublishResponse(b)
+		return err
+	})
+	if err != nil {
 		return err
 	}
 	switch resp.Outcome {
@@ -269,12 +270,15 @@ func (c *Client) poll(hasAfter bool, after uint64) (pollResponse, error) {
 	ctx, cancel := context.WithTimeout(c.ctx, wait+requestSlack)
 	defer cancel()
 	var resp pollResponse
-	err := c.call(ctx, http.MethodGet, pathAnnouncements+"?"+q.Encode(), nil, &resp)
+	err := c.call(ctx, http.MethodGet, pathAnnouncements+"?"+q.Encode(), nil, func(b []byte) (err error) {
+		resp, err = decodePoll(b)
+		return err
+	})
 	return resp, err
 }
 
-// call makes a request and decodes its 200 CBOR answer into out.
-func (c *Client) call(ctx context.Context, method, path string, body []byte, out any) error {
+// call makes a request and decodes its 200 CBOR answer with decode.
+func (c *Client) call(ctx context.Context, method, path string, body []byte, decode func([]byte) error) error {
 	var rd io.Reader
 	if body != nil {
 		rd = bytes.NewReader(body)
@@ -316,42 +320,27 @@ func (c *Client) call(ctx context.Context, method, path string, body []byte, out
 	if len(b) > maxAnswer {
 		return fmt.Errorf("%w: %s %s: answer longer than %d bytes", ErrProtocol, method, short, maxAnswer)
 	}
-	switch o := out.(type) {
-	case *pollResponse:
-		*o, err = decodePoll(b)
-	default:
-		err = decMode.Unmarshal(b, out)
-	}
-	if err != nil {
+	if err := decode(b); err != nil {
 		return fmt.Errorf("%w: %s %s: %v", ErrProtocol, method, short, err)
 	}
 	return nil
 }
 
 // parseNURL parses an introducer's NURL, telling a Foolscap fURL apart.
-func parseNURL(s string) (storagehttp.NURL, error) {
+func parseNURL(s string) (nurl.NURL, error) {
 	s = strings.TrimSpace(s)
 	if (strings.HasPrefix(s, "pb://") || strings.HasPrefix(s, "pb+tor://")) && !strings.Contains(s, "#") {
-		return storagehttp.NURL{}, fmt.Errorf("%w (%s)", ErrFoolscap, censorFURL(s))
+		return nurl.NURL{}, fmt.Errorf("%w (%s)", ErrFoolscap, censorFURL(s))
 	}
 	// Accept a Foolscap-style "tcp:" hint before the host.
 	if at := strings.Index(s, "@tcp:"); at >= 0 {
 		s = s[:at+1] + s[at+len("@tcp:"):]
 	}
-	n, err := storagehttp.ParseNURL(s)
+	n, err := nurl.Parse(s)
 	if err != nil {
 		return n, fmt.Errorf("introducer %s: %w", censorFURL(s), err)
 	}
 	return n, nil
-}
-
-// censor formats a NURL without its swissnum, for logs and status pages.
-func censor(n storagehttp.NURL) string {
-	scheme := "pb"
-	if n.Tor {
-		scheme = "pb+tor"
-	}
-	return scheme + "://" + n.SPKIHash + "@" + n.Address() + "/[censored]#v=1"
 }
 
 // censorFURL drops the swissnum of something that looks like a fURL.

@@ -11,7 +11,7 @@ import (
 
 	"github.com/lafs/lafs"
 	"github.com/lafs/lafs/grid"
-	"github.com/lafs/lafs/storagehttp"
+	"github.com/lafs/lafs/nurl"
 )
 
 func TestRoundTrip(t *testing.T) {
@@ -146,10 +146,10 @@ func TestWrongSwissnum(t *testing.T) {
 
 func TestPinning(t *testing.T) {
 	ti := startIntro(t)
-	wrong := "pb://" + storagehttp.SPKIHash(testCert(t, "impostor").Leaf) + "@" + ti.addr + "/" + ti.swissnum + "#v=1"
+	wrong := "pb://" + spkiHash(t, testCert(t, "impostor").Leaf) + "@" + ti.addr + "/" + ti.swissnum + "#v=1"
 	c := newTestClient(t, wrong)
 	waitFor(t, "an error", 5*time.Second, func() bool { return c.Status().LastError != nil })
-	if st := c.Status(); !errors.Is(st.LastError, storagehttp.ErrPin) || st.Connected {
+	if st := c.Status(); !errors.Is(st.LastError, nurl.ErrPin) || st.Connected {
 		t.Errorf("status: %+v", st)
 	}
 	if len(ti.Server.Status().Subscribers) != 0 {
@@ -243,7 +243,7 @@ func TestRepublishAfterRestart(t *testing.T) {
 }
 
 func TestNewClientURLs(t *testing.T) {
-	hash := storagehttp.SPKIHash(testCert(t, "intro").Leaf)
+	hash := spkiHash(t, testCert(t, "intro").Leaf)
 	for _, c := range []struct {
 		in   string
 		want error // nil: accepted
@@ -252,9 +252,9 @@ func TestNewClientURLs(t *testing.T) {
 		{"pb://" + hash + "@tcp:127.0.0.1:1/swiss#v=1", nil},
 		{"pb://ok45ssoklj4y7eok5c3xkmj@tcp:tahoe.example:44801/ii3uumo", ErrFoolscap},
 		{"pb://ok45ssoklj4y7eok5c3xkmj@tcp:a:1,tcp:b:2/ii3uumo", ErrFoolscap},
-		{"pb://" + hash + "@127.0.0.1:1/swiss#v=2", storagehttp.ErrNURL},
-		{"https://example.com/", storagehttp.ErrNURL},
-		{"pb+tor://" + hash + "@abcdefghijklmnop.onion:1/swiss#v=1", storagehttp.ErrNURL}, // no Tor dialer
+		{"pb://" + hash + "@127.0.0.1:1/swiss#v=2", nurl.ErrNURL},
+		{"https://example.com/", nurl.ErrNURL},
+		{"pb+tor://" + hash + "@abcdefghijklmnop.onion:1/swiss#v=1", nurl.ErrNURL}, // no Tor dialer
 	} {
 		cl, err := NewClient(c.in, "n", fast()...)
 		if c.want == nil {

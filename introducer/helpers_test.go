@@ -21,7 +21,7 @@ import (
 	"time"
 
 	"github.com/lafs/lafs/crypt"
-	"github.com/lafs/lafs/storagehttp"
+	"github.com/lafs/lafs/nurl"
 )
 
 var (
@@ -127,8 +127,13 @@ func (ti *testIntro) start() {
 	if err != nil {
 		ti.t.Fatal(err)
 	}
-	hs := storagehttp.NewServer(ti.handler, ti.cert)
-	hs.ErrorLog = log.New(io.Discard, "", 0)
+	// As node serves it: HTTP/1.1 only, no write timeout.
+	hs := &http.Server{
+		Handler:      ti.handler,
+		TLSConfig:    nurl.ServerTLSConfig(ti.cert),
+		TLSNextProto: map[string]func(*http.Server, *tls.Conn, http.Handler){},
+		ErrorLog:     log.New(io.Discard, "", 0),
+	}
 	ti.hs = hs
 	go hs.ServeTLS(ln, "", "")
 }
@@ -142,15 +147,25 @@ func (ti *testIntro) stop() {
 	}
 }
 
+// spkiHash is the pin of cert.
+func spkiHash(t testing.TB, cert *x509.Certificate) string {
+	t.Helper()
+	h, err := nurl.SPKIHash(cert)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
 // NURL is the introducer's NURL.
 func (ti *testIntro) NURL() string {
-	return "pb://" + storagehttp.SPKIHash(ti.cert.Leaf) + "@" + ti.addr + "/" + ti.swissnum + "#v=1"
+	return "pb://" + spkiHash(ti.t, ti.cert.Leaf) + "@" + ti.addr + "/" + ti.swissnum + "#v=1"
 }
 
 // httpClient is a plain HTTPS client pinned to the introducer.
 func (ti *testIntro) httpClient(t testing.TB) *http.Client {
 	t.Helper()
-	conf, err := storagehttp.ClientTLSConfig(storagehttp.SPKIHash(ti.cert.Leaf))
+	conf, err := nurl.ClientTLSConfig(spkiHash(t, ti.cert.Leaf))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -144,7 +144,7 @@ func (s *Server) Close() error {
 // Handler returns the HTTP handler of the protocol's endpoints, all under
 // /introducer/v1/ (docs/introducer.md). Every request must carry the
 // swissnum. The caller serves the handler over TLS with the node's
-// certificate, for instance with storagehttp.NewServer; the http.Server
+// certificate (nurl.ServerTLSConfig), for instance with storagehttp.NewServer; the http.Server
 // must have no WriteTimeout shorter than the longest poll (WithMaxWait).
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
@@ -196,13 +196,8 @@ func writeCBOR(w http.ResponseWriter, code int, b []byte) {
 	w.Write(b)
 }
 
-func (s *Server) encode(w http.ResponseWriter, v any) {
-	b, err := encMode.Marshal(v)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	writeCBOR(w, http.StatusOK, b)
+func (s *Server) encode(w http.ResponseWriter, m message) {
+	writeCBOR(w, http.StatusOK, encode(m))
 }
 
 func (s *Server) handleVersion(w http.ResponseWriter, r *http.Request) {

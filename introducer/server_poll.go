@@ -149,12 +149,8 @@ func (s *Server) handlePoll(w http.ResponseWriter, r *http.Request) {
 			ver, ch = svc.version, svc.changed
 		}
 		if wait == 0 || ver != q.after {
-			b, err := s.answerLocked(svc)
+			b := s.answerLocked(svc)
 			s.mu.Unlock()
-			if err != nil {
-				writeError(w, err)
-				return
-			}
 			writeCBOR(w, http.StatusOK, b)
 			return
 		}
@@ -173,12 +169,12 @@ func (s *Server) handlePoll(w http.ResponseWriter, r *http.Request) {
 }
 
 // answerLocked encodes (or reuses) the poll answer for a service.
-func (s *Server) answerLocked(svc *service) ([]byte, error) {
+func (s *Server) answerLocked(svc *service) []byte {
 	if svc == nil {
-		return encMode.Marshal(pollResponse{Version: s.start, Instance: s.instance, Announcements: []wireSigned{}})
+		return encode(pollResponse{Version: s.start, Instance: s.instance, Announcements: []wireSigned{}})
 	}
 	if svc.answer != nil {
-		return svc.answer, nil
+		return svc.answer
 	}
 	keys := make([]string, 0, len(svc.anns))
 	for k := range svc.anns {
@@ -189,12 +185,8 @@ func (s *Server) answerLocked(svc *service) ([]byte, error) {
 	for i, k := range keys {
 		resp.Announcements[i] = toWire(svc.anns[k].signed)
 	}
-	b, err := encMode.Marshal(resp)
-	if err != nil {
-		return nil, err
-	}
-	svc.answer = b
-	return b, nil
+	svc.answer = encode(resp)
+	return svc.answer
 }
 
 // trackLocked notes a poll for the status page and returns its

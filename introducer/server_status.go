@@ -4,9 +4,12 @@ import (
 	"encoding/json"
 	"mime"
 	"net/http"
+	"slices"
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/lafs/lafs/cbor"
 )
 
 // ServerStatus describes an introducer for its web status page, as
@@ -107,30 +110,109 @@ func (st ServerStatus) SubscriptionSummary() map[string]int {
 // wireStatus is ServerStatus on the wire: times are seconds since the
 // epoch, as in Tahoe's JSON.
 type wireStatus struct {
-	AnnouncementSummary map[string]int     `json:"announcement_summary" cbor:"announcement_summary"`
-	SubscriptionSummary map[string]int     `json:"subscription_summary" cbor:"subscription_summary"`
-	Announcements       []wireAnnouncement `json:"announcements" cbor:"announcements"`
-	Subscribers         []wireSubscriber   `json:"subscribers" cbor:"subscribers"`
+	AnnouncementSummary map[string]int     `json:"announcement_summary"`
+	SubscriptionSummary map[string]int     `json:"subscription_summary"`
+	Announcements       []wireAnnouncement `json:"announcements"`
+	Subscribers         []wireSubscriber   `json:"subscribers"`
 }
 
 type wireAnnouncement struct {
-	ServerID    string   `json:"server-id" cbor:"server-id"`
-	ServiceName string   `json:"service-name" cbor:"service-name"`
-	Nickname    string   `json:"nickname" cbor:"nickname"`
-	Version     string   `json:"my-version" cbor:"my-version"`
-	Seqnum      int64    `json:"seqnum" cbor:"seqnum"`
-	Announced   float64  `json:"announced" cbor:"announced"`
-	NURLs       []string `json:"anonymous-storage-NURLs" cbor:"anonymous-storage-NURLs"`
+	ServerID    string   `json:"server-id"`
+	ServiceName string   `json:"service-name"`
+	Nickname    string   `json:"nickname"`
+	Version     string   `json:"my-version"`
+	Seqnum      int64    `json:"seqnum"`
+	Announced   float64  `json:"announced"`
+	NURLs       []string `json:"anonymous-storage-NURLs"`
 }
 
 type wireSubscriber struct {
-	ServiceName   string  `json:"service-name" cbor:"service-name"`
-	Nickname      string  `json:"nickname" cbor:"nickname"`
-	Version       string  `json:"my-version" cbor:"my-version"`
-	RemoteAddress string  `json:"remote-address" cbor:"remote-address"`
-	Since         float64 `json:"since" cbor:"since"`
-	LastSeen      float64 `json:"last-seen" cbor:"last-seen"`
-	Polling       bool    `json:"polling" cbor:"polling"`
+	ServiceName   string  `json:"service-name"`
+	Nickname      string  `json:"nickname"`
+	Version       string  `json:"my-version"`
+	RemoteAddress string  `json:"remote-address"`
+	Since         float64 `json:"since"`
+	LastSeen      float64 `json:"last-seen"`
+	Polling       bool    `json:"polling"`
+}
+
+// encode writes the status as CBOR, each map's keys in core
+// deterministic order.
+func (st wireStatus) encode(w *cbor.Writer) {
+	w.Map(4)
+	w.Text("subscribers")
+	w.Array(len(st.Subscribers))
+	for _, s := range st.Subscribers {
+		s.encode(w)
+	}
+	w.Text("announcements")
+	w.Array(len(st.Announcements))
+	for _, a := range st.Announcements {
+		a.encode(w)
+	}
+	w.Text("announcement_summary")
+	writeCounts(w, st.AnnouncementSummary)
+	w.Text("subscription_summary")
+	writeCounts(w, st.SubscriptionSummary)
+}
+
+func (a wireAnnouncement) encode(w *cbor.Writer) {
+	w.Map(7)
+	w.Text("seqnum")
+	w.Int(a.Seqnum)
+	w.Text("nickname")
+	w.Text(a.Nickname)
+	w.Text("announced")
+	w.Float(a.Announced)
+	w.Text("server-id")
+	w.Text(a.ServerID)
+	w.Text("my-version")
+	w.Text(a.Version)
+	w.Text("service-name")
+	w.Text(a.ServiceName)
+	w.Text("anonymous-storage-NURLs")
+	w.Array(len(a.NURLs))
+	for _, n := range a.NURLs {
+		w.Text(n)
+	}
+}
+
+func (s wireSubscriber) encode(w *cbor.Writer) {
+	w.Map(7)
+	w.Text("since")
+	w.Float(s.Since)
+	w.Text("polling")
+	w.Bool(s.Polling)
+	w.Text("nickname")
+	w.Text(s.Nickname)
+	w.Text("last-seen")
+	w.Float(s.LastSeen)
+	w.Text("my-version")
+	w.Text(s.Version)
+	w.Text("service-name")
+	w.Text(s.ServiceName)
+	w.Text("remote-address")
+	w.Text(s.RemoteAddress)
+}
+
+// writeCounts writes a map of counts with its keys sorted as their
+// encodings sort: shorter first, then bytewise.
+func writeCounts(w *cbor.Writer, m map[string]int) {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b string) int {
+		if len(a) != len(b) {
+			return len(a) - len(b)
+		}
+		return strings.Compare(a, b)
+	})
+	w.Map(len(keys))
+	for _, k := range keys {
+		w.Text(k)
+		w.Int(int64(m[k]))
+	}
 }
 
 func unixSeconds(t time.Time) float64 { return float64(t.UnixMicro()) / 1e6 }

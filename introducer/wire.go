@@ -1,6 +1,7 @@
 package introducer
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
@@ -9,7 +10,7 @@ import (
 	"math"
 	"net/http"
 
-	"github.com/fxamacker/cbor/v2"
+	"github.com/lafs/lafs/cbor"
 )
 
 // The protocol's paths, headers and media types (docs/introducer.md).
@@ -139,21 +140,81 @@ func authorized(r *http.Request, want [32]byte) bool {
 	return subtle.ConstantTimeCompare(h[:], want[:]) == 1
 }
 
+// The messages on the wire (docs/introducer.md), each with its encoder and
+// the decoder of the side that reads it. Encoders write maps with their
+// keys in RFC 8949's core deterministic order (shorter keys first, then
+// bytewise), which is how the protocol's bytes have always looked.
+// Decoders take what the document allows: keys not known are skipped, a
+// missing key leaves its field zero, each key appears once, integers are
+// unsigned, byte strings are bstr and text is tstr.
+
+// limits bound every message the protocol reads (a poll answer may hold
+// many announcements, but no map has more than a few keys).
+var limits = cbor.Limits{Depth: 8, Array: 1 << 20, Map: 1 << 10}
+
+// message is a body of the protocol.
+type message interface {
+	encode(w *cbor.Writer)
+}
+
+// encode returns the CBOR of m.
+func encode(m message) []byte {
+	var w cbor.Writer
+	m.encode(&w)
+	return w.Bytes()
+}
+
 // wireSigned is a signed announcement on the wire: the CBOR array
 // [msg: bstr, sig: tstr, key: tstr], Tahoe's (msg, sig, key) tuple.
 type wireSigned struct {
-	_   struct{} `cbor:",toarray"`
 	Msg []byte
 	Sig string
 	Key string
 }
 
 func toWire(s Signed) wireSigned    { return wireSigned{Msg: s.Msg, Sig: s.Sig, Key: s.Key} }
-func (w wireSigned) signed() Signed { return Signed{Msg: w.Msg, Sig: w.Sig, Key: w.Key} }
+func (s wireSigned) signed() Signed { return Signed{Msg: s.Msg, Sig: s.Sig, Key: s.Key} }
 
-// publishRequest is the body of POST /introducer/v1/publish.
+func (s wireSigned) encode(w *cbor.Writer) {
+	w.Array(3)
+	w.ByteString(s.Msg)
+	w.Text(s.Sig)
+	w.Text(s.Key)
+}
+
+func readSigned(r *cbor.Reader) (s wireSigned, err error) {
+	n := 0
+	err = r.Array(3, func(i int) (err error) {
+		n++
+		switch i {
+		case 0:
+			var m []byte
+			m, err = r.ByteString()
+			s.Msg = bytes.Clone(m)
+		case 1:
+			s.Sig, err = r.Text()
+		default:
+			s.Key, err = r.Text()
+		}
+		return err
+	})
+	if err == nil && n != 3 {
+		err = cbor.SchemaError("signed announcement of %d elements, want 3", n)
+	}
+	return s, err
+}
+
+// publishRequest is the body of POST /introducer/v1/publish:
+//
+//	{"announcement": signed-announcement}
 type publishRequest struct {
-	Announcement *wireSigned `cbor:"announcement"`
+	Announcement wireSigned
+}
+
+func (m publishRequest) encode(w *cbor.Writer) {
+	w.Map(1)
+	w.Text("announcement")
+	m.Announcement.encode(w)
 }
 
 // Outcomes of a publish, as the server reports them.
@@ -164,61 +225,136 @@ const (
 	outcomeStale     = "stale"     // one with an equal or higher seqnum was there
 )
 
-// publishResponse is the answer to a publish.
+// publishResponse is the answer to a publish:
+//
+//	{"outcome": tstr, "version": uint}
 type publishResponse struct {
-	Outcome string `cbor:"outcome"`
-	Version uint64 `cbor:"version"`
+	Outcome string
+	Version uint64
 }
 
-// pollResponse is the answer to GET /introducer/v1/announcements.
+func (m publishResponse) encode(w *cbor.Writer) {
+	w.Map(2)
+	w.Text("outcome")
+	w.Text(m.Outcome)
+	w.Text("version")
+	w.Uint(m.Version)
+}
+
+func decodePublishResponse(b []byte) (m publishResponse, err error) {
+	err = cbor.DecodeLimited(b, limits, func(r *cbor.Reader) error {
+		return r.Fields(cbor.MajorText, cbor.Extensible, []string{"outcome", "version"}, func(i int) (err error) {
+			if i == 0 {
+				m.Outcome, err = r.Text()
+			} else {
+				m.Version, err = r.Uint()
+			}
+			return err
+		})
+	})
+	return m, err
+}
+
+// pollResponse is the answer to GET /introducer/v1/announcements:
+//
+//	{"version": uint, "instance": bstr, "announcements": [* signed-announcement]}
 type pollResponse struct {
-	Version       uint64       `cbor:"version"`
-	Instance      []byte       `cbor:"instance"`
-	Announcements []wireSigned `cbor:"announcements"`
+	Version       uint64
+	Instance      []byte
+	Announcements []wireSigned
 }
 
-// versionResponse is the answer to GET /introducer/v1/version.
+func (m pollResponse) encode(w *cbor.Writer) {
+	n := 64 + len(m.Instance)
+	for _, a := range m.Announcements {
+		n += 16 + len(a.Msg) + len(a.Sig) + len(a.Key)
+	}
+	w.Grow(n)
+	w.Map(3)
+	w.Text("version")
+	w.Uint(m.Version)
+	w.Text("instance")
+	w.ByteString(m.Instance)
+	w.Text("announcements")
+	w.Array(len(m.Announcements))
+	for _, a := range m.Announcements {
+		a.encode(w)
+	}
+}
+
+// decodePoll decodes a poll answer, which must have an instance.
+func decodePoll(b []byte) (m pollResponse, err error) {
+	err = cbor.DecodeLimited(b, limits, func(r *cbor.Reader) error {
+		return r.Fields(cbor.MajorText, cbor.Extensible, []string{"version", "instance", "announcements"}, func(i int) (err error) {
+			switch i {
+			case 0:
+				m.Version, err = r.Uint()
+			case 1:
+				var inst []byte
+				inst, err = r.ByteString()
+				m.Instance = bytes.Clone(inst)
+			default:
+				m.Announcements = []wireSigned{}
+				err = r.Array(math.MaxInt, func(int) error {
+					s, err := readSigned(r)
+					m.Announcements = append(m.Announcements, s)
+					return err
+				})
+			}
+			return err
+		})
+	})
+	if err == nil && m.Instance == nil {
+		err = errors.New(`answer has no "instance"`)
+	}
+	return m, err
+}
+
+// versionResponse is the answer to GET /introducer/v1/version:
+//
+//	{"application-version": bstr,
+//	 "github.com/lafs/lafs/introducer/v1": {"maximum-wait": uint,
+//	     "maximum-announcements": uint, "maximum-announcement-size": uint}}
 type versionResponse struct {
-	Protocol           versionParams `cbor:"github.com/lafs/lafs/introducer/v1"`
-	ApplicationVersion []byte        `cbor:"application-version"`
+	Protocol           versionParams
+	ApplicationVersion []byte
 }
 
 type versionParams struct {
-	MaximumWait              uint64 `cbor:"maximum-wait"`
-	MaximumAnnouncementSize  uint64 `cbor:"maximum-announcement-size"`
-	MaximumAnnouncementCount uint64 `cbor:"maximum-announcements"`
+	MaximumWait              uint64
+	MaximumAnnouncementSize  uint64
+	MaximumAnnouncementCount uint64
 }
 
-var (
-	encMode cbor.EncMode
-	decMode cbor.DecMode
-)
-
-func init() {
-	var err error
-	if encMode, err = cbor.CoreDetEncOptions().EncMode(); err != nil {
-		panic(err)
-	}
-	decMode, err = cbor.DecOptions{
-		DupMapKey:        cbor.DupMapKeyEnforcedAPF,
-		MaxNestedLevels:  8,
-		MaxArrayElements: 1 << 20,
-		MaxMapPairs:      1 << 10,
-		IndefLength:      cbor.IndefLengthAllowed,
-		UTF8:             cbor.UTF8RejectInvalid,
-	}.DecMode()
-	if err != nil {
-		panic(err)
-	}
+func (m versionResponse) encode(w *cbor.Writer) {
+	w.Map(2)
+	w.Text("application-version")
+	w.ByteString(m.ApplicationVersion)
+	w.Text(protocolKey)
+	w.Map(3)
+	w.Text("maximum-wait")
+	w.Uint(m.Protocol.MaximumWait)
+	w.Text("maximum-announcements")
+	w.Uint(m.Protocol.MaximumAnnouncementCount)
+	w.Text("maximum-announcement-size")
+	w.Uint(m.Protocol.MaximumAnnouncementSize)
 }
 
 // decodePublish decodes and checks the shape of a publish body.
 func decodePublish(b []byte) (Signed, error) {
 	var req publishRequest
-	if err := decMode.Unmarshal(b, &req); err != nil {
+	found := false
+	err := cbor.DecodeLimited(b, limits, func(r *cbor.Reader) error {
+		return r.Fields(cbor.MajorText, cbor.Extensible, []string{"announcement"}, func(int) (err error) {
+			found = true
+			req.Announcement, err = readSigned(r)
+			return err
+		})
+	})
+	if err != nil {
 		return Signed{}, fmt.Errorf("body is not the publish schema: %v", err)
 	}
-	if req.Announcement == nil {
+	if !found {
 		return Signed{}, errors.New(`body has no "announcement"`)
 	}
 	s := req.Announcement.signed()
@@ -240,18 +376,6 @@ func checkShape(s Signed) error {
 		return errors.New("announcement signature or key too long")
 	}
 	return nil
-}
-
-// decodePoll decodes a poll answer.
-func decodePoll(b []byte) (pollResponse, error) {
-	var resp pollResponse
-	if err := decMode.Unmarshal(b, &resp); err != nil {
-		return resp, err
-	}
-	if resp.Instance == nil {
-		return resp, errors.New(`answer has no "instance"`)
-	}
-	return resp, nil
 }
 
 // checkAnnouncement checks what Verify leaves to the protocol: a

@@ -3,7 +3,6 @@ package node
 import (
 	"errors"
 	"fmt"
-	"github.com/lafs/lafs/storagehttp"
 	"io/fs"
 	"net"
 	"os"
@@ -12,6 +11,8 @@ import (
 	"sync"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/lafs/lafs/nurl"
 )
 
 // CreateOptions are the options of "tahoe create-node", "create-client" and
@@ -367,7 +368,7 @@ func introducersYAML(furls []string) ([]byte, error) {
 		// A NURL (pb://SPKIHASH@HOST:PORT/SWISSNUM#v=1) names one of our
 		// HTTPS introducers; anything else must be a Foolscap fURL.
 		if strings.HasSuffix(f, "#v=1") {
-			if _, err := storagehttp.ParseNURL(strings.Replace(f, "@tcp:", "@", 1)); err != nil {
+			if _, err := nurl.Parse(strings.Replace(f, "@tcp:", "@", 1)); err != nil {
 				return nil, fmt.Errorf("%w: --introducer: %v", ErrUsage, err)
 			}
 		} else if _, _, _, err := decodeFURL(f); err != nil {

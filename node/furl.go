@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/lafs/lafs/crypt"
+	"github.com/lafs/lafs/nurl"
 )
 
 // swissnumSize is the size of a new swissnum: Foolscap's Tub.NAMEBITS, 160
@@ -134,18 +135,18 @@ func FormatNURLs(spkiHash string, hints []string, swissnum string) ([]string, er
 	var out []string
 	seen := map[string]bool{}
 	for _, h := range hs {
-		scheme := "pb"
+		tor := false
 		switch {
 		case strings.HasPrefix(h.Raw, "tcp:"):
 		case strings.HasPrefix(h.Raw, "tor:"):
 			if !strings.HasSuffix(h.Host, ".onion") {
 				return nil, fmt.Errorf("%w: %q: a tor hint's host must be a .onion name", ErrEndpoint, h.Raw)
 			}
-			scheme = "pb+tor"
+			tor = true
 		default:
 			continue
 		}
-		n := scheme + "://" + spkiHash + "@" + h.HostPort() + "/" + swissnum + "#v=1"
+		n := nurl.NURL{SPKIHash: spkiHash, Host: h.Host, Port: h.Port, Swissnum: swissnum, Tor: tor}.String()
 		if !seen[n] {
 			seen[n] = true
 			out = append(out, n)

@@ -4,11 +4,9 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/sha1"
-	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/base64"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -19,6 +17,7 @@ import (
 	"time"
 
 	"github.com/lafs/lafs/crypt"
+	"github.com/lafs/lafs/nurl"
 )
 
 // ErrIdentity is wrapped by every error about a node's key files.
@@ -45,8 +44,8 @@ type Identity struct {
 	TubID string
 	// ServerID is the same SHA-1 as raw bytes (Tahoe's node.nodeid).
 	ServerID [20]byte
-	// SPKIHash pins the certificate in NURLs: unpadded URL-safe base64 of
-	// SHA-256 of the DER SubjectPublicKeyInfo.
+	// SPKIHash pins the certificate in NURLs (nurl.SPKIHash): unpadded
+	// URL-safe base64 of SHA-256 of the DER SubjectPublicKeyInfo.
 	SPKIHash string
 	// SigningKey is private/node.privkey; PublicKey is BASEDIR/node.pubkey.
 	SigningKey ed25519.PrivateKey
@@ -127,9 +126,9 @@ func GenerateIdentity() (*Identity, error) {
 }
 
 func newIdentity(cert tls.Certificate, sk ed25519.PrivateKey) (*Identity, error) {
-	spki, err := SPKIHash(cert.Leaf)
+	spki, err := nurl.SPKIHash(cert.Leaf)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w: %v", ErrIdentity, err)
 	}
 	id := &Identity{
 		TLSCert:    cert,
@@ -226,19 +225,6 @@ func ParseNodePEM(data []byte) (tls.Certificate, error) {
 func TubID(certDER []byte) (string, [20]byte) {
 	sum := sha1.Sum(certDER)
 	return crypt.Base32(sum[:]), sum
-}
-
-// SPKIHash returns the hash that NURLs pin a certificate by, as Tahoe's
-// storage/http_common.py get_spki_hash computes it: unpadded URL-safe
-// base64 of SHA-256 of the DER SubjectPublicKeyInfo of the certificate's
-// public key (re-encoded, as Python's cryptography does).
-func SPKIHash(cert *x509.Certificate) (string, error) {
-	spki, err := x509.MarshalPKIXPublicKey(cert.PublicKey)
-	if err != nil {
-		return "", fmt.Errorf("%w: %v", ErrIdentity, err)
-	}
-	sum := sha256.Sum256(spki)
-	return base64.RawURLEncoding.EncodeToString(sum[:]), nil
 }
 
 // readTrimmed reads a small text file and strips surrounding whitespace,

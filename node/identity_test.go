@@ -21,10 +21,7 @@ import (
 	"testing"
 	"time"
 
-	"go.yaml.in/yaml/v3"
-
 	"github.com/lafs/lafs/crypt"
-	"github.com/lafs/lafs/internal/vectors"
 )
 
 // foolscapCert builds a certificate the way pyOpenSSL does for Foolscap:
@@ -292,37 +289,6 @@ func TestTahoeNodePrivKey(t *testing.T) {
 	}
 	if !bytes.Equal(id.SigningKey.Seed(), seed) {
 		t.Error("wrong key")
-	}
-}
-
-// TestSPKIHashVectors checks SPKIHash against Tahoe's
-// src/allmydata/test/data/spki-hash-test-vectors.yaml.
-func TestSPKIHashVectors(t *testing.T) {
-	var file struct {
-		Vector []struct {
-			ExpectedHash string `yaml:"expected-hash"`
-			ExpectedSPKI string `yaml:"expected-spki"`
-			Certificate  string `yaml:"certificate"`
-		} `yaml:"vector"`
-	}
-	if err := yaml.Unmarshal(vectors.Read(t, "spki-hash-test-vectors.yaml"), &file); err != nil {
-		t.Fatal(err)
-	}
-	if len(file.Vector) == 0 {
-		t.Fatal("no vectors")
-	}
-	for i, v := range file.Vector {
-		b, _ := pem.Decode([]byte(v.Certificate))
-		cert, err := x509.ParseCertificate(b.Bytes)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got := base64.StdEncoding.EncodeToString(cert.RawSubjectPublicKeyInfo); got != v.ExpectedSPKI {
-			t.Errorf("vector %d: SPKI differs", i)
-		}
-		if got, err := SPKIHash(cert); err != nil || got != v.ExpectedHash {
-			t.Errorf("vector %d: SPKIHash = %q, %v; want %q", i, got, err, v.ExpectedHash)
-		}
 	}
 }
 

@@ -17,6 +17,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/lafs/lafs"
+	"github.com/lafs/lafs/nurl"
 )
 
 // Client limits, from http_client.py.
@@ -76,20 +77,20 @@ func WithMaxIdleConns(n int) DialOption {
 	return func(c *dialConfig) { c.maxIdle = n }
 }
 
-// Dial returns a client of the storage server nurl names. It makes no
+// Dial returns a client of the storage server n names. It makes no
 // connection yet: the first request does, and fails (with an error
-// wrapping ErrPin) if the server's certificate is not the one nurl pins.
-func Dial(nurl NURL, opts ...DialOption) (*Client, error) {
+// wrapping ErrPin) if the server's certificate is not the one n pins.
+func Dial(n NURL, opts ...DialOption) (*Client, error) {
 	cfg := dialConfig{responseTimeout: DefaultResponseTimeout, maxIdle: 64}
 	for _, o := range opts {
 		o(&cfg)
 	}
-	tlsConf, err := ClientTLSConfig(nurl.SPKIHash)
+	tlsConf, err := nurl.ClientTLSConfig(n.SPKIHash)
 	if err != nil {
 		return nil, err
 	}
-	if nurl.Tor && cfg.dial == nil {
-		return nil, fmt.Errorf("%w %s: a pb+tor NURL needs a Tor dialer (WithDialContext)", ErrNURL, nurl)
+	if n.Tor && cfg.dial == nil {
+		return nil, fmt.Errorf("%w %s: a pb+tor NURL needs a Tor dialer (WithDialContext)", ErrNURL, n.Redacted())
 	}
 	if cfg.dial == nil {
 		d := &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}
@@ -109,9 +110,9 @@ func Dial(nurl NURL, opts ...DialOption) (*Client, error) {
 		TLSNextProto: map[string]func(string, *tls.Conn) http.RoundTripper{},
 	}
 	return &Client{
-		nurl: nurl,
-		base: "https://" + nurl.Address(),
-		auth: swissnumAuth([]byte(nurl.Swissnum)),
+		nurl: n,
+		base: "https://" + n.Address(),
+		auth: swissnumAuth([]byte(n.Swissnum)),
 		tr:   tr,
 		hc:   &http.Client{Transport: tr, CheckRedirect: noRedirects},
 	}, nil

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/lafs/lafs"
+	"github.com/lafs/lafs/nurl"
 )
 
 // testCert is a self-signed RSA-2048 certificate like a node's node.pem.
@@ -63,6 +64,16 @@ func newTestCert(t testing.TB, name string) *testCert {
 	return c
 }
 
+// spkiHash is the pin of cert.
+func spkiHash(t testing.TB, cert *x509.Certificate) string {
+	t.Helper()
+	h, err := nurl.SPKIHash(cert)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
 // serveTLS serves h over real TLS on 127.0.0.1 with cert and returns the
 // NURL that reaches it with swissnum.
 func serveTLS(t testing.TB, h http.Handler, cert *testCert, swissnum string) NURL {
@@ -83,7 +94,7 @@ func serveTLS(t testing.TB, h http.Handler, cert *testCert, swissnum string) NUR
 		<-done
 	})
 	addr := ln.Addr().(*net.TCPAddr)
-	return NURL{SPKIHash: SPKIHash(cert.x509), Host: "127.0.0.1", Port: addr.Port, Swissnum: swissnum}
+	return NURL{SPKIHash: spkiHash(t, cert.x509), Host: "127.0.0.1", Port: addr.Port, Swissnum: swissnum}
 }
 
 var errUnimplemented = errors.New("fake: not implemented")

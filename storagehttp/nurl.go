@@ -1,150 +1,17 @@
 package storagehttp
 
-import (
-	"crypto/sha256"
-	"crypto/x509"
-	"encoding/base64"
-	"errors"
-	"fmt"
-	"net"
-	"net/netip"
-	"net/url"
-	"strconv"
-	"strings"
-)
+import "github.com/lafs/lafs/nurl"
 
-// ErrNURL is wrapped by every error of ParseNURL.
-var ErrNURL = errors.New("invalid NURL")
+// NURL locates a storage server and pins its certificate (package nurl).
+type NURL = nurl.NURL
 
-// NURL locates a storage server that speaks the HTTP protocol and pins its
-// identity: pb://<spki-hash>@<host>:<port>/<swissnum>#v=1, or pb+tor://
-// for an onion service. The "#v=1" fragment is what tells it from a
-// Foolscap fURL. A NURL names one location; a server with several
-// announces several NURLs (Tahoe's anonymous-storage-NURLs), one per
-// location hint, and a client uses the first that answers.
-type NURL struct {
-	// SPKIHash is the server certificate's SPKIHash: 43 characters of
-	// unpadded base64url.
-	SPKIHash string
-	// Host is a DNS name, an IP address (without brackets) or an onion
-	// address; Port its TCP port.
-	Host string
-	Port int
-	// Swissnum is the secret that authorizes a client to use the server,
-	// the same as in the server's Foolscap anonymous-storage-FURL.
-	Swissnum string
-	// Tor marks a pb+tor:// NURL, which must be reached through Tor.
-	Tor bool
-}
+// ErrNURL is nurl.ErrNURL: it is wrapped by the errors for a malformed
+// NURL or pin.
+var ErrNURL = nurl.ErrNURL
 
-// ParseNURL parses a NURL as Tahoe's client takes it (scheme pb or pb+tor,
-// fragment exactly v=1, the SPKI hash as user, the swissnum as the one
-// path segment). A missing port means 443, as it does for Tahoe, which
-// reaches https://host/ then. Several comma-separated location hints, as
-// fURLs may have, are refused: Tahoe never puts them in a NURL.
-func ParseNURL(s string) (NURL, error) {
-	bad := func(format string, args ...any) (NURL, error) {
-		return NURL{}, fmt.Errorf("%w %q: %s", ErrNURL, s, fmt.Sprintf(format, args...))
-	}
-	u, err := url.Parse(s)
-	if err != nil {
-		return bad("%v", err)
-	}
-	var n NURL
-	switch u.Scheme {
-	case "pb":
-	case "pb+tor":
-		n.Tor = true
-	default:
-		return bad("scheme is not pb or pb+tor")
-	}
-	if u.Fragment != "v=1" {
-		return bad("no #v=1 fragment (a Foolscap fURL is not a NURL)")
-	}
-	if u.Opaque != "" || u.RawQuery != "" || u.ForceQuery {
-		return bad("unexpected form")
-	}
-	if u.User == nil || u.User.Username() == "" {
-		return bad("no SPKI hash before '@'")
-	}
-	if _, has := u.User.Password(); has {
-		return bad("unexpected ':' in the SPKI hash")
-	}
-	n.SPKIHash = u.User.Username()
-	if _, err := decodeSPKIHash(n.SPKIHash); err != nil {
-		return bad("%v", err)
-	}
-	if strings.Contains(u.Host, ",") {
-		return bad("several location hints; a NURL has one (announce one NURL per location)")
-	}
-	n.Host = u.Hostname()
-	if !validHost(n.Host, strings.HasPrefix(u.Host, "[")) {
-		return bad("bad host %q", u.Host)
-	}
-	n.Port = 443
-	if p := u.Port(); p != "" {
-		port, err := strconv.Atoi(p)
-		if err != nil || port < 1 || port > 65535 {
-			return bad("bad port %q", p)
-		}
-		n.Port = port
-	}
-	swiss, ok := strings.CutPrefix(u.Path, "/")
-	if !ok || swiss == "" || strings.Contains(swiss, "/") {
-		return bad("path must be one segment, the swissnum")
-	}
-	n.Swissnum = swiss
-	return n, nil
-}
+// ErrPin is nurl.ErrPin: it is wrapped by the error of a connection
+// refused because the server's certificate is not the one its NURL pins.
+var ErrPin = nurl.ErrPin
 
-// String formats n as Tahoe's build_nurl does.
-func (n NURL) String() string {
-	scheme := "pb"
-	if n.Tor {
-		scheme = "pb+tor"
-	}
-	return scheme + "://" + n.SPKIHash + "@" + n.Address() + "/" + url.PathEscape(n.Swissnum) + "#v=1"
-}
-
-// Address is the host:port to connect to.
-func (n NURL) Address() string {
-	return net.JoinHostPort(n.Host, strconv.Itoa(n.Port))
-}
-
-// SPKIHash returns the identity a NURL pins: the unpadded base64url
-// encoding of the SHA-256 of the certificate's DER SubjectPublicKeyInfo
-// (RFC 7469's sha256 pin, as http_common.get_spki_hash computes it).
-func SPKIHash(cert *x509.Certificate) string {
-	h := sha256.Sum256(cert.RawSubjectPublicKeyInfo)
-	return base64.RawURLEncoding.EncodeToString(h[:])
-}
-
-// decodeSPKIHash decodes a pin, requiring its one canonical spelling.
-func decodeSPKIHash(s string) ([32]byte, error) {
-	var h [32]byte
-	b, err := base64.RawURLEncoding.Strict().DecodeString(s)
-	if err != nil || len(b) != len(h) {
-		return h, fmt.Errorf("SPKI hash %q is not 43 characters of unpadded base64url (32 bytes)", s)
-	}
-	copy(h[:], b)
-	return h, nil
-}
-
-// validHost takes a DNS name (or IPv4 address), or in brackets an IPv6
-// address.
-func validHost(h string, bracketed bool) bool {
-	if bracketed {
-		a, err := netip.ParseAddr(h)
-		return err == nil && a.Is6()
-	}
-	if h == "" {
-		return false
-	}
-	for i := 0; i < len(h); i++ {
-		c := h[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '.' || c == '_') {
-			return false
-		}
-	}
-	return true
-}
+// ParseNURL is nurl.Parse.
+func ParseNURL(s string) (NURL, error) { return nurl.Parse(s) }

@@ -1,12 +1,11 @@
 package storagehttp
 
 import (
-	"errors"
-	"fmt"
 	"math"
 	"slices"
 
 	"github.com/lafs/lafs"
+	"github.com/lafs/lafs/cbor"
 )
 
 // The CBOR messages of the protocol, as the CDDL schemas of the spec and of
@@ -15,10 +14,6 @@ import (
 // key present, sets tagged 258, unsigned integers only. Response decoders
 // (used by the client) skip keys they do not know and take untagged sets,
 // so a newer server does not break an older client.
-
-// errSchema is wrapped by every message that is well-formed CBOR but does
-// not match its schema.
-var errSchema = errors.New("message does not match the schema")
 
 // Limits from the CDDL schemas.
 const (
@@ -29,8 +24,7 @@ const (
 	maxReasonBytes = 32765 // reason: tstr .size (1..32765)
 	// maxSentReason is the longest reason whose message fits the 32768
 	// bytes the server reads: 11 bytes of map, key and string head.
-	maxSentReason    = maxCorruptBody - 11
-	maxLenientFields = 1024 // keys skipped in one response map
+	maxSentReason = maxCorruptBody - 11
 )
 
 // Keys of the version message; they are byte strings, not text: Tahoe
@@ -44,88 +38,32 @@ const (
 	versionAvailableKey = "available-space"
 )
 
-func schemaErr(format string, args ...any) error {
-	return fmt.Errorf("%w: %s", errSchema, fmt.Sprintf(format, args...))
-}
-
-// fields reads a map whose keys (of type keyMajor) are names, calling f
-// with the index of each key found, before its value. Every name must be
-// present once. Strict decoding refuses other keys; lenient decoding skips
-// them and their values.
-func (r *cborReader) fields(keyMajor byte, strict bool, names []string, f func(i int) error) error {
-	var seen uint64
-	max := len(names)
-	if !strict {
-		max = maxLenientFields
-	}
-	err := r.mapEach(max, func(int) error {
-		m, err := r.peek()
-		if err != nil {
-			return err
-		}
-		if m != keyMajor {
-			if strict {
-				return schemaErr("map key of major type %d, want %d", m, keyMajor)
-			}
-			if err := r.skip(0); err != nil {
-				return err
-			}
-			return r.skip(0)
-		}
-		k, err := r.str(keyMajor)
-		if err != nil {
-			return err
-		}
-		i := slices.Index(names, string(k))
-		if i < 0 {
-			if strict {
-				return schemaErr("unexpected key %q", k)
-			}
-			return r.skip(0)
-		}
-		if seen&(1<<i) != 0 {
-			return schemaErr("duplicate key %q", k)
-		}
-		seen |= 1 << i
-		return f(i)
-	})
-	if err != nil {
-		return err
-	}
-	for i, n := range names {
-		if seen&(1<<i) == 0 {
-			return schemaErr("missing key %q", n)
-		}
-	}
-	return nil
-}
-
-func (r *cborReader) shareNum() (lafs.ShareNum, error) {
-	n, err := r.uint()
+func readShareNum(r *cbor.Reader) (lafs.ShareNum, error) {
+	n, err := r.Uint()
 	if err != nil {
 		return 0, err
 	}
 	if n > math.MaxUint16 {
-		return 0, schemaErr("share number %d out of range", n)
+		return 0, cbor.SchemaError("share number %d out of range", n)
 	}
 	return lafs.ShareNum(n), nil
 }
 
-// shareSet reads #6.258([0*256 uint]) into sorted, distinct share numbers.
-func (r *cborReader) shareSet(requireTag bool) ([]lafs.ShareNum, error) {
-	t, tagged, err := r.tag()
+// readShareSet reads #6.258([0*256 uint]) into sorted, distinct share numbers.
+func readShareSet(r *cbor.Reader, requireTag bool) ([]lafs.ShareNum, error) {
+	t, tagged, err := r.Tag()
 	if err != nil {
 		return nil, err
 	}
-	if tagged && t != tagSet {
-		return nil, schemaErr("tag %d, want %d (set)", t, tagSet)
+	if tagged && t != cbor.TagSet {
+		return nil, cbor.SchemaError("tag %d, want %d (set)", t, cbor.TagSet)
 	}
 	if !tagged && requireTag {
-		return nil, schemaErr("share numbers must be a set (tag %d)", tagSet)
+		return nil, cbor.SchemaError("share numbers must be a set (tag %d)", cbor.TagSet)
 	}
 	out := []lafs.ShareNum{}
-	err = r.array(maxSetShares, func(int) error {
-		n, err := r.shareNum()
+	err = r.Array(maxSetShares, func(int) error {
+		n, err := readShareNum(r)
 		out = append(out, n)
 		return err
 	})
@@ -136,23 +74,24 @@ func (r *cborReader) shareSet(requireTag bool) ([]lafs.ShareNum, error) {
 	return slices.Compact(out), nil
 }
 
-func (w *cborWriter) shareSet(s []lafs.ShareNum) {
+// byteCopy reads a byte string and returns a copy of it, never nil.
+func byteCopy(r *cbor.Reader) ([]byte, error) {
+	s, err := r.ByteString()
+	if err != nil {
+		return nil, err
+	}
+	return append([]byte{}, s...), nil
+}
+
+func writeShareSet(w *cbor.Writer, s []lafs.ShareNum) {
 	s = slices.Clone(s)
 	slices.Sort(s)
 	s = slices.Compact(s)
-	w.tag(tagSet)
-	w.array(len(s))
+	w.Tag(cbor.TagSet)
+	w.Array(len(s))
 	for _, n := range s {
-		w.uint(uint64(n))
+		w.Uint(uint64(n))
 	}
-}
-
-func decodeWhole(b []byte, f func(r *cborReader) error) error {
-	r := &cborReader{b: b}
-	if err := f(r); err != nil {
-		return err
-	}
-	return r.end()
 }
 
 // allocateRequest is the body of POST /storage/v1/immutable/:si:
@@ -164,22 +103,22 @@ type allocateRequest struct {
 }
 
 func (m allocateRequest) encode() []byte {
-	var w cborWriter
-	w.mapHead(2)
-	w.text("share-numbers")
-	w.shareSet(m.ShareNumbers)
-	w.text("allocated-size")
-	w.uint(m.AllocatedSize)
-	return w.b
+	var w cbor.Writer
+	w.Map(2)
+	w.Text("share-numbers")
+	writeShareSet(&w, m.ShareNumbers)
+	w.Text("allocated-size")
+	w.Uint(m.AllocatedSize)
+	return w.Bytes()
 }
 
 func decodeAllocateRequest(b []byte) (m allocateRequest, err error) {
-	err = decodeWhole(b, func(r *cborReader) error {
-		return r.fields(majText, true, []string{"share-numbers", "allocated-size"}, func(i int) (err error) {
+	err = cbor.Decode(b, func(r *cbor.Reader) error {
+		return r.Fields(cbor.MajorText, cbor.Closed, []string{"share-numbers", "allocated-size"}, func(i int) (err error) {
 			if i == 0 {
-				m.ShareNumbers, err = r.shareSet(true)
+				m.ShareNumbers, err = readShareSet(r, true)
 			} else {
-				m.AllocatedSize, err = r.uint()
+				m.AllocatedSize, err = r.Uint()
 			}
 			return err
 		})
@@ -191,22 +130,22 @@ func decodeAllocateRequest(b []byte) (m allocateRequest, err error) {
 //
 //	{already-have: #6.258([0*256 uint]), allocated: #6.258([0*256 uint])}
 func encodeAllocateResponse(res lafs.AllocateResult) []byte {
-	var w cborWriter
-	w.mapHead(2)
-	w.text("already-have")
-	w.shareSet(res.AlreadyHave)
-	w.text("allocated")
-	w.shareSet(res.Allocated)
-	return w.b
+	var w cbor.Writer
+	w.Map(2)
+	w.Text("already-have")
+	writeShareSet(&w, res.AlreadyHave)
+	w.Text("allocated")
+	writeShareSet(&w, res.Allocated)
+	return w.Bytes()
 }
 
 func decodeAllocateResponse(b []byte) (res lafs.AllocateResult, err error) {
-	err = decodeWhole(b, func(r *cborReader) error {
-		return r.fields(majText, false, []string{"already-have", "allocated"}, func(i int) (err error) {
+	err = cbor.Decode(b, func(r *cbor.Reader) error {
+		return r.Fields(cbor.MajorText, cbor.Open, []string{"already-have", "allocated"}, func(i int) (err error) {
 			if i == 0 {
-				res.AlreadyHave, err = r.shareSet(false)
+				res.AlreadyHave, err = readShareSet(r, false)
 			} else {
-				res.Allocated, err = r.shareSet(false)
+				res.Allocated, err = readShareSet(r, false)
 			}
 			return err
 		})
@@ -217,14 +156,14 @@ func decodeAllocateResponse(b []byte) (res lafs.AllocateResult, err error) {
 // encodeShareSet and decodeShareSet carry the answer to the two "shares"
 // listings: #6.258([0*256 uint]).
 func encodeShareSet(s []lafs.ShareNum) []byte {
-	var w cborWriter
-	w.shareSet(s)
-	return w.b
+	var w cbor.Writer
+	writeShareSet(&w, s)
+	return w.Bytes()
 }
 
 func decodeShareSet(b []byte) (s []lafs.ShareNum, err error) {
-	err = decodeWhole(b, func(r *cborReader) (err error) {
-		s, err = r.shareSet(false)
+	err = cbor.Decode(b, func(r *cbor.Reader) (err error) {
+		s, err = readShareSet(r, false)
 		return err
 	})
 	return s, err
@@ -234,36 +173,36 @@ func decodeShareSet(b []byte) (s []lafs.ShareNum, err error) {
 //
 //	{required: [0* {begin: uint, end: uint}]}
 func encodeWriteResponse(required []lafs.ByteRange) []byte {
-	var w cborWriter
-	w.mapHead(1)
-	w.text("required")
-	w.array(len(required))
+	var w cbor.Writer
+	w.Map(1)
+	w.Text("required")
+	w.Array(len(required))
 	for _, rg := range required {
-		w.mapHead(2)
-		w.text("begin")
-		w.uint(rg.Begin)
-		w.text("end")
-		w.uint(rg.End)
+		w.Map(2)
+		w.Text("begin")
+		w.Uint(rg.Begin)
+		w.Text("end")
+		w.Uint(rg.End)
 	}
-	return w.b
+	return w.Bytes()
 }
 
 func decodeWriteResponse(b []byte) (required []lafs.ByteRange, err error) {
 	required = []lafs.ByteRange{}
-	err = decodeWhole(b, func(r *cborReader) error {
-		return r.fields(majText, false, []string{"required"}, func(int) error {
-			return r.array(math.MaxInt, func(int) error {
+	err = cbor.Decode(b, func(r *cbor.Reader) error {
+		return r.Fields(cbor.MajorText, cbor.Open, []string{"required"}, func(int) error {
+			return r.Array(math.MaxInt, func(int) error {
 				var rg lafs.ByteRange
-				err := r.fields(majText, false, []string{"begin", "end"}, func(i int) (err error) {
+				err := r.Fields(cbor.MajorText, cbor.Open, []string{"begin", "end"}, func(i int) (err error) {
 					if i == 0 {
-						rg.Begin, err = r.uint()
+						rg.Begin, err = r.Uint()
 					} else {
-						rg.End, err = r.uint()
+						rg.End, err = r.Uint()
 					}
 					return err
 				})
 				if err == nil && rg.End < rg.Begin {
-					err = schemaErr("required range [%d, %d) ends before it begins", rg.Begin, rg.End)
+					err = cbor.SchemaError("required range [%d, %d) ends before it begins", rg.Begin, rg.End)
 				}
 				required = append(required, rg)
 				return err
@@ -277,19 +216,19 @@ func decodeWriteResponse(b []byte) (required []lafs.ByteRange, err error) {
 //
 //	{reason: tstr .size (1..32765)}
 func encodeCorruptRequest(reason string) []byte {
-	var w cborWriter
-	w.mapHead(1)
-	w.text("reason")
-	w.text(reason)
-	return w.b
+	var w cbor.Writer
+	w.Map(1)
+	w.Text("reason")
+	w.Text(reason)
+	return w.Bytes()
 }
 
 func decodeCorruptRequest(b []byte) (reason string, err error) {
-	err = decodeWhole(b, func(r *cborReader) error {
-		return r.fields(majText, true, []string{"reason"}, func(int) (err error) {
-			reason, err = r.text()
+	err = cbor.Decode(b, func(r *cbor.Reader) error {
+		return r.Fields(cbor.MajorText, cbor.Closed, []string{"reason"}, func(int) (err error) {
+			reason, err = r.Text()
 			if err == nil && (len(reason) < 1 || len(reason) > maxReasonBytes) {
-				err = schemaErr("reason of %d bytes, want 1 to %d", len(reason), maxReasonBytes)
+				err = cbor.SchemaError("reason of %d bytes, want 1 to %d", len(reason), maxReasonBytes)
 			}
 			return err
 		})
@@ -305,41 +244,41 @@ func decodeCorruptRequest(b []byte) (reason string, err error) {
 //	    'available-space' => uint },
 //	 'application-version' => bstr}
 func encodeVersion(v lafs.ServerVersion) []byte {
-	var w cborWriter
-	w.mapHead(2)
-	w.byteText(versionV1Key)
-	w.mapHead(3)
-	w.byteText(versionMaxImmKey)
-	w.uint(v.MaximumImmutableShareSize)
-	w.byteText(versionMaxMutKey)
-	w.uint(v.MaximumMutableShareSize)
-	w.byteText(versionAvailableKey)
-	w.uint(v.AvailableSpace)
-	w.byteText(versionAppKey)
+	var w cbor.Writer
+	w.Map(2)
+	w.ByteStringOf(versionV1Key)
+	w.Map(3)
+	w.ByteStringOf(versionMaxImmKey)
+	w.Uint(v.MaximumImmutableShareSize)
+	w.ByteStringOf(versionMaxMutKey)
+	w.Uint(v.MaximumMutableShareSize)
+	w.ByteStringOf(versionAvailableKey)
+	w.Uint(v.AvailableSpace)
+	w.ByteStringOf(versionAppKey)
 	app := v.ApplicationVersion
 	if app == nil {
 		app = []byte{}
 	}
-	w.bytes(app)
-	return w.b
+	w.ByteString(app)
+	return w.Bytes()
 }
 
 func decodeVersion(b []byte) (v lafs.ServerVersion, err error) {
-	err = decodeWhole(b, func(r *cborReader) error {
-		return r.fields(majBytes, false, []string{versionV1Key, versionAppKey}, func(i int) (err error) {
+	err = cbor.Decode(b, func(r *cbor.Reader) error {
+		return r.Fields(cbor.MajorBytes, cbor.Open, []string{versionV1Key, versionAppKey}, func(i int) (err error) {
 			if i == 1 {
-				v.ApplicationVersion, err = r.bytes()
+				v.ApplicationVersion, err = byteCopy(r)
 				return err
 			}
 			names := []string{versionMaxImmKey, versionMaxMutKey, versionAvailableKey}
-			return r.fields(majBytes, false, names, func(j int) (err error) {
+			return r.Fields(cbor.MajorBytes, cbor.Open, names, func(j int) (err error) {
 				switch j {
 				case 0:
-					v.MaximumImmutableShareSize, err = r.uint()
+					v.MaximumImmutableShareSize, err = r.Uint()
 				case 1:
-					v.MaximumMutableShareSize, err = r.uint()
+					v.MaximumMutableShareSize, err = r.Uint()
 				default:
-					v.AvailableSpace, err = r.uint()
+					v.AvailableSpace, err = r.Uint()
 				}
 				return err
 			})
@@ -361,72 +300,72 @@ type rtwRequest struct {
 }
 
 func (m rtwRequest) encode() []byte {
-	var w cborWriter
-	w.mapHead(2)
-	w.text("test-write-vectors")
+	var w cbor.Writer
+	w.Map(2)
+	w.Text("test-write-vectors")
 	shares := make([]lafs.ShareNum, 0, len(m.TestWrite))
 	for n := range m.TestWrite {
 		shares = append(shares, n)
 	}
 	slices.Sort(shares)
-	w.mapHead(len(shares))
+	w.Map(len(shares))
 	for _, n := range shares {
 		tw := m.TestWrite[n]
-		w.uint(uint64(n))
-		w.mapHead(3)
-		w.text("test")
-		w.array(len(tw.Test))
+		w.Uint(uint64(n))
+		w.Map(3)
+		w.Text("test")
+		w.Array(len(tw.Test))
 		for _, t := range tw.Test {
-			w.mapHead(3)
-			w.text("offset")
-			w.uint(t.Offset)
-			w.text("size")
-			w.uint(t.Size)
-			w.text("specimen")
-			w.bytes(t.Specimen)
+			w.Map(3)
+			w.Text("offset")
+			w.Uint(t.Offset)
+			w.Text("size")
+			w.Uint(t.Size)
+			w.Text("specimen")
+			w.ByteString(t.Specimen)
 		}
-		w.text("write")
-		w.array(len(tw.Write))
+		w.Text("write")
+		w.Array(len(tw.Write))
 		for _, wv := range tw.Write {
-			w.mapHead(2)
-			w.text("offset")
-			w.uint(wv.Offset)
-			w.text("data")
-			w.bytes(wv.Data)
+			w.Map(2)
+			w.Text("offset")
+			w.Uint(wv.Offset)
+			w.Text("data")
+			w.ByteString(wv.Data)
 		}
-		w.text("new-length")
+		w.Text("new-length")
 		if tw.NewLength == nil {
-			w.null()
+			w.Null()
 		} else {
-			w.uint(*tw.NewLength)
+			w.Uint(*tw.NewLength)
 		}
 	}
-	w.text("read-vector")
-	w.array(len(m.Read))
+	w.Text("read-vector")
+	w.Array(len(m.Read))
 	for _, rv := range m.Read {
-		w.mapHead(2)
-		w.text("offset")
-		w.uint(rv.Offset)
-		w.text("size")
-		w.uint(rv.Size)
+		w.Map(2)
+		w.Text("offset")
+		w.Uint(rv.Offset)
+		w.Text("size")
+		w.Uint(rv.Size)
 	}
-	return w.b
+	return w.Bytes()
 }
 
 // decodeRTWRequest decodes strictly. Specimens and data alias b.
 func decodeRTWRequest(b []byte) (m rtwRequest, err error) {
 	m.TestWrite = map[lafs.ShareNum]lafs.TestWriteVectors{}
 	m.Read = []lafs.ReadVector{}
-	err = decodeWhole(b, func(r *cborReader) error {
-		return r.fields(majText, true, []string{"test-write-vectors", "read-vector"}, func(i int) error {
+	err = cbor.Decode(b, func(r *cbor.Reader) error {
+		return r.Fields(cbor.MajorText, cbor.Closed, []string{"test-write-vectors", "read-vector"}, func(i int) error {
 			if i == 1 {
-				return r.array(maxReadVectors, func(int) error {
+				return r.Array(maxReadVectors, func(int) error {
 					var rv lafs.ReadVector
-					err := r.fields(majText, true, []string{"offset", "size"}, func(j int) (err error) {
+					err := r.Fields(cbor.MajorText, cbor.Closed, []string{"offset", "size"}, func(j int) (err error) {
 						if j == 0 {
-							rv.Offset, err = r.uint()
+							rv.Offset, err = r.Uint()
 						} else {
-							rv.Size, err = r.uint()
+							rv.Size, err = r.Uint()
 						}
 						return err
 					})
@@ -434,15 +373,15 @@ func decodeRTWRequest(b []byte) (m rtwRequest, err error) {
 					return err
 				})
 			}
-			return r.mapEach(maxTWShares, func(int) error {
-				n, err := r.shareNum()
+			return r.Map(maxTWShares, func(int) error {
+				n, err := readShareNum(r)
 				if err != nil {
 					return err
 				}
 				if _, dup := m.TestWrite[n]; dup {
-					return schemaErr("duplicate share number %d", n)
+					return cbor.SchemaError("duplicate share number %d", n)
 				}
-				tw, err := r.testWriteVectors()
+				tw, err := readTestWriteVectors(r)
 				m.TestWrite[n] = tw
 				return err
 			})
@@ -451,22 +390,22 @@ func decodeRTWRequest(b []byte) (m rtwRequest, err error) {
 	return m, err
 }
 
-func (r *cborReader) testWriteVectors() (tw lafs.TestWriteVectors, err error) {
+func readTestWriteVectors(r *cbor.Reader) (tw lafs.TestWriteVectors, err error) {
 	tw.Test = []lafs.TestVector{}
 	tw.Write = []lafs.WriteVector{}
-	err = r.fields(majText, true, []string{"test", "write", "new-length"}, func(i int) error {
+	err = r.Fields(cbor.MajorText, cbor.Closed, []string{"test", "write", "new-length"}, func(i int) error {
 		switch i {
 		case 0:
-			return r.array(maxTestVectors, func(int) error {
+			return r.Array(maxTestVectors, func(int) error {
 				var t lafs.TestVector
-				err := r.fields(majText, true, []string{"offset", "size", "specimen"}, func(j int) (err error) {
+				err := r.Fields(cbor.MajorText, cbor.Closed, []string{"offset", "size", "specimen"}, func(j int) (err error) {
 					switch j {
 					case 0:
-						t.Offset, err = r.uint()
+						t.Offset, err = r.Uint()
 					case 1:
-						t.Size, err = r.uint()
+						t.Size, err = r.Uint()
 					default:
-						t.Specimen, err = r.str(majBytes)
+						t.Specimen, err = r.ByteString()
 					}
 					return err
 				})
@@ -474,13 +413,13 @@ func (r *cborReader) testWriteVectors() (tw lafs.TestWriteVectors, err error) {
 				return err
 			})
 		case 1:
-			return r.array(math.MaxInt, func(int) error {
+			return r.Array(math.MaxInt, func(int) error {
 				var wv lafs.WriteVector
-				err := r.fields(majText, true, []string{"offset", "data"}, func(j int) (err error) {
+				err := r.Fields(cbor.MajorText, cbor.Closed, []string{"offset", "data"}, func(j int) (err error) {
 					if j == 0 {
-						wv.Offset, err = r.uint()
+						wv.Offset, err = r.Uint()
 					} else {
-						wv.Data, err = r.str(majBytes)
+						wv.Data, err = r.ByteString()
 					}
 					return err
 				})
@@ -488,10 +427,10 @@ func (r *cborReader) testWriteVectors() (tw lafs.TestWriteVectors, err error) {
 				return err
 			})
 		default:
-			if r.null() {
+			if r.Null() {
 				return nil
 			}
-			n, err := r.uint()
+			n, err := r.Uint()
 			tw.NewLength = &n
 			return err
 		}
@@ -501,46 +440,46 @@ func (r *cborReader) testWriteVectors() (tw lafs.TestWriteVectors, err error) {
 
 // encodeRTWResponse writes {"success": bool, "data": {0*256 share_number: [0* bstr]}}.
 func encodeRTWResponse(res lafs.ReadTestWriteResult) []byte {
-	var w cborWriter
-	w.mapHead(2)
-	w.text("success")
-	w.boolean(res.Success)
-	w.text("data")
+	var w cbor.Writer
+	w.Map(2)
+	w.Text("success")
+	w.Bool(res.Success)
+	w.Text("data")
 	shares := make([]lafs.ShareNum, 0, len(res.Data))
 	for n := range res.Data {
 		shares = append(shares, n)
 	}
 	slices.Sort(shares)
-	w.mapHead(len(shares))
+	w.Map(len(shares))
 	for _, n := range shares {
-		w.uint(uint64(n))
-		w.array(len(res.Data[n]))
+		w.Uint(uint64(n))
+		w.Array(len(res.Data[n]))
 		for _, d := range res.Data[n] {
-			w.bytes(d)
+			w.ByteString(d)
 		}
 	}
-	return w.b
+	return w.Bytes()
 }
 
 func decodeRTWResponse(b []byte) (res lafs.ReadTestWriteResult, err error) {
 	res.Data = map[lafs.ShareNum][][]byte{}
-	err = decodeWhole(b, func(r *cborReader) error {
-		return r.fields(majText, false, []string{"success", "data"}, func(i int) (err error) {
+	err = cbor.Decode(b, func(r *cbor.Reader) error {
+		return r.Fields(cbor.MajorText, cbor.Open, []string{"success", "data"}, func(i int) (err error) {
 			if i == 0 {
-				res.Success, err = r.bool()
+				res.Success, err = r.Bool()
 				return err
 			}
-			return r.mapEach(maxTWShares, func(int) error {
-				n, err := r.shareNum()
+			return r.Map(maxTWShares, func(int) error {
+				n, err := readShareNum(r)
 				if err != nil {
 					return err
 				}
 				if _, dup := res.Data[n]; dup {
-					return schemaErr("duplicate share number %d", n)
+					return cbor.SchemaError("duplicate share number %d", n)
 				}
 				reads := [][]byte{}
-				err = r.array(math.MaxInt, func(int) error {
-					d, err := r.str(majBytes) // aliases b, which is ours
+				err = r.Array(math.MaxInt, func(int) error {
+					d, err := r.ByteString() // aliases b, which is ours
 					reads = append(reads, d)
 					return err
 				})

@@ -13,36 +13,7 @@ import (
 	"github.com/lafs/lafs"
 )
 
-// TestWriterShortestForm: our heads are the shortest, as cbor2 writes
-// them (and as fxamacker's deterministic mode does).
-func TestWriterShortestForm(t *testing.T) {
-	em, err := cbor.CoreDetEncOptions().EncMode()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, n := range []uint64{0, 23, 24, 255, 256, 65535, 65536, math.MaxUint32, math.MaxUint32 + 1, math.MaxUint64} {
-		var w cborWriter
-		w.uint(n)
-		want, _ := em.Marshal(n)
-		if !bytes.Equal(w.b, want) {
-			t.Errorf("uint %d: %x, want %x", n, w.b, want)
-		}
-	}
-	for _, n := range []int{0, 23, 24, 300, 70000} {
-		var w cborWriter
-		w.text(strings.Repeat("a", n))
-		want, _ := em.Marshal(strings.Repeat("a", n))
-		if !bytes.Equal(w.b, want) {
-			t.Errorf("text of %d", n)
-		}
-		w = cborWriter{}
-		w.bytes(bytes.Repeat([]byte{1}, n))
-		want, _ = em.Marshal(bytes.Repeat([]byte{1}, n))
-		if !bytes.Equal(w.b, want) {
-			t.Errorf("bytes of %d", n)
-		}
-	}
-}
+// (The writer's shortest heads are checked in package cbor.)
 
 // TestDecodeOtherEncoder decodes messages written by another CBOR library
 // (maps in its own key order, sets as cbor.Tag 258).
