@@ -8,10 +8,8 @@
 package lafs
 
 import (
-	"encoding/base32"
 	"errors"
 	"fmt"
-	"strings"
 )
 
 // StorageIndex names the shares of one file on every storage server. It is
@@ -57,10 +55,4 @@ func (p Params) Validate() error {
 		return fmt.Errorf("%w: segment size %d", ErrBadParams, p.SegmentSize)
 	}
 	return nil
-}
-
-// String returns the storage index in Tahoe's base32, as servers name their
-// share folders and as `tahoe debug dump-cap` prints it.
-func (si StorageIndex) String() string {
-	return strings.ToLower(strings.TrimRight(base32.StdEncoding.EncodeToString(si[:]), "="))
 }

@@ -33,6 +33,7 @@ import (
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 
+	"github.com/lafs/lafs"
 	"github.com/lafs/lafs/crypt"
 )
 
@@ -411,7 +412,7 @@ func DirHash(contents map[string]string) string {
 		data = append(data, crypt.Netstring([]byte(contents[name]))...)
 	}
 	h := crypt.BackupDBDirHash(data)
-	return crypt.Base32(h[:])
+	return lafs.Base32(h[:])
 }
 
 // DirectoryResult is the answer of CheckDirectory (Tahoe's

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/lafs/lafs"
 	"github.com/lafs/lafs/crypt"
 )
 
@@ -147,7 +148,7 @@ func TestParseFields(t *testing.T) {
 		t.Fatal(err)
 	}
 	chk := c.(*CHK)
-	if crypt.Base32(chk.Key[:]) != k16 || crypt.Base32(chk.UEBHash[:]) != h32 || chk.K != 7 || chk.N != 256 || chk.Size != 0 {
+	if lafs.Base32(chk.Key[:]) != k16 || lafs.Base32(chk.UEBHash[:]) != h32 || chk.K != 7 || chk.N != 256 || chk.Size != 0 {
 		t.Errorf("fields: %+v", chk)
 	}
 	c, _ = Parse("URI:LIT:" + hello)
@@ -156,7 +157,7 @@ func TestParseFields(t *testing.T) {
 	}
 	c, _ = Parse("URI:DIR2-MDMF-RO:" + mutBody)
 	r := c.(*Dir).File.(*MutableRead)
-	if r.Format != MDMF || crypt.Base32(r.ReadKey[:]) != k16 || crypt.Base32(r.Fingerprint[:]) != h32 {
+	if r.Format != MDMF || lafs.Base32(r.ReadKey[:]) != k16 || lafs.Base32(r.Fingerprint[:]) != h32 {
 		t.Errorf("fields: %+v", r)
 	}
 	c, _ = Parse("URI:SSK-Verifier:" + mutBody)

@@ -24,7 +24,7 @@ func (c *CHK) StorageIndex() lafs.StorageIndex { return crypt.StorageIndexHash(c
 func (c *CHK) String() string { return "URI:CHK:" + c.body() }
 
 func (c *CHK) body() string {
-	return fmt.Sprintf("%s:%s:%d:%d:%d", crypt.Base32(c.Key[:]), crypt.Base32(c.UEBHash[:]), c.K, c.N, c.Size)
+	return fmt.Sprintf("%s:%s:%d:%d:%d", lafs.Base32(c.Key[:]), lafs.Base32(c.UEBHash[:]), c.K, c.N, c.Size)
 }
 
 func (c *CHK) ReadOnly() Cap    { return c }
@@ -50,7 +50,7 @@ type CHKVerifier struct {
 func (c *CHKVerifier) String() string { return "URI:CHK-Verifier:" + c.body() }
 
 func (c *CHKVerifier) body() string {
-	return fmt.Sprintf("%s:%s:%d:%d:%d", c.StorageIndex, crypt.Base32(c.UEBHash[:]), c.K, c.N, c.Size)
+	return fmt.Sprintf("%s:%s:%d:%d:%d", c.StorageIndex, lafs.Base32(c.UEBHash[:]), c.K, c.N, c.Size)
 }
 
 func (c *CHKVerifier) ReadOnly() Cap    { return c }
@@ -63,7 +63,7 @@ func (c *CHKVerifier) IsReadOnly() bool { return true }
 type LIT struct{ Data []byte }
 
 func (c *LIT) String() string   { return "URI:LIT:" + c.body() }
-func (c *LIT) body() string     { return crypt.Base32(c.Data) }
+func (c *LIT) body() string     { return lafs.Base32(c.Data) }
 func (c *LIT) ReadOnly() Cap    { return c }
 func (c *LIT) Verifier() Cap    { return nil }
 func (c *LIT) IsMutable() bool  { return false }

@@ -47,7 +47,7 @@ type MutableWrite struct {
 
 func (c *MutableWrite) String() string { return "URI:" + c.Format.kindName(false) + ":" + c.body() }
 func (c *MutableWrite) body() string {
-	return crypt.Base32(c.WriteKey[:]) + ":" + crypt.Base32(c.Fingerprint[:])
+	return lafs.Base32(c.WriteKey[:]) + ":" + lafs.Base32(c.Fingerprint[:])
 }
 
 // ReadKey is derived from the write key by a one-way hash.
@@ -80,7 +80,7 @@ type MutableRead struct {
 
 func (c *MutableRead) String() string { return "URI:" + c.Format.kindName(false) + "-RO:" + c.body() }
 func (c *MutableRead) body() string {
-	return crypt.Base32(c.ReadKey[:]) + ":" + crypt.Base32(c.Fingerprint[:])
+	return lafs.Base32(c.ReadKey[:]) + ":" + lafs.Base32(c.Fingerprint[:])
 }
 
 // StorageIndex is derived from the read key by a one-way hash.
@@ -107,7 +107,7 @@ func (c *MutableVerifier) String() string {
 	return "URI:" + c.Format.kindName(false) + "-Verifier:" + c.body()
 }
 func (c *MutableVerifier) body() string {
-	return c.StorageIndex.String() + ":" + crypt.Base32(c.Fingerprint[:])
+	return c.StorageIndex.String() + ":" + lafs.Base32(c.Fingerprint[:])
 }
 
 func (c *MutableVerifier) ReadOnly() Cap    { return c }

@@ -6,7 +6,6 @@ import (
 	"strings"
 
 	"github.com/lafs/lafs"
-	"github.com/lafs/lafs/crypt"
 )
 
 type access int
@@ -121,7 +120,7 @@ func parseCHKVerifier(rest string) (Cap, error) {
 }
 
 func parseLIT(rest string) (Cap, error) {
-	data, err := crypt.ParseBase32(rest)
+	data, err := lafs.ParseBase32(rest)
 	if err != nil {
 		return nil, fmt.Errorf("data: %w", err)
 	}
@@ -165,7 +164,7 @@ func mutableParser(f Format, a access) func(string) (Cap, error) {
 }
 
 func key16(s, field string) (k [16]byte, err error) {
-	b, err := crypt.ParseBase32Len(s, 16)
+	b, err := lafs.ParseBase32Len(s, 16)
 	if err != nil {
 		return k, fmt.Errorf("%s: %w", field, err)
 	}
@@ -174,7 +173,7 @@ func key16(s, field string) (k [16]byte, err error) {
 }
 
 func hash32(s, field string) (h [32]byte, err error) {
-	b, err := crypt.ParseBase32Len(s, 32)
+	b, err := lafs.ParseBase32Len(s, 32)
 	if err != nil {
 		return h, fmt.Errorf("%s: %w", field, err)
 	}

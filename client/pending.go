@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/lafs/lafs"
-	"github.com/lafs/lafs/crypt"
 )
 
 // pendingUploads keeps, in a small private file, the upload secrets of the
@@ -78,7 +77,7 @@ func parsePending(b []byte) map[pendingKey][]byte {
 		if len(f) < 4 {
 			continue // a line cut by a crash
 		}
-		si, err1 := crypt.ParseBase32Len(f[2], 16)
+		si, err1 := lafs.ParseBase32Len(f[2], 16)
 		sh, err2 := strconv.ParseUint(f[3], 10, 8)
 		if err1 != nil || err2 != nil {
 			continue
@@ -86,7 +85,7 @@ func parsePending(b []byte) map[pendingKey][]byte {
 		k := pendingKey{f[1], lafs.StorageIndex(si), lafs.ShareNum(sh)}
 		switch {
 		case f[0] == "+" && len(f) == 5:
-			if secret, err := crypt.ParseBase32(f[4]); err == nil {
+			if secret, err := lafs.ParseBase32(f[4]); err == nil {
 				out[k] = secret
 			}
 		case f[0] == "-":
@@ -101,7 +100,7 @@ func (p *pendingUploads) Started(server string, si lafs.StorageIndex, sh lafs.Sh
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.entries[pendingKey{server, si, sh}] = secret
-	p.append(fmt.Sprintf("+ %s %s %d %s\n", server, si, sh, crypt.Base32(secret)))
+	p.append(fmt.Sprintf("+ %s %s %d %s\n", server, si, sh, lafs.Base32(secret)))
 }
 
 // Ended implements immutable.UploadRecorder.
@@ -140,7 +139,7 @@ func (p *pendingUploads) rewrite() error {
 	}
 	var buf bytes.Buffer
 	for k, secret := range p.entries {
-		fmt.Fprintf(&buf, "+ %s %s %d %s\n", k.server, k.si, k.share, crypt.Base32(secret))
+		fmt.Fprintf(&buf, "+ %s %s %d %s\n", k.server, k.si, k.share, lafs.Base32(secret))
 	}
 	tmp, err := os.CreateTemp(filepath.Dir(p.path), "."+filepath.Base(p.path)+".*")
 	if err != nil {

@@ -9,6 +9,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/lafs/lafs"
 )
 
 // RSAKeyBits is the only RSA key size Tahoe accepts for mutable files.
@@ -87,12 +89,12 @@ const (
 
 // FormatEd25519PrivateKey writes key as "priv-v0-" + base32(seed).
 func FormatEd25519PrivateKey(key ed25519.PrivateKey) string {
-	return ed25519PrivPrefix + Base32(key.Seed())
+	return ed25519PrivPrefix + lafs.Base32(key.Seed())
 }
 
 // FormatEd25519PublicKey writes pub as "pub-v0-" + base32(key).
 func FormatEd25519PublicKey(pub ed25519.PublicKey) string {
-	return ed25519PubPrefix + Base32(pub)
+	return ed25519PubPrefix + lafs.Base32(pub)
 }
 
 // ParseEd25519PrivateKey reads a "priv-v0-" key string (surrounding space allowed).
@@ -101,7 +103,7 @@ func ParseEd25519PrivateKey(s string) (ed25519.PrivateKey, error) {
 	if !strings.HasPrefix(s, ed25519PrivPrefix) {
 		return nil, fmt.Errorf("%w: Ed25519 private key must start with %q", ErrKey, ed25519PrivPrefix)
 	}
-	seed, err := ParseBase32Len(s[len(ed25519PrivPrefix):], ed25519.SeedSize)
+	seed, err := lafs.ParseBase32Len(s[len(ed25519PrivPrefix):], ed25519.SeedSize)
 	if err != nil {
 		return nil, fmt.Errorf("%w: Ed25519 private key: %v", ErrKey, err)
 	}
@@ -114,7 +116,7 @@ func ParseEd25519PublicKey(s string) (ed25519.PublicKey, error) {
 	if !strings.HasPrefix(s, ed25519PubPrefix) {
 		return nil, fmt.Errorf("%w: Ed25519 public key must start with %q", ErrKey, ed25519PubPrefix)
 	}
-	b, err := ParseBase32Len(s[len(ed25519PubPrefix):], ed25519.PublicKeySize)
+	b, err := lafs.ParseBase32Len(s[len(ed25519PubPrefix):], ed25519.PublicKeySize)
 	if err != nil {
 		return nil, fmt.Errorf("%w: Ed25519 public key: %v", ErrKey, err)
 	}

@@ -121,7 +121,7 @@ func TestGridDIR2CHK(t *testing.T) {
 
 	// Uploading the packed bytes as Tahoe does (CHK, the client's
 	// convergence secret, default parameters) gives the same cap.
-	secret, err := crypt.ParseBase32(tahoevec.LoadGrid(t).ConvergenceB32)
+	secret, err := lafs.ParseBase32(tahoevec.LoadGrid(t).ConvergenceB32)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/lafs/lafs"
 	"github.com/lafs/lafs/cap"
 	"github.com/lafs/lafs/crypt"
 )
@@ -273,7 +274,7 @@ func TestNewEntryRules(t *testing.T) {
 				if !errors.Is(err, tc.wantErr) || !errors.Is(err, ErrBadEntry) {
 					t.Fatalf("err %v, want %v and ErrBadEntry", err, tc.wantErr)
 				}
-				if strings.Contains(err.Error(), "junk") || strings.Contains(err.Error(), crypt.Base32(testKey16[:])) {
+				if strings.Contains(err.Error(), "junk") || strings.Contains(err.Error(), lafs.Base32(testKey16[:])) {
 					t.Errorf("error shows the cap: %v", err)
 				}
 				return

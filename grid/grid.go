@@ -115,7 +115,7 @@ func (b *Broker) Add(id string, ann Announcement) error {
 	}
 	srv := &lafs.Server{ID: id, Nickname: ann.Nickname}
 	if m := furlTubID.FindStringSubmatch(ann.FURL); m != nil {
-		if seed, err := crypt.ParseBase32Len(m[1], 20); err == nil {
+		if seed, err := lafs.ParseBase32Len(m[1], 20); err == nil {
 			copy(srv.LeaseSeed[:], seed)
 		}
 	}
@@ -158,12 +158,12 @@ func sameAnn(a, c Announcement) bool {
 // public key of a v0- server id, else SHA-256 of the id.
 func permutationSeed(id, announced string) []byte {
 	if announced != "" {
-		if b, err := crypt.ParseBase32(announced); err == nil {
+		if b, err := lafs.ParseBase32(announced); err == nil {
 			return b
 		}
 	}
 	if len(id) == 3+52 && id[:3] == "v0-" {
-		if b, err := crypt.ParseBase32(id[3:]); err == nil {
+		if b, err := lafs.ParseBase32(id[3:]); err == nil {
 			return b
 		}
 	}

@@ -14,7 +14,7 @@ import (
 )
 
 func ann(nick, nurl string, seq int64) grid.Announcement {
-	tub := crypt.Base32([]byte("abcdefghijklmnopqrst"))
+	tub := lafs.Base32([]byte("abcdefghijklmnopqrst"))
 	return grid.Announcement{Nickname: nick, FURL: "pb://" + tub + "@tcp:127.0.0.1:1/x", NURLs: []string{nurl}, Seqnum: seq}
 }
 

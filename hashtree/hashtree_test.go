@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"testing"
 
+	"github.com/lafs/lafs"
 	"github.com/lafs/lafs/crypt"
 )
 
@@ -35,7 +36,7 @@ func TestWellKnownTree(t *testing.T) {
 		t.Fatalf("len = %d, want %d", len(tree), len(want))
 	}
 	for i, h := range tree {
-		if got := crypt.Base32(h[:]); got != want[i] {
+		if got := lafs.Base32(h[:]); got != want[i] {
 			t.Errorf("node %d = %s, want %s", i, got, want[i])
 		}
 	}

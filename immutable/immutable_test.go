@@ -16,7 +16,6 @@ import (
 
 	"github.com/lafs/lafs"
 	"github.com/lafs/lafs/cap"
-	"github.com/lafs/lafs/crypt"
 	"github.com/lafs/lafs/internal/tahoevec"
 	"github.com/lafs/lafs/internal/testutil"
 	"github.com/lafs/lafs/internal/vectors"
@@ -232,7 +231,7 @@ func TestTahoe120GridCHK(t *testing.T) {
 		// Our encoder, given the same convergence secret and Tahoe's
 		// defaults, makes the same cap.
 		if o.Kind == "chk" {
-			secret, err := crypt.ParseBase32(g.ConvergenceB32)
+			secret, err := lafs.ParseBase32(g.ConvergenceB32)
 			if err != nil {
 				t.Fatal(err)
 			}

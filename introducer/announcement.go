@@ -22,7 +22,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/lafs/lafs/crypt"
+	"github.com/lafs/lafs"
 )
 
 // ErrBadAnnouncement is wrapped by every error that rejects an announcement.
@@ -56,7 +56,7 @@ func NewAnnouncement(service, nickname, version string, seqnum int64) Announceme
 		"oldest-supported": version,
 		"service-name":     service,
 		"seqnum":           seqnum,
-		"nonce":            crypt.Base32(nonce),
+		"nonce":            lafs.Base32(nonce),
 	}
 }
 
@@ -70,14 +70,14 @@ func Sign(a Announcement, key ed25519.PrivateKey) (Signed, error) {
 	sig := ed25519.Sign(key, msg)
 	return Signed{
 		Msg: msg,
-		Sig: "v0-" + crypt.Base32(sig),
+		Sig: "v0-" + lafs.Base32(sig),
 		Key: ServerID(key.Public().(ed25519.PublicKey)),
 	}, nil
 }
 
 // ServerID is the id a node with this public key announces under:
 // "v0-" + base32(key).
-func ServerID(pub ed25519.PublicKey) string { return "v0-" + crypt.Base32(pub) }
+func ServerID(pub ed25519.PublicKey) string { return "v0-" + lafs.Base32(pub) }
 
 // Verify checks the signature of s and returns the announcement it carries.
 // Only "v0-" signatures and keys are accepted, as in Tahoe.
@@ -85,11 +85,11 @@ func Verify(s Signed) (Announcement, error) {
 	if !strings.HasPrefix(s.Sig, "v0-") || !strings.HasPrefix(s.Key, "v0-") {
 		return nil, fmt.Errorf("%w: only v0- signatures and keys are recognized", ErrBadAnnouncement)
 	}
-	pub, err := crypt.ParseBase32Len(s.Key[3:], ed25519.PublicKeySize)
+	pub, err := lafs.ParseBase32Len(s.Key[3:], ed25519.PublicKeySize)
 	if err != nil {
 		return nil, fmt.Errorf("%w: key: %v", ErrBadAnnouncement, err)
 	}
-	sig, err := crypt.ParseBase32Len(s.Sig[3:], ed25519.SignatureSize)
+	sig, err := lafs.ParseBase32Len(s.Sig[3:], ed25519.SignatureSize)
 	if err != nil {
 		return nil, fmt.Errorf("%w: signature: %v", ErrBadAnnouncement, err)
 	}

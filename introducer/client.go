@@ -13,7 +13,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/lafs/lafs/crypt"
+	"github.com/lafs/lafs"
 	"github.com/lafs/lafs/nurl"
 )
 
@@ -177,7 +177,7 @@ func NewClient(u, nickname string, opts ...ClientOption) (*Client, error) {
 		base:     "https://" + n.Address(),
 		auth:     authorization([]byte(n.Swissnum)),
 		subHdr: url.Values{
-			"id":         {crypt.Base32(id)},
+			"id":         {lafs.Base32(id)},
 			"nickname":   {truncateUTF8(nickname, maxSubscriberField)},
 			"my-version": {truncateUTF8(cfg.myVersion, maxSubscriberField)},
 		}.Encode(),

@@ -20,7 +20,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lafs/lafs/crypt"
+	"github.com/lafs/lafs"
 	"github.com/lafs/lafs/nurl"
 )
 
@@ -79,7 +79,7 @@ type testIntro struct {
 // startIntro starts an introducer with its own certificate.
 func startIntro(t testing.TB, opts ...ServerOption) *testIntro {
 	t.Helper()
-	ti := newIntro(t, "intro", "swiss-"+crypt.Base32(randBytes(10)), opts...)
+	ti := newIntro(t, "intro", "swiss-"+lafs.Base32(randBytes(10)), opts...)
 	ti.start()
 	return ti
 }
@@ -228,9 +228,9 @@ func (n *testNode) id() string { return ServerID(n.key.Public().(ed25519.PublicK
 func (n *testNode) storageAnn(t testing.TB, seq int64) Signed {
 	t.Helper()
 	a := NewAnnouncement(StorageService, n.nick, "lafs/test", seq)
-	a["anonymous-storage-FURL"] = "pb://" + crypt.Base32(randBytes(20)) + "@tcp:127.0.0.1:1/" + crypt.Base32(randBytes(20))
+	a["anonymous-storage-FURL"] = "pb://" + lafs.Base32(randBytes(20)) + "@tcp:127.0.0.1:1/" + lafs.Base32(randBytes(20))
 	a["anonymous-storage-NURLs"] = []string{"pb://" + strings.Repeat("A", 43) + "@127.0.0.1:1/s#v=1"}
-	a["permutation-seed-base32"] = crypt.Base32(randBytes(32))
+	a["permutation-seed-base32"] = lafs.Base32(randBytes(32))
 	s, err := Sign(a, n.key)
 	if err != nil {
 		t.Fatal(err)

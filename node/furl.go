@@ -9,7 +9,7 @@ import (
 	"regexp"
 	"strings"
 
-	"github.com/lafs/lafs/crypt"
+	"github.com/lafs/lafs"
 	"github.com/lafs/lafs/nurl"
 )
 
@@ -68,7 +68,7 @@ func LoadOrCreateServiceURLs(basedir, service string, id *Identity, hints []stri
 		if _, err := rand.Read(b); err != nil {
 			return nil, err
 		}
-		swissnum = crypt.Base32(b)
+		swissnum = lafs.Base32(b)
 	}
 	u := &ServiceURLs{Swissnum: swissnum}
 	if u.FURL, err = FormatFURL(id.TubID, hints, swissnum); err != nil {

@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/lafs/lafs"
 	"github.com/lafs/lafs/crypt"
 	"github.com/lafs/lafs/nurl"
 )
@@ -55,7 +56,7 @@ type Identity struct {
 // LongNodeID returns the node's ID as announcements and servers.yaml name
 // it: "v0-" and the base32 of the Ed25519 public key.
 func (id *Identity) LongNodeID() string {
-	return "v0-" + crypt.Base32(id.PublicKey)
+	return "v0-" + lafs.Base32(id.PublicKey)
 }
 
 // LoadOrCreateIdentity loads the identity of the node in basedir, creating
@@ -224,7 +225,7 @@ func ParseNodePEM(data []byte) (tls.Certificate, error) {
 // base32 of its SHA-1 (32 characters), and that SHA-1.
 func TubID(certDER []byte) (string, [20]byte) {
 	sum := sha1.Sum(certDER)
-	return crypt.Base32(sum[:]), sum
+	return lafs.Base32(sum[:]), sum
 }
 
 // readTrimmed reads a small text file and strips surrounding whitespace,

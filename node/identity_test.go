@@ -21,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lafs/lafs"
 	"github.com/lafs/lafs/crypt"
 )
 
@@ -103,7 +104,7 @@ func TestParseNodePEMLayouts(t *testing.T) {
 		"CRLF":                            bytes.ReplaceAll(append(append([]byte{}, cert...), pemBlock("PRIVATE KEY", pkcs8)...), []byte("\n"), []byte("\r\n")),
 	}
 	sum := sha1.Sum(der)
-	wantTubID := crypt.Base32(sum[:])
+	wantTubID := lafs.Base32(sum[:])
 	for name, data := range layouts {
 		c, err := ParseNodePEM(data)
 		if err != nil {
@@ -148,7 +149,7 @@ func TestOldFoolscapPEM(t *testing.T) {
 		t.Fatal(err)
 	}
 	sum := sha1.Sum(der)
-	if id.ServerID != sum || id.TubID != crypt.Base32(sum[:]) {
+	if id.ServerID != sum || id.TubID != lafs.Base32(sum[:]) {
 		t.Errorf("tub ID %s", id.TubID)
 	}
 	// The file is used as it is: not rewritten, modes untouched.
@@ -220,7 +221,7 @@ func TestLoadOrCreateIdentity(t *testing.T) {
 		t.Errorf("tub ID %q", id.TubID)
 	}
 	sum := sha1.Sum(id.Cert.Raw)
-	if id.ServerID != sum || id.TubID != crypt.Base32(sum[:]) {
+	if id.ServerID != sum || id.TubID != lafs.Base32(sum[:]) {
 		t.Error("tub ID is not base32(SHA-1(cert DER))")
 	}
 	if id.TLSCert.Leaf != id.Cert || len(id.TLSCert.Certificate) != 1 {
@@ -281,7 +282,7 @@ func TestTahoeNodePrivKey(t *testing.T) {
 	dir := t.TempDir()
 	os.MkdirAll(filepath.Join(dir, "private"), 0o700)
 	seed := bytes.Repeat([]byte{7}, 32)
-	text := "priv-v0-" + crypt.Base32(seed) + "\n"
+	text := "priv-v0-" + lafs.Base32(seed) + "\n"
 	os.WriteFile(filepath.Join(dir, "private", NodePrivKeyFile), []byte(text), 0o600)
 	id, err := LoadOrCreateIdentity(dir)
 	if err != nil {
@@ -345,7 +346,7 @@ func TestPermutationSeedAndToken(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Tahoe's seed is the base32 of the key's base32 text (84 characters).
-	want := crypt.Base32([]byte(crypt.Base32(id.PublicKey)))
+	want := lafs.Base32([]byte(lafs.Base32(id.PublicKey)))
 	seed, err := LoadOrCreatePermutationSeed(dir, id, false)
 	if err != nil || seed != want || len(seed) != 84 {
 		t.Errorf("seed %q %v", seed, err)

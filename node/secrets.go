@@ -9,7 +9,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/lafs/lafs/crypt"
+	"github.com/lafs/lafs"
 )
 
 // Names of the secret and state files, as Tahoe names them.
@@ -38,12 +38,12 @@ func LoadOrCreateSecret(path string) ([]byte, error) {
 		if _, err := rand.Read(b); err != nil {
 			return nil, err
 		}
-		return []byte(crypt.Base32(b) + "\n"), nil
+		return []byte(lafs.Base32(b) + "\n"), nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	secret, err := crypt.ParseBase32(pyStrip(string(data)))
+	secret, err := lafs.ParseBase32(pyStrip(string(data)))
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s: %v", ErrIdentity, path, err)
 	}
@@ -120,7 +120,7 @@ func LoadOrCreatePermutationSeed(basedir string, id *Identity, haveShares bool) 
 	// Missing or empty (Tahoe rewrites an empty one too).
 	// Tahoe takes the key string without "pub-v0-" (base32 text) as the
 	// seed bytes, and writes their base32: 84 characters.
-	seed = crypt.Base32([]byte(crypt.Base32(id.PublicKey)))
+	seed = lafs.Base32([]byte(lafs.Base32(id.PublicKey)))
 	if haveShares {
 		seed = id.TubID
 	}

@@ -68,7 +68,7 @@ func (g gridSecrets) bucket(si lafs.StorageIndex, serverID [20]byte) lafs.LeaseS
 // the containers as they are.
 func TestTahoeGridContainers(t *testing.T) {
 	g := tahoevec.LoadGrid(t)
-	ls, err := crypt.ParseBase32(g.LeaseSecretB32)
+	ls, err := lafs.ParseBase32(g.LeaseSecretB32)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,7 +102,7 @@ func TestTahoeGridContainers(t *testing.T) {
 		if len(o.Shares) == 0 {
 			continue
 		}
-		sib, err := crypt.ParseBase32Len(o.StorageIndex, 16)
+		sib, err := lafs.ParseBase32Len(o.StorageIndex, 16)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -196,7 +196,7 @@ func TestTahoeGridContainers(t *testing.T) {
 		if len(o.Shares) == 0 {
 			continue
 		}
-		si := lafs.StorageIndex(must(crypt.ParseBase32Len(o.StorageIndex, 16)))
+		si := lafs.StorageIndex(must(lafs.ParseBase32Len(o.StorageIndex, 16)))
 		for _, sh := range o.Shares {
 			srv, b, id := servers[sh.Server], backends[sh.Server], ids[sh.Server]
 			shnum := lafs.ShareNum(sh.ShNum)

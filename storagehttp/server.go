@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/lafs/lafs"
-	"github.com/lafs/lafs/crypt"
 	"github.com/lafs/lafs/httpbody"
 )
 
@@ -157,7 +156,7 @@ func route(path string, c *call) []endpoint {
 		return nil
 	}
 	// Tahoe's StorageIndexConverter: [a-z2-7]{26} that si_a2b decodes.
-	b, err := crypt.ParseBase32Len(seg[1], len(c.si))
+	b, err := lafs.ParseBase32Len(seg[1], len(c.si))
 	if err != nil {
 		return nil
 	}

@@ -12,7 +12,6 @@ import (
 
 	"github.com/lafs/lafs"
 	"github.com/lafs/lafs/client"
-	"github.com/lafs/lafs/crypt"
 	"github.com/lafs/lafs/internal/tahoevec"
 	"github.com/lafs/lafs/internal/testgrid"
 )
@@ -24,7 +23,7 @@ import (
 // convergence secret and 3-of-10, happy 7, 1 MiB segments.
 func testClient(t testing.TB, g lafs.Peers) *client.Client {
 	t.Helper()
-	conv, err := crypt.ParseBase32(tahoevec.LoadGrid(t).ConvergenceB32)
+	conv, err := lafs.ParseBase32(tahoevec.LoadGrid(t).ConvergenceB32)
 	if err != nil {
 		t.Fatal(err)
 	}

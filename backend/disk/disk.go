@@ -27,7 +27,6 @@ package disk
 
 import (
 	"context"
-	"encoding/base32"
 	"errors"
 	"fmt"
 	"io"
@@ -461,21 +460,13 @@ func (d *Disk) Walk(ctx context.Context, f func(si lafs.StorageIndex) error) err
 	return nil
 }
 
-// b32 is Tahoe's base32: RFC 4648's alphabet in lower case, unpadded.
-var b32 = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
-
 // parseSI parses a storage index folder's name, which must begin with
 // prefix and be the one spelling lafs.StorageIndex.String gives (so upper
 // case, wrong lengths and stray low bits in the last character are
-// refused). It decodes here rather than with package crypt, as backends
-// import nothing above package lafs.
+// refused).
 func parseSI(prefix, name string) (lafs.StorageIndex, bool) {
-	var si lafs.StorageIndex
-	if len(name) != b32.EncodedLen(len(si)) || name[:2] != prefix {
-		return si, false
-	}
-	n, err := b32.Decode(si[:], []byte(name))
-	return si, err == nil && n == len(si) && si.String() == name
+	si, err := lafs.ParseStorageIndex(name)
+	return si, err == nil && name[:2] == prefix
 }
 
 // hasShares reports whether dir holds a share file; a missing dir holds none.

@@ -9,7 +9,6 @@ import (
 	"strings"
 
 	"github.com/lafs/lafs"
-	"github.com/lafs/lafs/crypt"
 	"github.com/lafs/lafs/immutable"
 )
 
@@ -37,7 +36,7 @@ func runDebugCHKCap(ctx context.Context, e *env, args []string) error {
 	if *secretB32 == "" && !flagSet(fs, "convergence") {
 		return usagef("lafs debug chk-cap: --convergence is required\n%s", chkCapHelp)
 	}
-	secret, err := crypt.ParseBase32(strings.TrimSpace(*secretB32))
+	secret, err := lafs.ParseBase32(strings.TrimSpace(*secretB32))
 	if err != nil {
 		return usagef("lafs debug chk-cap: --convergence: %v", err)
 	}

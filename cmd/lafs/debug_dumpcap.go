@@ -79,7 +79,7 @@ func runDebugDumpCap(ctx context.Context, e *env, args []string) error {
 	}
 	switch {
 	case clientSecret != "":
-		b, err := crypt.ParseBase32(clientSecret)
+		b, err := lafs.ParseBase32(clientSecret)
 		if err != nil {
 			return fmt.Errorf("--client-secret: %w", err)
 		}
@@ -91,7 +91,7 @@ func runDebugDumpCap(ctx context.Context, e *env, args []string) error {
 			fmt.Fprintf(e.stderr, "lafs debug dump-cap: no lease secret: %v\n", err)
 			break
 		}
-		b, err := crypt.ParseBase32(strings.Trim(string(raw), " \t\n\r\v\f"))
+		b, err := lafs.ParseBase32(strings.Trim(string(raw), " \t\n\r\v\f"))
 		if err != nil {
 			return fmt.Errorf("%s: %w", filepath.Join(clientDir, "private", "secret"), err)
 		}
@@ -160,7 +160,7 @@ func dumpCap(w io.Writer, c cap.Cap, s *dumpSecrets, header bool) {
 			line("%s", h)
 		}
 	}
-	b32 := crypt.Base32
+	b32 := lafs.Base32
 	switch c := c.(type) {
 	case *cap.CHK:
 		head("CHK File:")
@@ -230,7 +230,7 @@ func (s *dumpSecrets) dumpLease(w io.Writer, si lafs.StorageIndex) {
 	if len(s.secret) == 0 {
 		return
 	}
-	b32 := func(h crypt.Hash) string { return crypt.Base32(h[:]) }
+	b32 := func(h crypt.Hash) string { return lafs.Base32(h[:]) }
 	crs := crypt.ClientRenewalSecret(s.secret)
 	fmt.Fprintf(w, " client renewal secret: %s\n", b32(crs))
 	frs := crypt.FileRenewalSecret(crs[:], si[:])

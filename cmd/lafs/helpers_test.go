@@ -8,10 +8,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lafs/lafs/crypt"
+	"github.com/lafs/lafs"
 )
 
-func b32(b []byte) string { return crypt.Base32(b) }
+func b32(b []byte) string { return lafs.Base32(b) }
 func itoa(n int) string   { return strconv.Itoa(n) }
 
 // runCmd runs a command line as main does, without a process, and returns

@@ -1,4 +1,4 @@
-package crypt
+package lafs
 
 import (
 	"encoding/base32"
@@ -7,12 +7,18 @@ import (
 	"strings"
 )
 
+// Tahoe's base32, the spelling of every storage index, key and hash in
+// caps, folder names and announcements: RFC 4648's alphabet in lower case,
+// without padding.
+
 // ErrBase32 is wrapped by every base32 decoding error.
 var ErrBase32 = errors.New("invalid base32")
 
-var b32 = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
+const base32Alphabet = "abcdefghijklmnopqrstuvwxyz234567"
 
-// Base32 encodes b in Tahoe's base32: RFC 4648 alphabet in lower case, no padding.
+var b32 = base32.NewEncoding(base32Alphabet).WithPadding(base32.NoPadding)
+
+// Base32 encodes b in Tahoe's base32.
 func Base32(b []byte) string { return b32.EncodeToString(b) }
 
 // Base32Len is the length of the base32 form of n bytes.
@@ -36,7 +42,7 @@ func ParseBase32(s string) ([]byte, error) {
 	if len(s) > 0 {
 		// Bits used by the last character: 8*bytes - 5*(chars-1).
 		unused := (5*len(s) - 8*(5*len(s)/8))
-		last := strings.IndexByte("abcdefghijklmnopqrstuvwxyz234567", s[len(s)-1])
+		last := strings.IndexByte(base32Alphabet, s[len(s)-1])
 		if last&(1<<unused-1) != 0 {
 			return nil, fmt.Errorf("%w: non-zero trailing bits in %q", ErrBase32, s[len(s)-1])
 		}
@@ -55,4 +61,20 @@ func ParseBase32Len(s string, n int) ([]byte, error) {
 		return nil, fmt.Errorf("%w: %d characters, want %d for %d bytes", ErrBase32, len(s), Base32Len(n), n)
 	}
 	return ParseBase32(s)
+}
+
+// String returns the storage index in Tahoe's base32, as servers name their
+// share folders and as `tahoe debug dump-cap` prints it.
+func (si StorageIndex) String() string { return Base32(si[:]) }
+
+// ParseStorageIndex reads a storage index in the one spelling String
+// gives it.
+func ParseStorageIndex(s string) (StorageIndex, error) {
+	var si StorageIndex
+	b, err := ParseBase32Len(s, len(si))
+	if err != nil {
+		return si, fmt.Errorf("storage index: %w", err)
+	}
+	copy(si[:], b)
+	return si, nil
 }
