@@ -86,7 +86,7 @@ func TestGridDIR2CHK(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		shares = append(shares, immutable.ShareBytes(s.ShNum, data))
+		shares = append(shares, immutable.ShareBytes(lafs.ShareNum(s.ShNum), data))
 	}
 	r, err := immutable.NewReader(context.Background(), chk, shares)
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/lafs/lafs"
 	"github.com/lafs/lafs/cap"
 	"github.com/lafs/lafs/crypt"
 	"github.com/lafs/lafs/hashtree"
@@ -14,7 +15,7 @@ import (
 // Share is one share of a CHK file as one server holds it.
 type Share interface {
 	// Num is the share number.
-	Num() int
+	Num() lafs.ShareNum
 	// ReadAt returns up to n bytes of the share data at off; fewer only
 	// at the end of the share. Implementations may be called concurrently.
 	ReadAt(ctx context.Context, off uint64, n int) ([]byte, error)
@@ -34,7 +35,7 @@ const maxUEBLen = 1 << 16
 
 // ShareError says which share failed and why.
 type ShareError struct {
-	Num int
+	Num lafs.ShareNum
 	Err error
 }
 
@@ -220,7 +221,7 @@ func openShare(ctx context.Context, c *cap.CHK, s Share, known *fileInfo) (*acti
 		return nil, nil, err
 	}
 	delete(chain, 0)
-	if err := st.SetHashes(chain, map[int]hashtree.Hash{s.Num(): bt.Root()}); err != nil {
+	if err := st.SetHashes(chain, map[int]hashtree.Hash{int(s.Num()): bt.Root()}); err != nil {
 		return nil, nil, fmt.Errorf("%w: share hash chain: %v", ErrCorrupt, err)
 	}
 	a := &activeShare{share: s, layout: lay, blockTree: bt}

@@ -18,7 +18,7 @@ type remoteShare struct {
 	num    lafs.ShareNum
 }
 
-func (r *remoteShare) Num() int { return int(r.num) }
+func (r *remoteShare) Num() lafs.ShareNum { return r.num }
 
 func (r *remoteShare) ReadAt(ctx context.Context, off uint64, n int) ([]byte, error) {
 	b, err := r.server.Storage.ReadImmutable(ctx, r.si, r.num, off, uint64(n))

@@ -22,7 +22,7 @@ import (
 // may call it concurrently for different shares but never for the same
 // share at once. It must not keep data after returning.
 type Sink interface {
-	WriteShare(ctx context.Context, shnum int, off uint64, data []byte) error
+	WriteShare(ctx context.Context, shnum lafs.ShareNum, off uint64, data []byte) error
 }
 
 // Plan is what an uploader needs before encoding starts: the geometry and
@@ -107,7 +107,7 @@ func encode(ctx context.Context, r io.Reader, plan Plan, key [16]byte, sink Sink
 
 	// Header first, to every share.
 	header := lay.Header()
-	if err := forEachShare(ctx, g.N, func(sh int) error { return sink.WriteShare(ctx, sh, 0, header) }); err != nil {
+	if err := forEachShare(ctx, g.N, func(sh int) error { return sink.WriteShare(ctx, lafs.ShareNum(sh), 0, header) }); err != nil {
 		return nil, err
 	}
 
@@ -215,7 +215,7 @@ func encode(ctx context.Context, r io.Reader, plan Plan, key [16]byte, sink Sink
 			t = append(t, l[:]...)
 		}
 		t = append(t, uebBytes...)
-		return sink.WriteShare(ctx, sh, lay.PlaintextHashTree, t)
+		return sink.WriteShare(ctx, lafs.ShareNum(sh), lay.PlaintextHashTree, t)
 	})
 	if err != nil {
 		return nil, err
@@ -305,7 +305,7 @@ func writeSegment(ctx context.Context, sink Sink, g Geometry, lay *Layout, j *se
 	}()
 	off := lay.Data + uint64(j.index)*uint64(g.BlockSize)
 	err := forEachShare(ctx, g.N, func(sh int) error {
-		return sink.WriteShare(ctx, sh, off, j.block(g, sh))
+		return sink.WriteShare(ctx, lafs.ShareNum(sh), off, j.block(g, sh))
 	})
 	<-hashed
 	return err

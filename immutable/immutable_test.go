@@ -160,7 +160,7 @@ func TestStoredShares(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			all = append(all, ShareBytes(n, data))
+			all = append(all, ShareBytes(lafs.ShareNum(n), data))
 		}
 	}
 	if len(all) != 10 {
@@ -214,7 +214,7 @@ func TestTahoe120GridCHK(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			all = append(all, ShareBytes(s.ShNum, data))
+			all = append(all, ShareBytes(lafs.ShareNum(s.ShNum), data))
 		}
 		for i := 0; i < 10; i++ {
 			got, err := decodeAll(t, c, pick(rng, all, 3))

@@ -4,21 +4,23 @@ import (
 	"context"
 	"fmt"
 	"sync"
+
+	"github.com/lafs/lafs"
 )
 
 // MemoryShares is a Sink that keeps every share in memory, for tests and
 // small files. Its Shares method gives them back for a Reader.
 type MemoryShares struct {
 	mu     sync.Mutex
-	shares map[int][]byte
+	shares map[lafs.ShareNum][]byte
 }
 
 // WriteShare implements Sink.
-func (m *MemoryShares) WriteShare(ctx context.Context, shnum int, off uint64, data []byte) error {
+func (m *MemoryShares) WriteShare(ctx context.Context, shnum lafs.ShareNum, off uint64, data []byte) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.shares == nil {
-		m.shares = map[int][]byte{}
+		m.shares = map[lafs.ShareNum][]byte{}
 	}
 	b := m.shares[shnum]
 	if end := off + uint64(len(data)); end > uint64(len(b)) {
@@ -30,7 +32,7 @@ func (m *MemoryShares) WriteShare(ctx context.Context, shnum int, off uint64, da
 }
 
 // Bytes returns share shnum's data (nil if it was never written).
-func (m *MemoryShares) Bytes(shnum int) []byte {
+func (m *MemoryShares) Bytes(shnum lafs.ShareNum) []byte {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.shares[shnum]
@@ -41,7 +43,7 @@ func (m *MemoryShares) Shares() []Share {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var out []Share
-	for n := 0; len(out) < len(m.shares); n++ {
+	for n := lafs.ShareNum(0); len(out) < len(m.shares); n++ {
 		if b, ok := m.shares[n]; ok {
 			out = append(out, ShareBytes(n, b))
 		}
@@ -50,14 +52,14 @@ func (m *MemoryShares) Shares() []Share {
 }
 
 // ShareBytes wraps the bytes of share n's data as a Share.
-func ShareBytes(n int, data []byte) Share { return byteShare{n, data} }
+func ShareBytes(n lafs.ShareNum, data []byte) Share { return byteShare{n, data} }
 
 type byteShare struct {
-	num  int
+	num  lafs.ShareNum
 	data []byte
 }
 
-func (b byteShare) Num() int { return b.num }
+func (b byteShare) Num() lafs.ShareNum { return b.num }
 
 func (b byteShare) ReadAt(ctx context.Context, off uint64, n int) ([]byte, error) {
 	if n < 0 {
@@ -79,4 +81,4 @@ var Discard Sink = discard{}
 
 type discard struct{}
 
-func (discard) WriteShare(context.Context, int, uint64, []byte) error { return nil }
+func (discard) WriteShare(context.Context, lafs.ShareNum, uint64, []byte) error { return nil }

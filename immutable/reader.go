@@ -78,7 +78,7 @@ func newReader(ctx context.Context, c *cap.CHK, shares []Share, timeout time.Dur
 	}
 	r := &Reader{cap: c, codec: codec, timeout: timeout, cache: cache, calls: map[int]*segmentCall{}, changed: make(chan struct{})}
 	for _, s := range shares {
-		if s.Num() >= 0 && s.Num() < c.N {
+		if int(s.Num()) < c.N {
 			r.spare = append(r.spare, s)
 		}
 	}
@@ -89,7 +89,7 @@ func newReader(ctx context.Context, c *cap.CHK, shares []Share, timeout time.Dur
 		if di != dj {
 			return dj
 		}
-		return r.spare[i].Num() < c.K && r.spare[j].Num() >= c.K
+		return int(r.spare[i].Num()) < c.K && int(r.spare[j].Num()) >= c.K
 	})
 	if _, err := r.race(ctx, c.K, -1, nil); err != nil {
 		return nil, err
@@ -141,7 +141,7 @@ func (r *Reader) usual() time.Duration {
 // last. When there is none it returns a channel that is closed when a
 // share that another race is opening is done (so that there may be one),
 // or nil when no share is being opened: then none will come.
-func (r *Reader) next(busy map[int]bool, seg int) (*activeShare, Share, <-chan struct{}) {
+func (r *Reader) next(busy map[lafs.ShareNum]bool, seg int) (*activeShare, Share, <-chan struct{}) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, slow := range []bool{false, true} {
@@ -261,7 +261,7 @@ func (r *Reader) footprint() int64 {
 func (r *Reader) exhausted() bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	nums := map[int]bool{}
+	nums := map[lafs.ShareNum]bool{}
 	for _, a := range r.active {
 		nums[a.share.Num()] = true
 	}
@@ -306,7 +306,7 @@ func (r *Reader) race(ctx context.Context, want, seg int, task func(ctx context.
 	}
 	results := make(chan result)
 	pending := map[*attempt]bool{}
-	busy := map[int]bool{}
+	busy := map[lafs.ShareNum]bool{}
 	got := map[*activeShare][]byte{}
 	usual := r.usual()
 	// launch starts a task on another share, or returns what to wait on
@@ -466,7 +466,7 @@ func (r *Reader) readSegment(ctx context.Context, i int) ([]byte, error) {
 	nums := make([]int, 0, g.K)
 	for a, b := range got {
 		blocks = append(blocks, b)
-		nums = append(nums, a.share.Num())
+		nums = append(nums, int(a.share.Num()))
 	}
 	data, err := r.codec.Decode(blocks, nums)
 	if err != nil {

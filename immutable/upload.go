@@ -825,9 +825,9 @@ func (u *uploader) problemList() []string {
 
 // WriteShare implements Sink: it sends share data to the server holding
 // the share's bucket, holding back small writes to send with the next.
-func (u *uploader) WriteShare(ctx context.Context, shnum int, off uint64, data []byte) error {
+func (u *uploader) WriteShare(ctx context.Context, shnum lafs.ShareNum, off uint64, data []byte) error {
 	u.mu.Lock()
-	b := u.buckets[shnum]
+	b := u.buckets[int(shnum)]
 	u.mu.Unlock()
 	if b == nil || b.failed != nil {
 		return nil // already on a server, or given up on
