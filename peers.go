@@ -15,10 +15,9 @@ type Server struct {
 	// announced servers, or the key under which servers.yaml lists it.
 	ID       string
 	Nickname string
-	// LeaseSeed is the server's raw 20-byte Foolscap tubid (SHA-1 of its
-	// TLS certificate); lease secrets and mutable write enablers derive
-	// from it.
-	LeaseSeed [20]byte
+	// NodeID is the server's 20-byte Foolscap tub id: lease secrets and
+	// mutable write enablers derive from it.
+	NodeID NodeID
 	// PermutationSeed orders the server in each storage index's permuted
 	// list (Tahoe's permutation-seed-base32, decoded).
 	PermutationSeed []byte
@@ -31,6 +30,13 @@ type Server struct {
 	// outlives reconnections. May be nil.
 	Latency *Latency
 }
+
+// NodeID is a server's raw 20-byte Foolscap tub id, the SHA-1 of its TLS
+// certificate (Tahoe's nodeid): every server has one, whether it speaks
+// Foolscap or only HTTPS. Lease secrets and mutable write enablers derive
+// from it, and a server writes it into the mutable containers and leases
+// it keeps.
+type NodeID [20]byte
 
 // Peers is the client's view of the grid: the storage servers it can use
 // now. ServersFor returns them in Tahoe's permuted order for si, so that

@@ -32,7 +32,7 @@ func placeMutableShares(t *testing.T, g *testgrid.Grid, o tahoevec.GridObject) {
 		n := binary.BigEndian.Uint64(sh.Container[84:92])
 		data := sh.Container[header : header+n]
 		s := g.Servers[sh.ShNum%len(g.Servers)]
-		we := lafs.Secret(crypt.SSKWriteEnabler(w.WriteKey[:], s.LeaseSeed[:]))
+		we := lafs.Secret(crypt.SSKWriteEnabler(w.WriteKey[:], s.NodeID[:]))
 		tw := map[lafs.ShareNum]lafs.TestWriteVectors{lafs.ShareNum(sh.ShNum): {
 			Test:  []lafs.TestVector{{Offset: 0, Size: 1}},
 			Write: []lafs.WriteVector{{Offset: 0, Data: data}},

@@ -270,16 +270,15 @@ func PermuteServerHash(si, seed []byte) [20]byte {
 
 // LeaseSecrets derives the lease renew and cancel secrets a client
 // presents to one server for one storage index, from the client's lease
-// secret (private/secret) and the server's lease seed (its Foolscap
-// tubid): Tahoe's client_renewal_secret, file_renewal_secret and
+// secret (private/secret) and the server's node id: Tahoe's client_renewal_secret, file_renewal_secret and
 // bucket_renewal_secret chain, and the same for cancel secrets.
-func LeaseSecrets(leaseSecret []byte, si lafs.StorageIndex, serverSeed [20]byte) lafs.LeaseSecrets {
+func LeaseSecrets(leaseSecret []byte, si lafs.StorageIndex, server lafs.NodeID) lafs.LeaseSecrets {
 	cr := ClientRenewalSecret(leaseSecret)
 	cc := ClientCancelSecret(leaseSecret)
 	fr := FileRenewalSecret(cr[:], si[:])
 	fc := FileCancelSecret(cc[:], si[:])
 	return lafs.LeaseSecrets{
-		Renew:  lafs.Secret(BucketRenewalSecret(fr[:], serverSeed[:])),
-		Cancel: lafs.Secret(BucketCancelSecret(fc[:], serverSeed[:])),
+		Renew:  lafs.Secret(BucketRenewalSecret(fr[:], server[:])),
+		Cancel: lafs.Secret(BucketCancelSecret(fc[:], server[:])),
 	}
 }

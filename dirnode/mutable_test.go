@@ -38,7 +38,7 @@ func TestGridMutableDirsRetrieved(t *testing.T) {
 				n := binary.BigEndian.Uint64(container[84:92])
 				data := container[468 : 468+n]
 				s := g.Servers[i]
-				we := lafs.Secret(crypt.SSKWriteEnabler(w.WriteKey[:], s.LeaseSeed[:]))
+				we := lafs.Secret(crypt.SSKWriteEnabler(w.WriteKey[:], s.NodeID[:]))
 				tw := map[lafs.ShareNum]lafs.TestWriteVectors{lafs.ShareNum(sh): {
 					Test:  []lafs.TestVector{{Offset: 0, Size: 1}},
 					Write: []lafs.WriteVector{{Offset: 0, Data: data}},

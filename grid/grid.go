@@ -116,10 +116,10 @@ func (b *Broker) Add(id string, ann Announcement) error {
 	srv := &lafs.Server{ID: id, Nickname: ann.Nickname}
 	if m := furlTubID.FindStringSubmatch(ann.FURL); m != nil {
 		if seed, err := lafs.ParseBase32Len(m[1], 20); err == nil {
-			copy(srv.LeaseSeed[:], seed)
+			copy(srv.NodeID[:], seed)
 		}
 	}
-	if srv.LeaseSeed == ([20]byte{}) {
+	if srv.NodeID == (lafs.NodeID{}) {
 		return fmt.Errorf("server %s: announcement has no usable anonymous-storage-FURL to take its lease seed from", id)
 	}
 	srv.PermutationSeed = permutationSeed(id, ann.PermutationSeed)

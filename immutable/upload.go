@@ -516,7 +516,7 @@ func (u *uploader) bound(ctx context.Context) (context.Context, context.CancelFu
 }
 
 func (u *uploader) lease(s int) lafs.LeaseSecrets {
-	return crypt.LeaseSecrets(u.opt.LeaseSecret, u.si, u.cands[s].LeaseSeed)
+	return crypt.LeaseSecrets(u.opt.LeaseSecret, u.si, u.cands[s].NodeID)
 }
 
 // refuse marks a candidate as taking no new shares.

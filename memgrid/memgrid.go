@@ -38,10 +38,10 @@ func New(n int) *Grid {
 	g := &Grid{}
 	for i := range n {
 		seed := sha256.Sum256(fmt.Appendf(nil, "memgrid server %d", i))
-		var id [20]byte
+		var id lafs.NodeID
 		copy(id[:], seed[:])
 		b := mem.New()
-		s, err := storage.New(b, storage.Config{ServerID: id})
+		s, err := storage.New(b, storage.Config{NodeID: id})
 		if err != nil {
 			// storage.New fails only on a bad Config, and this one is
 			// fixed: a failure is a bug here.
@@ -52,7 +52,7 @@ func New(n int) *Grid {
 		g.servers = append(g.servers, &lafs.Server{
 			ID:              fmt.Sprintf("v0-memory-server-%02d", i),
 			Nickname:        fmt.Sprintf("memory-%d", i),
-			LeaseSeed:       id,
+			NodeID:          id,
 			PermutationSeed: seed[:],
 			Storage:         s,
 			Latency:         new(lafs.Latency),

@@ -29,7 +29,7 @@ func placeTahoeShares(t *testing.T, g *testgrid.Grid, f tahoeFile, shnums []int)
 	si := w.StorageIndex()
 	for i, sh := range shnums {
 		s := g.Servers[i]
-		we := lafs.Secret(crypt.SSKWriteEnabler(w.WriteKey[:], s.LeaseSeed[:]))
+		we := lafs.Secret(crypt.SSKWriteEnabler(w.WriteKey[:], s.NodeID[:]))
 		tw := map[lafs.ShareNum]lafs.TestWriteVectors{lafs.ShareNum(sh): {
 			Test:  []lafs.TestVector{{Offset: 0, Size: 1}},
 			Write: []lafs.WriteVector{{Offset: 0, Data: f.shares[sh]}},

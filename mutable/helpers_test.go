@@ -143,7 +143,7 @@ func poke(t *testing.T, g *testgrid.Grid, keys *Keys, server int, sh lafs.ShareN
 	t.Helper()
 	s := g.Servers[server]
 	tw := map[lafs.ShareNum]lafs.TestWriteVectors{sh: {Write: []lafs.WriteVector{{Offset: off, Data: b}}}}
-	res, err := s.Storage.ReadTestWrite(context.Background(), keys.StorageIndex, lafs.Secret(keys.WriteEnabler(s.LeaseSeed[:])), lafs.LeaseSecrets{}, tw, nil)
+	res, err := s.Storage.ReadTestWrite(context.Background(), keys.StorageIndex, keys.WriteEnabler(s.NodeID), lafs.LeaseSecrets{}, tw, nil)
 	if err != nil || !res.Success {
 		t.Fatalf("poke: %v %v", res.Success, err)
 	}

@@ -58,7 +58,7 @@ func (k *Keys) EncryptedPrivateKey() []byte {
 }
 
 // WriteEnabler is the secret that lets this writer modify the file's shares
-// on the server whose raw 20-byte id is serverID.
-func (k *Keys) WriteEnabler(serverID []byte) [32]byte {
-	return crypt.SSKWriteEnabler(k.WriteKey[:], serverID)
+// on the server with node id server.
+func (k *Keys) WriteEnabler(server lafs.NodeID) lafs.Secret {
+	return lafs.Secret(crypt.SSKWriteEnabler(k.WriteKey[:], server[:]))
 }

@@ -207,8 +207,8 @@ func (p *publisher) write(ctx context.Context, ws []slotWrite) (failed []slotWri
 		}
 		tw[w.shnum] = lafs.TestWriteVectors{Test: []lafs.TestVector{test}, Write: vecs, NewLength: &size}
 	}
-	we := lafs.Secret(p.keys.WriteEnabler(s.LeaseSeed[:]))
-	lease := crypt.LeaseSecrets(p.f.opts.LeaseSecret, p.f.si, s.LeaseSeed)
+	we := p.keys.WriteEnabler(s.NodeID)
+	lease := crypt.LeaseSecrets(p.f.opts.LeaseSecret, p.f.si, s.NodeID)
 	// A write much slower than the servers usually answer is given up
 	// on, and its shares placed elsewhere.
 	floor := queryLateMin

@@ -43,8 +43,8 @@ type Identity struct {
 	// TubID is Foolscap's tub ID: lower-case base32 of SHA-1 of the
 	// certificate's DER, 32 characters.
 	TubID string
-	// ServerID is the same SHA-1 as raw bytes (Tahoe's node.nodeid).
-	ServerID [20]byte
+	// NodeID is the same SHA-1 as raw bytes (Tahoe's node.nodeid).
+	NodeID lafs.NodeID
 	// SPKIHash pins the certificate in NURLs (nurl.SPKIHash): unpadded
 	// URL-safe base64 of SHA-256 of the DER SubjectPublicKeyInfo.
 	SPKIHash string
@@ -138,7 +138,7 @@ func newIdentity(cert tls.Certificate, sk ed25519.PrivateKey) (*Identity, error)
 		SigningKey: sk,
 		PublicKey:  sk.Public().(ed25519.PublicKey),
 	}
-	id.TubID, id.ServerID = TubID(cert.Leaf.Raw)
+	id.TubID, id.NodeID = TubID(cert.Leaf.Raw)
 	return id, nil
 }
 
@@ -223,7 +223,7 @@ func ParseNodePEM(data []byte) (tls.Certificate, error) {
 
 // TubID returns Foolscap's tub ID for a certificate's DER: the lower-case
 // base32 of its SHA-1 (32 characters), and that SHA-1.
-func TubID(certDER []byte) (string, [20]byte) {
+func TubID(certDER []byte) (string, lafs.NodeID) {
 	sum := sha1.Sum(certDER)
 	return lafs.Base32(sum[:]), sum
 }

@@ -149,7 +149,7 @@ func TestOldFoolscapPEM(t *testing.T) {
 		t.Fatal(err)
 	}
 	sum := sha1.Sum(der)
-	if id.ServerID != sum || id.TubID != lafs.Base32(sum[:]) {
+	if id.NodeID != sum || id.TubID != lafs.Base32(sum[:]) {
 		t.Errorf("tub ID %s", id.TubID)
 	}
 	// The file is used as it is: not rewritten, modes untouched.
@@ -221,7 +221,7 @@ func TestLoadOrCreateIdentity(t *testing.T) {
 		t.Errorf("tub ID %q", id.TubID)
 	}
 	sum := sha1.Sum(id.Cert.Raw)
-	if id.ServerID != sum || id.TubID != lafs.Base32(sum[:]) {
+	if id.NodeID != sum || id.TubID != lafs.Base32(sum[:]) {
 		t.Error("tub ID is not base32(SHA-1(cert DER))")
 	}
 	if id.TLSCert.Leaf != id.Cert || len(id.TLSCert.Certificate) != 1 {

@@ -138,7 +138,7 @@ func (n *Node) startStorage(ctx context.Context) error {
 		n.Log.Error("storage folder: a change in the journal could not be replayed", "err", p)
 	}
 	srv, err := storage.New(b, storage.Config{
-		ServerID:           n.Identity.ServerID,
+		NodeID:             n.Identity.NodeID,
 		ReservedSpace:      uint64(max(sc.ReservedSpace, 0)),
 		ReadOnly:           sc.ReadOnly,
 		ApplicationVersion: []byte(Version),

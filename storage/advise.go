@@ -48,7 +48,7 @@ func (s *Server) AddOrRenewLease(ctx context.Context, si lafs.StorageIndex, leas
 			case kindMutable:
 				var m *mshare
 				if m, err = s.openMutable(ctx, k); err == nil {
-					err = m.addOrRenewLease(ctx, lease, expirationFrom(now), s.cfg.ServerID, avail)
+					err = m.addOrRenewLease(ctx, lease, expirationFrom(now), s.cfg.NodeID, avail)
 				}
 			default:
 				continue

@@ -25,6 +25,6 @@ func TestConformanceDisk(t *testing.T) {
 				t.Errorf("closing the disk backend: %v", err)
 			}
 		})
-		return newTestServerOn(t, d, Config{ServerID: [20]byte{1, 2, 3}, AdvisoryDir: filepath.Join(dir, "corruption-advisories")})
+		return newTestServerOn(t, d, Config{NodeID: [20]byte{1, 2, 3}, AdvisoryDir: filepath.Join(dir, "corruption-advisories")})
 	})
 }

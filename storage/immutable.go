@@ -176,7 +176,7 @@ func (s *Server) startUpload(ctx context.Context, k backend.Key, secret []byte, 
 		key:       k,
 		secret:    bytes.Clone(secret),
 		size:      size,
-		lease:     newLease(OwnerUpload, lease, expirationFrom(now), [20]byte{}, true),
+		lease:     newLease(OwnerUpload, lease, expirationFrom(now), lafs.NodeID{}, true),
 		staged:    st,
 		lastWrite: now,
 	}
@@ -523,7 +523,7 @@ func (s *Server) addOrRenewImmutableLease(ctx context.Context, k backend.Key, ow
 	if h.NumLeases == math.MaxUint32 {
 		return fmt.Errorf("%w: %s has the most leases a container holds", lafs.ErrNotAllowed, shareName(kindImmutable, k))
 	}
-	l := newLease(owner, secrets, exp, [20]byte{}, h.hashed())
+	l := newLease(owner, secrets, exp, lafs.NodeID{}, h.hashed())
 	if err := s.b.WriteAt(ctx, k, l.AppendImmutable(nil), size); err != nil {
 		return s.backendErrf(err, "adding a lease to %s", shareName(kindImmutable, k))
 	}

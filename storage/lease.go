@@ -40,7 +40,7 @@ type Lease struct {
 	Expiration uint32
 	// NodeID is the id of the server that accepted the lease; only mutable
 	// containers record it.
-	NodeID [20]byte
+	NodeID lafs.NodeID
 }
 
 // HashLeaseSecret is how version 2 containers store a lease secret:
@@ -51,7 +51,7 @@ func HashLeaseSecret(s lafs.Secret) [32]byte {
 
 // newLease builds the lease record for the given secrets as a container of
 // the given schema stores it (hashed reports a version 2 container).
-func newLease(owner uint32, secrets lafs.LeaseSecrets, expiration uint32, nodeID [20]byte, hashed bool) Lease {
+func newLease(owner uint32, secrets lafs.LeaseSecrets, expiration uint32, nodeID lafs.NodeID, hashed bool) Lease {
 	l := Lease{Owner: owner, Expiration: expiration, NodeID: nodeID}
 	if hashed {
 		l.RenewSecret = HashLeaseSecret(secrets.Renew)

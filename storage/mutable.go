@@ -284,7 +284,7 @@ func (m *mshare) leaseAt(i int64) int64 {
 // whose renew secret matches (only ever extending it); else fill the first
 // empty slot; else append an extra lease if avail has room for it
 // (lafs.ErrNoSpace otherwise).
-func (m *mshare) addOrRenewLease(ctx context.Context, secrets lafs.LeaseSecrets, exp uint32, nodeID [20]byte, avail uint64) error {
+func (m *mshare) addOrRenewLease(ctx context.Context, secrets lafs.LeaseSecrets, exp uint32, nodeID lafs.NodeID, avail uint64) error {
 	slots := make([]byte, MutableLeaseSlots*MutableLeaseSize)
 	if err := m.s.readFullFrom(ctx, m.b(), kindMutable, m.k, slots, MutableHeaderSize); err != nil {
 		return err
@@ -342,7 +342,7 @@ func (m *mshare) addOrRenewLease(ctx context.Context, secrets lafs.LeaseSecrets,
 //     reading as empty;
 //  3. the read vectors are read from every existing share;
 //  4. only if every test passed, the writes are applied share by share: a
-//     missing share is created (with this write enabler and ServerID), the
+//     missing share is created (with this write enabler and NodeID), the
 //     writes land in order, a NewLength shorter than the data truncates it
 //     (a longer one is ignored, as in Tahoe), and a NewLength of 0 deletes
 //     the share (creating nothing if it is missing);
@@ -446,7 +446,7 @@ func (s *Server) ReadTestWrite(ctx context.Context, si lafs.StorageIndex, writeE
 		return lafs.ReadTestWriteResult{}, err
 	}
 	for _, m := range written {
-		if err := m.addOrRenewLease(ctx, lease, exp, s.cfg.ServerID, avail); err != nil {
+		if err := m.addOrRenewLease(ctx, lease, exp, s.cfg.NodeID, avail); err != nil {
 			if !errors.Is(err, lafs.ErrNoSpace) {
 				return lafs.ReadTestWriteResult{}, err
 			}
@@ -573,7 +573,7 @@ const draftLimit = 16 << 20
 
 // draftMutable starts a new mutable container in memory.
 func (s *Server) draftMutable(ctx context.Context, k backend.Key, we lafs.Secret) (*mshare, error) {
-	c := newMutableContainer(s.cfg.ServerID, we)
+	c := newMutableContainer(s.cfg.NodeID, we)
 	h, _ := ParseMutableHeader(c)
 	return &mshare{s: s, k: k, h: h, size: int64(len(c)), draft: &draft{b: c}}, nil
 }
@@ -603,7 +603,7 @@ func (s *Server) commitDraft(ctx context.Context, m *mshare) error {
 
 // createMutable writes a new, empty mutable container.
 func (s *Server) createMutable(ctx context.Context, k backend.Key, we lafs.Secret) (*mshare, error) {
-	c := newMutableContainer(s.cfg.ServerID, we)
+	c := newMutableContainer(s.cfg.NodeID, we)
 	st, err := s.b.Create(ctx, k, int64(len(c)))
 	if err != nil {
 		return nil, s.backendErrf(err, "creating %s", shareName(kindMutable, k))

@@ -87,7 +87,7 @@ func MutableVersion(head []byte) int {
 // MutableHeader is the first 100 bytes of a mutable container.
 type MutableHeader struct {
 	Version            int
-	WriteEnablerNodeID [20]byte
+	WriteEnablerNodeID lafs.NodeID
 	WriteEnabler       lafs.Secret
 	DataLength         uint64
 	ExtraLeaseOffset   uint64
@@ -145,7 +145,7 @@ func (h MutableHeader) check(fileSize int64) error {
 // newMutableContainer returns the bytes Tahoe writes for a new, empty
 // mutable container: the header, four empty lease slots and a zero extra
 // lease count.
-func newMutableContainer(nodeID [20]byte, we lafs.Secret) []byte {
+func newMutableContainer(nodeID lafs.NodeID, we lafs.Secret) []byte {
 	h := MutableHeader{Version: MutableV2, WriteEnablerNodeID: nodeID, WriteEnabler: we, ExtraLeaseOffset: MutableDataOffset}
 	b := h.Append(make([]byte, 0, MutableDataOffset+mutableExtraLeaseCountSz))
 	b = append(b, make([]byte, MutableLeaseSlots*MutableLeaseSize)...)

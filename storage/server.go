@@ -18,11 +18,11 @@ import (
 // Config configures a Server. The zero value is usable: no reserved
 // space, Tahoe's limits, the system clock and no logging.
 type Config struct {
-	// ServerID is the node's 20-byte Foolscap tubid. Tahoe writes it into
+	// NodeID is the node's 20-byte Foolscap tubid. Tahoe writes it into
 	// every mutable container (as the write enabler's nodeid) and every
 	// mutable lease, and clients derive lease secrets and write enablers
 	// from it.
-	ServerID [20]byte
+	NodeID lafs.NodeID
 	// ReservedSpace is kept free: immutable allocations and new leases
 	// may not eat into it (Tahoe's [storage]reserved_space).
 	ReservedSpace uint64

@@ -29,7 +29,7 @@ func newTestServer(t *testing.T, b *mem.Mem, cfg Config) *Server {
 
 func TestConformance(t *testing.T) {
 	storagetest.Run(t, func(t *testing.T) lafs.StorageServer {
-		return newTestServer(t, mem.New(), Config{ServerID: [20]byte{1, 2, 3}, AdvisoryDir: t.TempDir()})
+		return newTestServer(t, mem.New(), Config{NodeID: [20]byte{1, 2, 3}, AdvisoryDir: t.TempDir()})
 	})
 }
 
@@ -223,7 +223,7 @@ func TestMutableContainerBytes(t *testing.T) {
 	b := mem.New()
 	clk := &clock{time.Unix(1_700_000_000, 0)}
 	id := [20]byte{0xaa, 0xbb}
-	s := newTestServer(t, b, Config{Now: clk.now, ServerID: id})
+	s := newTestServer(t, b, Config{Now: clk.now, NodeID: id})
 	si, we := lafs.StorageIndex{1}, lafs.Secret{3}
 	rtw := func(tw lafs.TestWriteVectors, l lafs.LeaseSecrets) {
 		t.Helper()

@@ -93,7 +93,7 @@ func TestTahoeGridContainers(t *testing.T) {
 	servers := map[string]*Server{}
 	for name, id := range ids {
 		backends[name] = mem.New()
-		servers[name] = newTestServer(t, backends[name], Config{ServerID: id, Now: func() time.Time { return now }})
+		servers[name] = newTestServer(t, backends[name], Config{NodeID: id, Now: func() time.Time { return now }})
 	}
 
 	var nImm, nMut int
@@ -263,7 +263,7 @@ func TestStoredSharesV1(t *testing.T) {
 	ctx := context.Background()
 	now := time.Unix(1_900_000_000, 0)
 	b := mem.New()
-	srv := newTestServer(t, b, Config{ServerID: [20]byte{7}, Now: func() time.Time { return now }})
+	srv := newTestServer(t, b, Config{NodeID: [20]byte{7}, Now: func() time.Time { return now }})
 	newcomer := lafs.LeaseSecrets{Renew: lafs.Secret{3}, Cancel: lafs.Secret{4}}
 	exp := uint32(now.Add(LeaseDuration).Unix())
 

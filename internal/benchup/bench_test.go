@@ -35,7 +35,7 @@ func startServers(b *testing.B, n int) peers {
 		if err != nil {
 			b.Fatal(err)
 		}
-		s, _ := storage.New(be, storage.Config{ServerID: id.ServerID})
+		s, _ := storage.New(be, storage.Config{NodeID: id.NodeID})
 		ln, _ := net.Listen("tcp", "127.0.0.1:0")
 		h := storagehttp.Handler(s, []byte("swiss"))
 		srv := storagehttp.NewServer(h, id.TLSCert)
@@ -48,7 +48,7 @@ func startServers(b *testing.B, n int) peers {
 		}
 		seed := make([]byte, 32)
 		rand.Read(seed)
-		ps = append(ps, &lafs.Server{ID: id.LongNodeID(), LeaseSeed: id.ServerID, PermutationSeed: seed, Storage: c})
+		ps = append(ps, &lafs.Server{ID: id.LongNodeID(), NodeID: id.NodeID, PermutationSeed: seed, Storage: c})
 	}
 	return ps
 }
