@@ -39,6 +39,11 @@ var (
 // cancel secret, or a mutable file's write enabler.
 type Secret [32]byte
 
+// UploadSecret is the secret that a client uploading an immutable share
+// sends with each of its writes: only the holder may write, or abort, the
+// share it allocated. lafs's client makes 32 random bytes; Tahoe's, 20.
+type UploadSecret []byte
+
 // LeaseSecrets are the per-server secrets that renew or cancel a lease
 // (Tahoe's bucket renewal and cancel secrets).
 type LeaseSecrets struct {
@@ -124,15 +129,15 @@ type StorageServer interface {
 	// Shares already held complete are listed as AlreadyHave; shares with
 	// an upload in progress under another upload secret are left out. A
 	// repeated call with the same upload secret is idempotent.
-	AllocateBuckets(ctx context.Context, si StorageIndex, lease LeaseSecrets, uploadSecret []byte, shares []ShareNum, allocatedSize uint64) (AllocateResult, error)
+	AllocateBuckets(ctx context.Context, si StorageIndex, lease LeaseSecrets, uploadSecret UploadSecret, shares []ShareNum, allocatedSize uint64) (AllocateResult, error)
 	// WriteImmutable writes data at offset of a share being uploaded.
 	// Rewriting bytes with the same values is allowed; different values
 	// give ErrConflict. When the last byte arrives the share becomes
 	// visible, complete and durable. Implementations must not keep data
 	// after returning (callers reuse their buffers).
-	WriteImmutable(ctx context.Context, si StorageIndex, shnum ShareNum, uploadSecret []byte, offset uint64, data []byte) (WriteResult, error)
+	WriteImmutable(ctx context.Context, si StorageIndex, shnum ShareNum, uploadSecret UploadSecret, offset uint64, data []byte) (WriteResult, error)
 	// AbortImmutable drops an upload in progress and frees its space.
-	AbortImmutable(ctx context.Context, si StorageIndex, shnum ShareNum, uploadSecret []byte) error
+	AbortImmutable(ctx context.Context, si StorageIndex, shnum ShareNum, uploadSecret UploadSecret) error
 	// ReadImmutable returns up to length bytes of a complete share's data
 	// at offset: fewer at the end of the share, none past it.
 	ReadImmutable(ctx context.Context, si StorageIndex, shnum ShareNum, offset, length uint64) ([]byte, error)

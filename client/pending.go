@@ -96,7 +96,7 @@ func parsePending(b []byte) map[pendingKey][]byte {
 }
 
 // Started implements immutable.UploadRecorder.
-func (p *pendingUploads) Started(server string, si lafs.StorageIndex, sh lafs.ShareNum, secret []byte) {
+func (p *pendingUploads) Started(server string, si lafs.StorageIndex, sh lafs.ShareNum, secret lafs.UploadSecret) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.entries[pendingKey{server, si, sh}] = secret
@@ -104,7 +104,7 @@ func (p *pendingUploads) Started(server string, si lafs.StorageIndex, sh lafs.Sh
 }
 
 // Ended implements immutable.UploadRecorder.
-func (p *pendingUploads) Ended(server string, si lafs.StorageIndex, sh lafs.ShareNum, secret []byte) {
+func (p *pendingUploads) Ended(server string, si lafs.StorageIndex, sh lafs.ShareNum, secret lafs.UploadSecret) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	k := pendingKey{server, si, sh}

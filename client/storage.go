@@ -131,21 +131,21 @@ func (d *decorated) Version(ctx context.Context) (lafs.ServerVersion, error) {
 	return call(ctx, d, true, func(ctx context.Context) (lafs.ServerVersion, error) { return d.inner.Version(ctx) })
 }
 
-func (d *decorated) AllocateBuckets(ctx context.Context, si lafs.StorageIndex, lease lafs.LeaseSecrets, uploadSecret []byte, shares []lafs.ShareNum, size uint64) (lafs.AllocateResult, error) {
+func (d *decorated) AllocateBuckets(ctx context.Context, si lafs.StorageIndex, lease lafs.LeaseSecrets, uploadSecret lafs.UploadSecret, shares []lafs.ShareNum, size uint64) (lafs.AllocateResult, error) {
 	// Idempotent under the same upload secret.
 	return call(ctx, d, true, func(ctx context.Context) (lafs.AllocateResult, error) {
 		return d.inner.AllocateBuckets(ctx, si, lease, uploadSecret, shares, size)
 	})
 }
 
-func (d *decorated) WriteImmutable(ctx context.Context, si lafs.StorageIndex, sh lafs.ShareNum, uploadSecret []byte, off uint64, data []byte) (lafs.WriteResult, error) {
+func (d *decorated) WriteImmutable(ctx context.Context, si lafs.StorageIndex, sh lafs.ShareNum, uploadSecret lafs.UploadSecret, off uint64, data []byte) (lafs.WriteResult, error) {
 	// Rewriting the same bytes is allowed: idempotent.
 	return call(ctx, d, true, func(ctx context.Context) (lafs.WriteResult, error) {
 		return d.inner.WriteImmutable(ctx, si, sh, uploadSecret, off, data)
 	})
 }
 
-func (d *decorated) AbortImmutable(ctx context.Context, si lafs.StorageIndex, sh lafs.ShareNum, uploadSecret []byte) error {
+func (d *decorated) AbortImmutable(ctx context.Context, si lafs.StorageIndex, sh lafs.ShareNum, uploadSecret lafs.UploadSecret) error {
 	_, err := call(ctx, d, true, func(ctx context.Context) (none, error) {
 		return none{}, d.inner.AbortImmutable(ctx, si, sh, uploadSecret)
 	})

@@ -469,7 +469,7 @@ type recorder struct {
 	open    map[string][]byte
 }
 
-func (r *recorder) Started(server string, si lafs.StorageIndex, sh lafs.ShareNum, secret []byte) {
+func (r *recorder) Started(server string, si lafs.StorageIndex, sh lafs.ShareNum, secret lafs.UploadSecret) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.open == nil {
@@ -479,7 +479,7 @@ func (r *recorder) Started(server string, si lafs.StorageIndex, sh lafs.ShareNum
 	r.open[fmt.Sprint(server, si, sh)] = secret
 }
 
-func (r *recorder) Ended(server string, si lafs.StorageIndex, sh lafs.ShareNum, secret []byte) {
+func (r *recorder) Ended(server string, si lafs.StorageIndex, sh lafs.ShareNum, secret lafs.UploadSecret) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	delete(r.open, fmt.Sprint(server, si, sh))

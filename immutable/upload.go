@@ -55,11 +55,11 @@ type UploadOptions struct {
 type UploadRecorder interface {
 	// Started records that share sh of si is being uploaded to the
 	// server under secret.
-	Started(server string, si lafs.StorageIndex, sh lafs.ShareNum, secret []byte)
+	Started(server string, si lafs.StorageIndex, sh lafs.ShareNum, secret lafs.UploadSecret)
 	// Ended says that the upload of share sh of si to the server under
 	// secret is complete or aborted (another upload's record of the same
 	// share, under another secret, stays).
-	Ended(server string, si lafs.StorageIndex, sh lafs.ShareNum, secret []byte)
+	Ended(server string, si lafs.StorageIndex, sh lafs.ShareNum, secret lafs.UploadSecret)
 }
 
 // UploadResult describes a finished upload.
@@ -192,7 +192,7 @@ func (up *Uploader) upload(ctx context.Context, r io.ReaderAt, size int64, opt U
 type bucket struct {
 	server  *lafs.Server
 	shnum   lafs.ShareNum
-	secret  []byte
+	secret  lafs.UploadSecret
 	failed  error
 	pending []byte // a small write held back to go out with the next
 	pendOff uint64
@@ -225,12 +225,12 @@ type uploader struct {
 	params lafs.Params
 	cands  []*lafs.Server
 
-	secrets  [][]byte        // each candidate's upload secret
-	readOnly map[int]bool    // candidates that take no new shares
-	problems []string        // why, per candidate
-	existing map[int][]int   // shares each candidate is known to hold
-	blocked  map[[2]int]bool // {candidate, share}: neither taken nor held there
-	waited   bool            // for shares under way elsewhere, once
+	secrets  []lafs.UploadSecret // each candidate's upload secret
+	readOnly map[int]bool        // candidates that take no new shares
+	problems []string            // why, per candidate
+	existing map[int][]int       // shares each candidate is known to hold
+	blocked  map[[2]int]bool     // {candidate, share}: neither taken nor held there
+	waited   bool                // for shares under way elsewhere, once
 
 	mu      sync.Mutex
 	buckets map[int]*bucket      // share -> bucket being written
@@ -252,7 +252,7 @@ func newUploader(si lafs.StorageIndex, plan Plan, opt UploadOptions, p lafs.Para
 		opt.BusyWait = 10 * time.Second
 	}
 	u := &uploader{si: si, plan: plan, opt: opt, params: p, cands: cands,
-		secrets: make([][]byte, len(cands)), readOnly: map[int]bool{}, problems: make([]string, len(cands)),
+		secrets: make([]lafs.UploadSecret, len(cands)), readOnly: map[int]bool{}, problems: make([]string, len(cands)),
 		existing: map[int][]int{}, blocked: map[[2]int]bool{},
 		buckets: map[int]*bucket{}, exist: map[int]*lafs.Server{}}
 	shareSize := plan.Layout.ShareSize()

@@ -21,7 +21,7 @@ import (
 // appended when the last byte arrives.
 type upload struct {
 	key    backend.Key
-	secret []byte
+	secret lafs.UploadSecret
 	size   uint64
 	lease  Lease // as the container will store it (v2: hashed)
 
@@ -58,7 +58,7 @@ const maxAllocation = math.MaxInt64 - ImmutableHeaderSize - ImmutableLeaseSize
 // Tahoe's code leaves an in-progress share out even for the same upload
 // secret; the protocol specification (and lafs) lists it, so that a retry
 // after a lost response sees the same answer.
-func (s *Server) AllocateBuckets(ctx context.Context, si lafs.StorageIndex, lease lafs.LeaseSecrets, uploadSecret []byte, shares []lafs.ShareNum, allocatedSize uint64) (lafs.AllocateResult, error) {
+func (s *Server) AllocateBuckets(ctx context.Context, si lafs.StorageIndex, lease lafs.LeaseSecrets, uploadSecret lafs.UploadSecret, shares []lafs.ShareNum, allocatedSize uint64) (lafs.AllocateResult, error) {
 	if err := ctx.Err(); err != nil {
 		return lafs.AllocateResult{}, err
 	}
@@ -143,7 +143,7 @@ func (s *Server) AllocateBuckets(ctx context.Context, si lafs.StorageIndex, leas
 
 // startUpload promises size bytes of avail to a new upload and stages its
 // container. It reports false, without error, when there is no room.
-func (s *Server) startUpload(ctx context.Context, k backend.Key, secret []byte, size uint64, lease lafs.LeaseSecrets, now time.Time, avail uint64) (bool, error) {
+func (s *Server) startUpload(ctx context.Context, k backend.Key, secret lafs.UploadSecret, size uint64, lease lafs.LeaseSecrets, now time.Time, avail uint64) (bool, error) {
 	s.mu.Lock()
 	if s.promised > avail || avail-s.promised < size {
 		s.mu.Unlock()
@@ -192,7 +192,7 @@ func (s *Server) startUpload(ctx context.Context, k backend.Key, secret []byte, 
 // findUpload returns the upload in progress for a share, checking the
 // secret as the HTTP server does: ErrUnauthorized for another secret,
 // ErrNotExist when there is no upload.
-func (s *Server) findUpload(si lafs.StorageIndex, sh lafs.ShareNum, secret []byte) (*upload, error) {
+func (s *Server) findUpload(si lafs.StorageIndex, sh lafs.ShareNum, secret lafs.UploadSecret) (*upload, error) {
 	k := backend.Key{SI: si, Share: sh}
 	s.mu.Lock()
 	u := s.uploads[k]
@@ -258,7 +258,7 @@ func (s *Server) expireUploads() {
 // the allocated size is ErrRange. When the backend runs out of space the
 // upload is aborted, leaving no partial share, and the error is
 // lafs.ErrNoSpace.
-func (s *Server) WriteImmutable(ctx context.Context, si lafs.StorageIndex, shnum lafs.ShareNum, uploadSecret []byte, offset uint64, data []byte) (lafs.WriteResult, error) {
+func (s *Server) WriteImmutable(ctx context.Context, si lafs.StorageIndex, shnum lafs.ShareNum, uploadSecret lafs.UploadSecret, offset uint64, data []byte) (lafs.WriteResult, error) {
 	if err := ctx.Err(); err != nil {
 		return lafs.WriteResult{}, err
 	}
@@ -385,7 +385,7 @@ func (s *Server) finishUpload(ctx context.Context, u *upload) error {
 // AbortImmutable implements lafs.StorageServer as the HTTP server does:
 // ErrUnauthorized for another upload's secret; with no upload in
 // progress, ErrNotAllowed if the share is complete, else ErrNotExist.
-func (s *Server) AbortImmutable(ctx context.Context, si lafs.StorageIndex, shnum lafs.ShareNum, uploadSecret []byte) error {
+func (s *Server) AbortImmutable(ctx context.Context, si lafs.StorageIndex, shnum lafs.ShareNum, uploadSecret lafs.UploadSecret) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}

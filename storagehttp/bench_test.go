@@ -42,11 +42,11 @@ func (s *swapServer) get() lafs.StorageServer {
 	return s.StorageServer
 }
 
-func (s *swapServer) AllocateBuckets(ctx context.Context, si lafs.StorageIndex, l lafs.LeaseSecrets, up []byte, sh []lafs.ShareNum, n uint64) (lafs.AllocateResult, error) {
+func (s *swapServer) AllocateBuckets(ctx context.Context, si lafs.StorageIndex, l lafs.LeaseSecrets, up lafs.UploadSecret, sh []lafs.ShareNum, n uint64) (lafs.AllocateResult, error) {
 	return s.get().AllocateBuckets(ctx, si, l, up, sh, n)
 }
 
-func (s *swapServer) WriteImmutable(ctx context.Context, si lafs.StorageIndex, sh lafs.ShareNum, up []byte, off uint64, d []byte) (lafs.WriteResult, error) {
+func (s *swapServer) WriteImmutable(ctx context.Context, si lafs.StorageIndex, sh lafs.ShareNum, up lafs.UploadSecret, off uint64, d []byte) (lafs.WriteResult, error) {
 	return s.get().WriteImmutable(ctx, si, sh, up, off, d)
 }
 

@@ -278,7 +278,7 @@ func (c *Client) Version(ctx context.Context) (v lafs.ServerVersion, err error) 
 }
 
 // AllocateBuckets implements lafs.StorageServer.
-func (c *Client) AllocateBuckets(ctx context.Context, si lafs.StorageIndex, lease lafs.LeaseSecrets, uploadSecret []byte, shares []lafs.ShareNum, allocatedSize uint64) (res lafs.AllocateResult, err error) {
+func (c *Client) AllocateBuckets(ctx context.Context, si lafs.StorageIndex, lease lafs.LeaseSecrets, uploadSecret lafs.UploadSecret, shares []lafs.ShareNum, allocatedSize uint64) (res lafs.AllocateResult, err error) {
 	q := request{
 		method:     http.MethodPost,
 		path:       immPath(si),
@@ -295,7 +295,7 @@ func (c *Client) AllocateBuckets(ctx context.Context, si lafs.StorageIndex, leas
 // nothing, since no Content-Range can say "no bytes" (Tahoe's client would
 // send "bytes 5-4/*", which its server refuses with 416), and answers a
 // WriteResult that is not Done.
-func (c *Client) WriteImmutable(ctx context.Context, si lafs.StorageIndex, shnum lafs.ShareNum, uploadSecret []byte, offset uint64, data []byte) (res lafs.WriteResult, err error) {
+func (c *Client) WriteImmutable(ctx context.Context, si lafs.StorageIndex, shnum lafs.ShareNum, uploadSecret lafs.UploadSecret, offset uint64, data []byte) (res lafs.WriteResult, err error) {
 	if len(data) == 0 {
 		return lafs.WriteResult{}, nil
 	}
@@ -314,7 +314,7 @@ func (c *Client) WriteImmutable(ctx context.Context, si lafs.StorageIndex, shnum
 }
 
 // AbortImmutable implements lafs.StorageServer.
-func (c *Client) AbortImmutable(ctx context.Context, si lafs.StorageIndex, shnum lafs.ShareNum, uploadSecret []byte) error {
+func (c *Client) AbortImmutable(ctx context.Context, si lafs.StorageIndex, shnum lafs.ShareNum, uploadSecret lafs.UploadSecret) error {
 	_, err := c.call(ctx, request{
 		method:  http.MethodPut,
 		path:    immPath(si, shareSeg(shnum), "abort"),

@@ -123,21 +123,21 @@ func (f *fakeServer) Version(ctx context.Context) (lafs.ServerVersion, error) {
 	return f.version(ctx)
 }
 
-func (f *fakeServer) AllocateBuckets(ctx context.Context, si lafs.StorageIndex, lease lafs.LeaseSecrets, upload []byte, shares []lafs.ShareNum, size uint64) (lafs.AllocateResult, error) {
+func (f *fakeServer) AllocateBuckets(ctx context.Context, si lafs.StorageIndex, lease lafs.LeaseSecrets, upload lafs.UploadSecret, shares []lafs.ShareNum, size uint64) (lafs.AllocateResult, error) {
 	if f.allocate == nil {
 		return lafs.AllocateResult{}, errUnimplemented
 	}
 	return f.allocate(ctx, si, lease, upload, shares, size)
 }
 
-func (f *fakeServer) WriteImmutable(ctx context.Context, si lafs.StorageIndex, shnum lafs.ShareNum, upload []byte, offset uint64, data []byte) (lafs.WriteResult, error) {
+func (f *fakeServer) WriteImmutable(ctx context.Context, si lafs.StorageIndex, shnum lafs.ShareNum, upload lafs.UploadSecret, offset uint64, data []byte) (lafs.WriteResult, error) {
 	if f.write == nil {
 		return lafs.WriteResult{}, errUnimplemented
 	}
 	return f.write(ctx, si, shnum, upload, offset, data)
 }
 
-func (f *fakeServer) AbortImmutable(ctx context.Context, si lafs.StorageIndex, shnum lafs.ShareNum, upload []byte) error {
+func (f *fakeServer) AbortImmutable(ctx context.Context, si lafs.StorageIndex, shnum lafs.ShareNum, upload lafs.UploadSecret) error {
 	if f.abort == nil {
 		return errUnimplemented
 	}

@@ -135,7 +135,7 @@ func (s *faulty) Version(ctx context.Context) (lafs.ServerVersion, error) {
 	return s.StorageServer.Version(ctx)
 }
 
-func (s *faulty) AllocateBuckets(ctx context.Context, si lafs.StorageIndex, l lafs.LeaseSecrets, up []byte, sh []lafs.ShareNum, size uint64) (lafs.AllocateResult, error) {
+func (s *faulty) AllocateBuckets(ctx context.Context, si lafs.StorageIndex, l lafs.LeaseSecrets, up lafs.UploadSecret, sh []lafs.ShareNum, size uint64) (lafs.AllocateResult, error) {
 	if err := s.check(ctx); err != nil {
 		return lafs.AllocateResult{}, err
 	}
@@ -145,7 +145,7 @@ func (s *faulty) AllocateBuckets(ctx context.Context, si lafs.StorageIndex, l la
 	return s.StorageServer.AllocateBuckets(ctx, si, l, up, sh, size)
 }
 
-func (s *faulty) WriteImmutable(ctx context.Context, si lafs.StorageIndex, sh lafs.ShareNum, up []byte, off uint64, data []byte) (lafs.WriteResult, error) {
+func (s *faulty) WriteImmutable(ctx context.Context, si lafs.StorageIndex, sh lafs.ShareNum, up lafs.UploadSecret, off uint64, data []byte) (lafs.WriteResult, error) {
 	if err := s.check(ctx); err != nil {
 		return lafs.WriteResult{}, err
 	}
@@ -250,7 +250,7 @@ func (g *Grid) FlipShare(t testing.TB, si lafs.StorageIndex, sh lafs.ShareNum, m
 	return n
 }
 
-func (s *faulty) AbortImmutable(ctx context.Context, si lafs.StorageIndex, sh lafs.ShareNum, up []byte) error {
+func (s *faulty) AbortImmutable(ctx context.Context, si lafs.StorageIndex, sh lafs.ShareNum, up lafs.UploadSecret) error {
 	if err := s.check(ctx); err != nil {
 		return err
 	}
