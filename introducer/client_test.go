@@ -3,7 +3,6 @@ package introducer
 import (
 	"context"
 	"errors"
-	"net/http"
 	"runtime"
 	"strings"
 	"testing"
@@ -84,63 +83,6 @@ func TestClientSeqnums(t *testing.T) {
 	waitFor(t, "seqnum 5", 5*time.Second, func() bool { return rec.seqnum(server.id()) == 5 })
 	if n := rec.count(); n != 3 {
 		t.Errorf("%d deliveries, want 3 (1, 2, 5)", n)
-	}
-}
-
-// TestMaliciousIntroducer has an introducer relay forged, tampered and
-// replayed announcements: the client takes only the genuine newest one.
-func TestMaliciousIntroducer(t *testing.T) {
-	x, y, z, w := newNode("x"), newNode("y"), newNode("z"), newNode("w")
-	x1, x2 := x.storageAnn(t, 1), x.storageAnn(t, 2)
-	tampered := y.storageAnn(t, 1)
-	tampered.Msg = []byte(strings.Replace(string(tampered.Msg), `"y"`, `"evil"`, 1))
-	swapped := z.storageAnn(t, 1)
-	swapped.Key = y.id() // z's message and signature, claimed as y's
-	forgedSig := y.storageAnn(t, 9)
-	forgedSig.Sig = "v0-" + strings.Repeat("a", 103)
-	other, _ := Sign(NewAnnouncement("other", "w", "v", 1), w.key)
-	anns := []wireSigned{toWire(x2), toWire(tampered), toWire(swapped), toWire(forgedSig), toWire(other), toWire(x1), toWire(Signed{Msg: x2.Msg, Sig: forgedSig.Sig, Key: x2.Key})}
-	answer := mustCBOR(t, pollResponse{Version: 7, Instance: []byte("evil"), Announcements: anns})
-
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET "+pathAnnouncements, func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Query().Has("after") {
-			time.Sleep(50 * time.Millisecond)
-		}
-		writeCBOR(w, 200, answer)
-	})
-	ti := serveHandler(t, mux)
-	rec := newRecorder()
-	c := newTestClient(t, ti.NURL(), OnAnnouncement(rec.fn))
-	waitFor(t, "a poll", 5*time.Second, func() bool { return c.Status().Rejected >= 4 })
-	time.Sleep(200 * time.Millisecond) // a few more polls
-	if n := rec.count(); n != 1 || rec.seqnum(x.id()) != 2 {
-		t.Errorf("deliveries %d: %+v", n, rec.got)
-	}
-	st := c.Status()
-	if st.Servers != 1 || st.Rejected%4 != 0 || !st.Connected {
-		t.Errorf("status: %+v", st)
-	}
-}
-
-func TestWrongSwissnum(t *testing.T) {
-	ti := startIntro(t)
-	nurl := strings.Replace(ti.NURL(), ti.swissnum, "wrong", 1)
-	c := newTestClient(t, nurl)
-	waitFor(t, "an error", 5*time.Second, func() bool { return c.Status().LastError != nil })
-	st := c.Status()
-	if !errors.Is(st.LastError, ErrUnauthorized) || st.Connected {
-		t.Errorf("status: %+v", st)
-	}
-	var se *StatusError
-	if !errors.As(st.LastError, &se) || se.Code != 401 || !strings.Contains(st.Summary(), "401") {
-		t.Errorf("error: %v; summary %q", st.LastError, st.Summary())
-	}
-	// Publishing waits for a connection; nothing reaches the introducer.
-	c.Publish(newNode("n").storageAnn(t, 1))
-	time.Sleep(100 * time.Millisecond)
-	if n := len(ti.Server.Status().Announcements); n != 0 {
-		t.Errorf("%d announcements", n)
 	}
 }
 
@@ -320,8 +262,16 @@ func TestClientClose(t *testing.T) {
 }
 
 // clientGoroutinesGone reports whether no goroutine runs a Client's code.
+// A goroutine that Close waited for may still be returning (its deferred
+// WaitGroup.Done has run): it gets a few milliseconds to do so.
 func clientGoroutinesGone() bool {
 	buf := make([]byte, 1<<20)
-	n := runtime.Stack(buf, true)
-	return !strings.Contains(string(buf[:n]), "introducer.(*Client)")
+	for range 100 {
+		n := runtime.Stack(buf, true)
+		if !strings.Contains(string(buf[:n]), "introducer.(*Client)") {
+			return true
+		}
+		time.Sleep(time.Millisecond)
+	}
+	return false
 }

@@ -2,6 +2,7 @@ package introducer
 
 import (
 	"bytes"
+	"context"
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
@@ -64,7 +65,9 @@ func testCert(t testing.TB, name string) tls.Certificate {
 func quietLog() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
 // testIntro is an introducer served over real TLS on 127.0.0.1, which can
-// be stopped and started again on the same address.
+// be stopped and started again on the same address. A memory one
+// (newMemIntro) is served over TLS on in-memory connections instead, for
+// tests in a synctest bubble; its clients dial with ti.dial.
 type testIntro struct {
 	t        testing.TB
 	Server   *Server
@@ -72,8 +75,10 @@ type testIntro struct {
 	cert     tls.Certificate
 	swissnum string
 	addr     string
+	mem      bool
 	mu       sync.Mutex
 	hs       *http.Server
+	ln       *memListener // a memory introducer's listener while started
 }
 
 // startIntro starts an introducer with its own certificate.
@@ -93,22 +98,33 @@ func newIntro(t testing.TB, certName, swissnum string, opts ...ServerOption) *te
 	}
 	addr := ln.Addr().String()
 	ln.Close()
+	return makeIntro(t, certName, swissnum, addr, false, opts)
+}
+
+// newMemIntro makes a memory introducer without starting it. Call it in
+// the synctest bubble of the test.
+func newMemIntro(t testing.TB, certName, swissnum string, opts ...ServerOption) *testIntro {
+	t.Helper()
+	return makeIntro(t, certName, swissnum, certName+".mem:1", true, opts)
+}
+
+// startMemIntro starts a memory introducer with its own certificate.
+func startMemIntro(t testing.TB, opts ...ServerOption) *testIntro {
+	t.Helper()
+	ti := newMemIntro(t, "intro", "swiss-mem", opts...)
+	ti.start()
+	return ti
+}
+
+func makeIntro(t testing.TB, certName, swissnum, addr string, mem bool, opts []ServerOption) *testIntro {
+	t.Helper()
 	opts = append([]ServerOption{WithServerLogger(quietLog())}, opts...)
 	srv := NewServer([]byte(swissnum), opts...)
-	ti := &testIntro{t: t, Server: srv, handler: srv.Handler(), cert: testCert(t, certName), swissnum: swissnum, addr: addr}
+	ti := &testIntro{t: t, Server: srv, handler: srv.Handler(), cert: testCert(t, certName), swissnum: swissnum, addr: addr, mem: mem}
 	t.Cleanup(func() {
 		ti.stop()
 		srv.Close()
 	})
-	return ti
-}
-
-// serve serves h instead of the introducer (a malicious one, say).
-func serveHandler(t testing.TB, h http.Handler) *testIntro {
-	t.Helper()
-	ti := newIntro(t, "intro", "swiss")
-	ti.handler = h
-	ti.start()
 	return ti
 }
 
@@ -118,19 +134,30 @@ func (ti *testIntro) start() {
 	defer ti.mu.Unlock()
 	var ln net.Listener
 	var err error
-	for range 50 { // the port may linger for a moment after a stop
-		if ln, err = net.Listen("tcp", ti.addr); err == nil {
-			break
+	if ti.mem {
+		ti.ln = newMemListener(ti.addr)
+		ln = ti.ln
+	}
+	for i := 0; ln == nil && i < 50; i++ { // the port may linger for a moment after a stop
+		if ln, err = net.Listen("tcp", ti.addr); err != nil {
+			time.Sleep(20 * time.Millisecond)
 		}
-		time.Sleep(20 * time.Millisecond)
 	}
 	if err != nil {
 		ti.t.Fatal(err)
 	}
+	conf := nurl.ServerTLSConfig(ti.cert)
+	if ti.mem {
+		// A net.Pipe has no buffer, and a TLS 1.3 server writes its
+		// session tickets while the client writes its Finished: both
+		// would wait for ever. So a memory introducer gives no tickets
+		// (and its clients make a full handshake every time).
+		conf.SessionTicketsDisabled = true
+	}
 	// As node serves it: HTTP/1.1 only, no write timeout.
 	hs := &http.Server{
 		Handler:      ti.handler,
-		TLSConfig:    nurl.ServerTLSConfig(ti.cert),
+		TLSConfig:    conf,
 		TLSNextProto: map[string]func(*http.Server, *tls.Conn, http.Handler){},
 		ErrorLog:     log.New(io.Discard, "", 0),
 	}
@@ -145,6 +172,19 @@ func (ti *testIntro) stop() {
 		ti.hs.Close()
 		ti.hs = nil
 	}
+	ti.ln = nil
+}
+
+// dial connects to a memory introducer, as WithDialContext wants; it is
+// refused while the introducer is stopped.
+func (ti *testIntro) dial(ctx context.Context, network, addr string) (net.Conn, error) {
+	ti.mu.Lock()
+	ln := ti.ln
+	ti.mu.Unlock()
+	if ln == nil || addr != ti.addr {
+		return nil, refused(addr)
+	}
+	return ln.connect(ctx)
 }
 
 // spkiHash is the pin of cert.
@@ -171,6 +211,12 @@ func (ti *testIntro) httpClient(t testing.TB) *http.Client {
 	}
 	tr := &http.Transport{TLSClientConfig: conf}
 	t.Cleanup(tr.CloseIdleConnections)
+	if ti.mem {
+		// No timeout: the bubble's fake clock may pass minutes, and a
+		// request that never ends is a deadlock the bubble reports.
+		tr.DialContext = ti.dial
+		return &http.Client{Transport: tr}
+	}
 	return &http.Client{Transport: tr, Timeout: 20 * time.Second}
 }
 

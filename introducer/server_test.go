@@ -161,59 +161,6 @@ func TestServerVersion(t *testing.T) {
 	}
 }
 
-func TestServerLongPoll(t *testing.T) {
-	ti := startIntro(t)
-	p0, d := ti.pollRaw(t, "service=storage")
-	if len(p0.Announcements) != 0 || d > 2*time.Second {
-		t.Fatalf("first poll: %+v in %v", p0, d)
-	}
-	// The same version: the poll waits the time asked, then answers the
-	// same version.
-	after := strconv.FormatUint(p0.Version, 10)
-	p1, d := ti.pollRaw(t, "service=storage&wait=0.3&after="+after)
-	if p1.Version != p0.Version || d < 300*time.Millisecond {
-		t.Errorf("waited %v for version %d (was %d)", d, p1.Version, p0.Version)
-	}
-	// A publish wakes a waiting poll at once.
-	n := newNode("n")
-	go func() {
-		time.Sleep(200 * time.Millisecond)
-		ti.publishRaw(t, n.storageAnn(t, 1))
-	}()
-	p2, d := ti.pollRaw(t, "service=storage&wait=20&after="+after)
-	if p2.Version == p0.Version || len(p2.Announcements) != 1 || d > 5*time.Second {
-		t.Errorf("poll after publish: version %d, %d announcements, in %v", p2.Version, len(p2.Announcements), d)
-	}
-	// A publish for another service does not answer a storage poll.
-	after = strconv.FormatUint(p2.Version, 10)
-	go func() {
-		time.Sleep(100 * time.Millisecond)
-		s, _ := Sign(NewAnnouncement("other", "n", "v", 1), n.key)
-		ti.publishRaw(t, s)
-	}()
-	p3, d := ti.pollRaw(t, "service=storage&wait=0.5&after="+after)
-	if p3.Version != p2.Version || d < 500*time.Millisecond {
-		t.Errorf("storage poll answered %v after another service changed", d)
-	}
-	// A different (say, stale) after answers at once.
-	p4, d := ti.pollRaw(t, "service=storage&wait=20&after=12345")
-	if p4.Version != p2.Version || d > 2*time.Second {
-		t.Errorf("stale after: version %d in %v", p4.Version, d)
-	}
-	// A wait beyond the maximum is cut to it; without after there is no wait.
-	if _, d := ti.pollRaw(t, "service=storage&wait=100"); d > 2*time.Second {
-		t.Errorf("poll without after waited %v", d)
-	}
-}
-
-func TestServerMaxWait(t *testing.T) {
-	ti := startIntro(t, WithMaxWait(200*time.Millisecond))
-	p, _ := ti.pollRaw(t, "service=storage")
-	if _, d := ti.pollRaw(t, "service=storage&wait=60&after="+strconv.FormatUint(p.Version, 10)); d > 5*time.Second {
-		t.Errorf("wait not bounded: %v", d)
-	}
-}
-
 func TestServerStatusEndpoint(t *testing.T) {
 	ti := startIntro(t)
 	n := newNode("n1")
