@@ -99,9 +99,6 @@ func (c clock) to(d time.Duration) {
 	synctest.Wait()
 }
 
-// at is the moment d after t0.
-func (c clock) at(d time.Duration) time.Time { return c.t0.Add(d) }
-
 // secs writes a duration as seconds: "211.1s".
 func secs(d time.Duration) string { return strconv.FormatFloat(d.Seconds(), 'f', -1, 64) + "s" }
 

@@ -172,8 +172,8 @@ type wireSigned struct {
 	Key string
 }
 
-func toWire(s Signed) wireSigned    { return wireSigned{Msg: s.Msg, Sig: s.Sig, Key: s.Key} }
-func (s wireSigned) signed() Signed { return Signed{Msg: s.Msg, Sig: s.Sig, Key: s.Key} }
+func toWire(s Signed) wireSigned    { return wireSigned(s) }
+func (s wireSigned) signed() Signed { return Signed(s) }
 
 func (s wireSigned) encode(w *cbor.Writer) {
 	w.Array(3)

@@ -84,7 +84,7 @@ func TestClientSendsWhatTahoeSends(t *testing.T) {
 	ctx := t.Context()
 	lease := lafs.LeaseSecrets{Renew: lafs.Secret{1}, Cancel: lafs.Secret{2}}
 	auth := swissnumAuth([]byte(testSwissnum))
-	b64 := func(b []byte) string { return strings.TrimSpace(fmt.Sprintf("%s", encodeB64(b))) }
+	b64 := func(b []byte) string { return strings.TrimSpace(encodeB64(b)) }
 	leaseHdrs := []string{"lease-renew-secret " + b64(lease.Renew[:]), "lease-cancel-secret " + b64(lease.Cancel[:])}
 
 	check := func(method, path string, secrets []string, extra map[string]string, body []byte) {
