@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -21,6 +20,7 @@ import (
 
 	"github.com/lafs/lafs"
 	"github.com/lafs/lafs/backend/disk"
+	"github.com/lafs/lafs/internal/testutil"
 	"github.com/lafs/lafs/storage"
 )
 
@@ -136,43 +136,6 @@ var (
 	rtwSecrets      = []string{"lease", "write-enabler"}
 )
 
-func sendRaw(t *testing.T, c net.Conn, s string) {
-	t.Helper()
-	if _, err := io.WriteString(c, s); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// readAnswer reads one response, waiting at most wait.
-func readAnswer(t *testing.T, c net.Conn, br *bufio.Reader, wait time.Duration) (*http.Response, string) {
-	t.Helper()
-	c.SetReadDeadline(time.Now().Add(wait))
-	resp, err := http.ReadResponse(br, nil)
-	if err != nil {
-		t.Fatalf("no answer within %v: %v", wait, err)
-	}
-	b, err := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if err != nil {
-		t.Fatalf("reading the answer: %v", err)
-	}
-	return resp, string(b)
-}
-
-// wantClosed checks that the server closes c within wait.
-func wantClosed(t *testing.T, c net.Conn, br *bufio.Reader, wait time.Duration) {
-	t.Helper()
-	c.SetReadDeadline(time.Now().Add(wait))
-	n, err := io.Copy(io.Discard, br)
-	var ne net.Error
-	if errors.As(err, &ne) && ne.Timeout() {
-		t.Fatalf("the server kept the connection open for %v after answering", wait)
-	}
-	if n > 0 {
-		t.Errorf("%d more bytes after the answer", n)
-	}
-}
-
 func (b *bodyServer) healthy() {
 	b.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -251,9 +214,9 @@ func TestStalledBodyIsCut(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
 			conn, br := b.dial()
-			sendRaw(t, conn, c.req)
+			testutil.SendRaw(t, conn, c.req)
 			start := time.Now()
-			resp, body := readAnswer(t, conn, br, idle+10*time.Second)
+			resp, body := testutil.ReadAnswer(t, conn, br, idle+10*time.Second)
 			took := time.Since(start)
 			if resp.StatusCode != c.code {
 				t.Errorf("status %s, want %d; %q", resp.Status, c.code, body)
@@ -264,7 +227,7 @@ func TestStalledBodyIsCut(t *testing.T) {
 			if !resp.Close {
 				t.Errorf("answer without Connection: close")
 			}
-			wantClosed(t, conn, br, idle+10*time.Second)
+			testutil.WantClosed(t, conn, br, idle+10*time.Second)
 		})
 	}
 	t.Cleanup(func() {
@@ -314,15 +277,15 @@ func TestBrokenBodyIs400(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
 			conn, br := b.dial()
-			sendRaw(t, conn, c.req)
+			testutil.SendRaw(t, conn, c.req)
 			if c.halfClose {
 				conn.CloseWrite()
 			}
-			resp, body := readAnswer(t, conn, br, 20*time.Second)
+			resp, body := testutil.ReadAnswer(t, conn, br, 20*time.Second)
 			if resp.StatusCode != http.StatusBadRequest {
 				t.Errorf("status %s, want 400; %q", resp.Status, body)
 			}
-			wantClosed(t, conn, br, 10*time.Second)
+			testutil.WantClosed(t, conn, br, 10*time.Second)
 		})
 	}
 	t.Cleanup(func() {
@@ -355,26 +318,26 @@ func TestSlowBodyIsNotCut(t *testing.T) {
 			if c.chunked {
 				framing = "Transfer-Encoding: chunked"
 			}
-			sendRaw(t, conn, head("PATCH", fmt.Sprintf("/storage/v1/immutable/%s/%d", si, c.shnum), patchSecrets,
+			testutil.SendRaw(t, conn, head("PATCH", fmt.Sprintf("/storage/v1/immutable/%s/%d", si, c.shnum), patchSecrets,
 				fmt.Sprintf("Content-Range: bytes 0-%d/*", len(data)-1), framing))
 			for i := 0; i < len(data); i++ {
 				time.Sleep(step)
 				if c.chunked {
-					sendRaw(t, conn, "1\r\n"+data[i:i+1]+"\r\n")
+					testutil.SendRaw(t, conn, "1\r\n"+data[i:i+1]+"\r\n")
 				} else {
-					sendRaw(t, conn, data[i:i+1])
+					testutil.SendRaw(t, conn, data[i:i+1])
 				}
 			}
 			if c.chunked {
-				sendRaw(t, conn, "0\r\n\r\n")
+				testutil.SendRaw(t, conn, "0\r\n\r\n")
 			}
-			resp, body := readAnswer(t, conn, br, 20*time.Second)
+			resp, body := testutil.ReadAnswer(t, conn, br, 20*time.Second)
 			if resp.StatusCode != http.StatusCreated {
 				t.Fatalf("status %s, want 201; %q", resp.Status, body)
 			}
 			time.Sleep(idle * 3 / 2)
-			sendRaw(t, conn, head("GET", fmt.Sprintf("/storage/v1/immutable/%s/%d", si, c.shnum), nil))
-			resp, got := readAnswer(t, conn, br, 20*time.Second)
+			testutil.SendRaw(t, conn, head("GET", fmt.Sprintf("/storage/v1/immutable/%s/%d", si, c.shnum), nil))
+			resp, got := testutil.ReadAnswer(t, conn, br, 20*time.Second)
 			if resp.StatusCode != http.StatusOK || got != data {
 				t.Errorf("read on the kept connection: %s %q, want 200 %q", resp.Status, got, data)
 			}
@@ -407,7 +370,7 @@ func TestBodyTimeoutSparesSlowWork(t *testing.T) {
 	}
 
 	conn, br := b.dial()
-	sendRaw(t, conn, head("GET", "/storage/v1/immutable/"+lafs.StorageIndex{4}.String()+"/1", nil))
+	testutil.SendRaw(t, conn, head("GET", "/storage/v1/immutable/"+lafs.StorageIndex{4}.String()+"/1", nil))
 	conn.SetReadDeadline(time.Now().Add(30 * time.Second))
 	resp, err := http.ReadResponse(br, nil)
 	if err != nil {

@@ -3,7 +3,6 @@ package webapi
 import (
 	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -20,6 +19,7 @@ import (
 	"github.com/lafs/lafs"
 	"github.com/lafs/lafs/client"
 	"github.com/lafs/lafs/internal/testgrid"
+	"github.com/lafs/lafs/internal/testutil"
 )
 
 // The tests of request bodies that stall, trickle or break HTTP's rules,
@@ -90,44 +90,6 @@ func (a *bodyAPI) dial() net.Conn {
 	}
 	a.t.Cleanup(func() { c.Close() })
 	return c
-}
-
-// send writes s to c.
-func send(t *testing.T, c net.Conn, s string) {
-	t.Helper()
-	if _, err := io.WriteString(c, s); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// readAnswer reads one response from c, waiting at most wait.
-func readAnswer(t *testing.T, c net.Conn, br *bufio.Reader, wait time.Duration) (*http.Response, string) {
-	t.Helper()
-	c.SetReadDeadline(time.Now().Add(wait))
-	resp, err := http.ReadResponse(br, nil)
-	if err != nil {
-		t.Fatalf("no answer within %v: %v", wait, err)
-	}
-	b, err := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if err != nil {
-		t.Fatalf("reading the answer: %v", err)
-	}
-	return resp, string(b)
-}
-
-// wantClosed checks that the server closes c within wait.
-func wantClosed(t *testing.T, c net.Conn, br *bufio.Reader, wait time.Duration) {
-	t.Helper()
-	c.SetReadDeadline(time.Now().Add(wait))
-	n, err := io.Copy(io.Discard, br)
-	var ne net.Error
-	if errors.As(err, &ne) && ne.Timeout() {
-		t.Fatalf("the server kept the connection open for %v after answering", wait)
-	}
-	if n > 0 {
-		t.Errorf("%d more bytes after the answer", n)
-	}
 }
 
 // healthy checks that the server still answers at once.
@@ -228,9 +190,9 @@ func TestStalledBodyIsCut(t *testing.T) {
 			t.Parallel()
 			conn := a.dial()
 			br := bufio.NewReader(conn)
-			send(t, conn, c.head+c.body)
+			testutil.SendRaw(t, conn, c.head+c.body)
 			start := time.Now()
-			resp, body := readAnswer(t, conn, br, idle+10*time.Second)
+			resp, body := testutil.ReadAnswer(t, conn, br, idle+10*time.Second)
 			took := time.Since(start)
 			if resp.StatusCode != c.code {
 				t.Errorf("status %s, want %d; %q", resp.Status, c.code, body)
@@ -241,7 +203,7 @@ func TestStalledBodyIsCut(t *testing.T) {
 			if !resp.Close {
 				t.Errorf("answer without Connection: close")
 			}
-			wantClosed(t, conn, br, idle+10*time.Second)
+			testutil.WantClosed(t, conn, br, idle+10*time.Second)
 		})
 	}
 	t.Cleanup(func() {
@@ -282,15 +244,15 @@ func TestBrokenBodyIs400(t *testing.T) {
 			t.Parallel()
 			conn := a.dial()
 			br := bufio.NewReader(conn)
-			send(t, conn, c.head+c.body)
+			testutil.SendRaw(t, conn, c.head+c.body)
 			if c.halfClose {
 				conn.(*net.TCPConn).CloseWrite()
 			}
-			resp, body := readAnswer(t, conn, br, 20*time.Second)
+			resp, body := testutil.ReadAnswer(t, conn, br, 20*time.Second)
 			if resp.StatusCode != http.StatusBadRequest {
 				t.Errorf("status %s, want 400; %q", resp.Status, body)
 			}
-			wantClosed(t, conn, br, 10*time.Second)
+			testutil.WantClosed(t, conn, br, 10*time.Second)
 		})
 	}
 	t.Cleanup(func() {
@@ -323,27 +285,27 @@ func TestSlowBodyIsNotCut(t *testing.T) {
 			t.Parallel()
 			conn := a.dial()
 			br := bufio.NewReader(conn)
-			send(t, conn, c.head)
+			testutil.SendRaw(t, conn, c.head)
 			for i := 0; i < len(data); i++ {
 				time.Sleep(step)
 				if c.chunked {
-					send(t, conn, "1\r\n"+data[i:i+1]+"\r\n")
+					testutil.SendRaw(t, conn, "1\r\n"+data[i:i+1]+"\r\n")
 				} else {
-					send(t, conn, data[i:i+1])
+					testutil.SendRaw(t, conn, data[i:i+1])
 				}
 			}
 			if c.chunked {
-				send(t, conn, "0\r\n\r\n")
+				testutil.SendRaw(t, conn, "0\r\n\r\n")
 			}
-			resp, k := readAnswer(t, conn, br, 20*time.Second)
+			resp, k := testutil.ReadAnswer(t, conn, br, 20*time.Second)
 			if resp.StatusCode != http.StatusOK || !strings.HasPrefix(k, "URI:") {
 				t.Fatalf("status %s, %q; want 200 and a cap", resp.Status, k)
 			}
 			// Idle past the timeout, then the same connection again:
 			// GET of the file just stored.
 			time.Sleep(idle * 3 / 2)
-			send(t, conn, "GET /uri/"+k+" HTTP/1.1\r\nHost: x\r\n\r\n")
-			resp, got := readAnswer(t, conn, br, 20*time.Second)
+			testutil.SendRaw(t, conn, "GET /uri/"+k+" HTTP/1.1\r\nHost: x\r\n\r\n")
+			resp, got := testutil.ReadAnswer(t, conn, br, 20*time.Second)
 			if resp.StatusCode != http.StatusOK || got != data {
 				t.Errorf("GET on the kept connection: %s %q, want 200 %q", resp.Status, got, data)
 			}
