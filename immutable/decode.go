@@ -59,9 +59,10 @@ type activeShare struct {
 // fileInfo is what the first share opened tells of the whole file, all of
 // it checked against the cap.
 type fileInfo struct {
-	ueb    *UEB
-	geom   Geometry
-	ctTree hashtree.Tree // the crypttext hash tree
+	ueb      *UEB
+	uebBytes []byte // as stored, which hashes to the cap's UEB hash
+	geom     Geometry
+	ctTree   hashtree.Tree // the crypttext hash tree
 }
 
 // smallShareRead is how much the first read of a share asks for when the
@@ -186,7 +187,7 @@ func openShare(ctx context.Context, c *cap.CHK, s Share, known *fileInfo) (*acti
 			return nil, nil, fmt.Errorf("URI extension block (k=%d n=%d size=%d) disagrees with the cap (k=%d n=%d size=%d)",
 				ueb.K, ueb.N, ueb.Size, c.K, c.N, c.Size)
 		}
-		info = &fileInfo{ueb: ueb, geom: ueb.Geometry()}
+		info = &fileInfo{ueb: ueb, uebBytes: uebBytes, geom: ueb.Geometry()}
 	}
 	g := info.geom
 	if err := lay.check(g); err != nil {

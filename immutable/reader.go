@@ -38,9 +38,13 @@ const (
 // takes its place. A request that is late gets a twin on another share,
 // and whichever answers first is used. A Reader is safe for concurrent use.
 type Reader struct {
-	cap   *cap.CHK
-	codec *zfec.Codec
-	info  *fileInfo // set by NewReader, then read-only
+	cap *cap.CHK
+	si  lafs.StorageIndex
+	// ciphertext says the reader has no key (it was opened from a verify
+	// cap, to repair): segments are returned as verified ciphertext.
+	ciphertext bool
+	codec      *zfec.Codec
+	info       *fileInfo // set by NewReader, then read-only
 	// timeout bounds each storage request (0: only the caller's ctx).
 	timeout time.Duration
 	cache   *segmentCache // may be nil
@@ -76,7 +80,31 @@ func newReader(ctx context.Context, c *cap.CHK, shares []Share, timeout time.Dur
 	if err != nil {
 		return nil, fmt.Errorf("cap %s: %w", c.StorageIndex(), err)
 	}
-	r := &Reader{cap: c, codec: codec, timeout: timeout, cache: cache, calls: map[int]*segmentCall{}, changed: make(chan struct{})}
+	r := &Reader{cap: c, si: c.StorageIndex(), codec: codec, timeout: timeout, cache: cache, calls: map[int]*segmentCall{}, changed: make(chan struct{})}
+	return r.start(ctx, shares)
+}
+
+// newCiphertextReader is a reader of the file v names that returns its
+// segments as verified ciphertext, for a repairer that has no key.
+func newCiphertextReader(ctx context.Context, v *cap.CHKVerifier, shares []Share, timeout time.Duration) (*Reader, error) {
+	c := chkOf(v)
+	codec, err := zfec.New(c.K, c.N)
+	if err != nil {
+		return nil, fmt.Errorf("storage index %s: %w", v.StorageIndex, err)
+	}
+	r := &Reader{cap: c, si: v.StorageIndex, ciphertext: true, codec: codec, timeout: timeout, calls: map[int]*segmentCall{}, changed: make(chan struct{})}
+	return r.start(ctx, shares)
+}
+
+// chkOf is a keyless CHK cap with v's fields: enough to open and check
+// shares, not to decrypt them.
+func chkOf(v *cap.CHKVerifier) *cap.CHK {
+	return &cap.CHK{UEBHash: v.UEBHash, K: v.K, N: v.N, Size: v.Size}
+}
+
+// start takes the candidate shares and opens k of them.
+func (r *Reader) start(ctx context.Context, shares []Share) (*Reader, error) {
+	c := r.cap
 	for _, s := range shares {
 		if int(s.Num()) < c.N {
 			r.spare = append(r.spare, s)
@@ -274,7 +302,7 @@ func (r *Reader) exhausted() bool {
 func (r *Reader) notEnough(good, want int) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	err := fmt.Errorf("%w: %d of %d (storage index %s)", ErrNotEnoughShares, good, want, r.cap.StorageIndex())
+	err := fmt.Errorf("%w: %d of %d (storage index %s)", ErrNotEnoughShares, good, want, r.si)
 	if len(r.failed) > 0 {
 		return fmt.Errorf("%w; failures: %w", err, errors.Join(r.failed...))
 	}
@@ -481,6 +509,9 @@ func (r *Reader) readSegment(ctx context.Context, i int) ([]byte, error) {
 	ct := r.info.ctTree
 	if crypt.CrypttextSegmentHash(seg) != ct[len(ct)-ct.NumLeaves()+i] {
 		return nil, fmt.Errorf("%w: segment %d decodes to ciphertext that fails its hash", ErrCorrupt, i)
+	}
+	if r.ciphertext {
+		return seg, nil
 	}
 	stream, err := crypt.NewCTRAt(r.cap.Key[:], int64(i)*int64(g.SegmentSize))
 	if err != nil {
