@@ -130,7 +130,11 @@ func ParseLayout(b []byte) (*Layout, error) {
 			f = append(f, binary.BigEndian.Uint64(b[4+8*i:]))
 		}
 	default:
-		return nil, fmt.Errorf("%w: %w %d", ErrCorrupt, errIncompatible, l.Version)
+		if l.Version < 256 {
+			// Perhaps a layout of the future, as Tahoe would say.
+			return nil, fmt.Errorf("%w: %w %d", ErrCorrupt, errIncompatible, l.Version)
+		}
+		return nil, fmt.Errorf("%w: share layout version %#x", ErrCorrupt, l.Version)
 	}
 	l.BlockSize, l.DataSize, l.Data, l.PlaintextHashTree = f[0], f[1], f[2], f[3]
 	l.CrypttextHashTree, l.BlockHashes, l.ShareHashes, l.URIExtension = f[4], f[5], f[6], f[7]
