@@ -43,7 +43,8 @@ type CheckResult struct {
 	GoodShares int
 	// GoodShareHosts counts the servers holding at least one good share.
 	GoodShareHosts int
-	// Happiness is the servers-of-happiness value of the good shares.
+	// Happiness is the servers-of-happiness value of the good shares (for
+	// mutable files, as Tahoe counts it: over the shares of every version).
 	Happiness int
 	// Corrupt lists the shares whose hashes failed (verify) or whose
 	// server could not parse them.
