@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -19,7 +20,9 @@ import (
 	"github.com/lafs/lafs/cap"
 	"github.com/lafs/lafs/client"
 	"github.com/lafs/lafs/grid"
+	"github.com/lafs/lafs/immutable"
 	"github.com/lafs/lafs/introducer"
+	"github.com/lafs/lafs/mutable"
 	"github.com/lafs/lafs/storage"
 	"github.com/lafs/lafs/storagehttp"
 )
@@ -137,26 +140,31 @@ func (n *Node) startStorage(ctx context.Context) error {
 	for _, p := range b.ReplayProblems() {
 		n.Log.Error("storage folder: a change in the journal could not be replayed", "err", p)
 	}
-	srv, err := storage.New(b, storage.Config{
-		NodeID:             n.Identity.NodeID,
-		ReservedSpace:      uint64(max(sc.ReservedSpace, 0)),
-		ReadOnly:           sc.ReadOnly,
-		ApplicationVersion: []byte(Version),
-		AdvisoryDir:        filepath.Join(dir, "corruption-advisories"),
-		Logger:             n.Log.With("service", "storage"),
-	})
+	srv, err := storage.New(b, storageConfig(n, sc, dir))
 	if err != nil {
 		b.Close()
 		return err
 	}
 	// Closers run last first: the backend's journal closes after the
-	// storage server is done with it.
+	// storage server is done with it, and the crawler stops before both.
 	n.addCloser(func() {
 		if err := b.Close(); err != nil {
 			n.Log.Warn("closing the storage folder", "err", err)
 		}
 	})
 	n.Storage = srv
+	crawlCtx, stopCrawl := context.WithCancel(context.WithoutCancel(ctx))
+	crawled := make(chan struct{})
+	go func() {
+		defer close(crawled)
+		if err := srv.Crawl(crawlCtx); err != nil {
+			n.Log.Warn("storage crawler", "err", err)
+		}
+	}()
+	n.addCloser(func() {
+		stopCrawl()
+		<-crawled
+	})
 	lns, err := n.listen(nc.TubListeners)
 	if err != nil {
 		return err
@@ -177,6 +185,66 @@ func (n *Node) startStorage(ctx context.Context) error {
 	n.addCloser(func() { srv.Close() })
 	n.Log.Info("storage server listening", "nurls", strings.Join(urls.NURLs, " "), "dir", dir)
 	return nil
+}
+
+// Files of the storage server in its folder, beside shares/: the shares
+// taken out of service after failing their self-check, and the state of
+// the lease checker (lafs's own; Tahoe's lease_checker.state and .history
+// are left alone).
+const (
+	QuarantineDirName  = "corrupt"
+	CrawlStateFileName = "lafs-lease-checker.json"
+	advisoriesDirName  = "corruption-advisories"
+)
+
+// storageConfig is the storage server's configuration for the [storage]
+// section sc, with its files in dir.
+func storageConfig(n *Node, sc StorageConfig, dir string) storage.Config {
+	return storage.Config{
+		NodeID:             n.Identity.NodeID,
+		ReservedSpace:      uint64(max(sc.ReservedSpace, 0)),
+		ReadOnly:           sc.ReadOnly,
+		ApplicationVersion: []byte(Version),
+		AdvisoryDir:        filepath.Join(dir, advisoriesDirName),
+		Logger:             n.Log.With("service", "storage"),
+		VerifyShare:        verifyShare,
+		QuarantineDir:      filepath.Join(dir, QuarantineDirName),
+		Crawl: storage.CrawlConfig{
+			StateFile: filepath.Join(dir, CrawlStateFileName),
+			Pace:      storage.DefaultCrawlPace,
+			Expiry:    expiryConfig(sc),
+		},
+	}
+}
+
+// verifyShare is the storage server's self-check of a share reported
+// corrupt.
+func verifyShare(kind string, shnum lafs.ShareNum, share io.ReaderAt, size int64) error {
+	if kind == "immutable" {
+		return immutable.SelfCheckAt(shnum, share, size)
+	}
+	return mutable.SelfCheckAt(shnum, share, size)
+}
+
+// expiryConfig is the lease expiry rule of [storage] expire.*. As in
+// Tahoe, the override applies in age mode and the cutoff date in
+// cutoff-date mode only.
+func expiryConfig(sc StorageConfig) storage.ExpiryConfig {
+	e := storage.ExpiryConfig{
+		Enabled:       sc.ExpireEnabled,
+		Mode:          storage.ExpiryMode(sc.ExpireMode),
+		KeepImmutable: !sc.ExpireImmutable,
+		KeepMutable:   !sc.ExpireMutable,
+	}
+	switch sc.ExpireMode {
+	case ExpireCutoffDate:
+		e.CutoffDate = sc.ExpireCutoffDate
+	default:
+		if d := sc.ExpireOverrideLeaseDuration; d != nil {
+			e.OverrideLeaseDuration = *d
+		}
+	}
+	return e
 }
 
 // DialStorage connects to a storage server by NURL, pinning its certificate.

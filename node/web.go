@@ -39,7 +39,7 @@ func (n *Node) startWeb(ctx context.Context) error {
 	if tmp == "" {
 		tmp = "tmp"
 	}
-	h := webapi.New(n.Client, webStatus{n}, webapi.Options{TempDir: n.path(tmp), Log: n.Log.With("service", "web")})
+	h := withStoragePage(n, webapi.New(n.Client, webStatus{n}, webapi.Options{TempDir: n.path(tmp), Log: n.Log.With("service", "web")}))
 	n.serve(ln, h)
 	if err := os.WriteFile(filepath.Join(n.Basedir, NodeURLFile), []byte(url+"\n"), 0o644); err != nil {
 		return err
@@ -86,14 +86,40 @@ func (s webStatus) Servers() []webapi.ServerStatus {
 	return out
 }
 
-// Stats reports the storage server's counts, when the node runs one, under
-// names beside Tahoe's storage_server.* (Tahoe has no such counter).
+// Stats reports the storage server's gauges under Tahoe's names
+// (storage_server.allocated, reserved_space, disk_avail,
+// accepting_immutable_shares, total_bucket_count), and its counts, when
+// the node runs one, under names beside Tahoe's storage_server.* (Tahoe
+// has no such counters).
 func (s webStatus) Stats() webapi.Stats {
 	if s.n.Storage == nil {
 		return webapi.Stats{}
 	}
 	st := s.n.Storage.Stats()
-	return webapi.Stats{Counters: map[string]int64{
-		"storage_server.corrupt_containers": int64(st.CorruptContainers),
+	out := webapi.Stats{Counters: map[string]int64{
+		"storage_server.corrupt_containers":            int64(st.CorruptContainers),
+		"storage_server.quarantined_shares":            int64(st.QuarantinedShares),
+		"storage_server.lease_checker.cycles":          st.CrawlCycles,
+		"storage_server.lease_checker.shares_examined": st.SharesExamined,
+		"storage_server.lease_checker.shares_expired":  st.SharesExpired,
+		"storage_server.lease_checker.bytes_expired":   st.BytesExpired,
+		"storage_server.lease_checker.leases_expired":  st.LeasesExpired,
 	}}
+	if full, err := s.n.Storage.Status(context.Background()); err == nil {
+		out.Stats = map[string]float64{}
+		for k, v := range storageStats(&full) {
+			switch x := v.(type) {
+			case uint64:
+				out.Stats[k] = float64(x)
+			case int64:
+				out.Stats[k] = float64(x)
+			case int:
+				out.Stats[k] = float64(x)
+			}
+		}
+		// lafs's counts are reported as counters above.
+		delete(out.Stats, "storage_server.corrupt_containers")
+		delete(out.Stats, "storage_server.quarantined_shares")
+	}
+	return out
 }

@@ -92,6 +92,11 @@ func (s *Server) AdviseCorruptMutable(ctx context.Context, si lafs.StorageIndex,
 // the server does not hold (the HTTP server's 404), else the claim is
 // logged and, when Config.AdvisoryDir is set and there is room, written to
 // a file of its own named "<UTC time>--<si>-<shnum>", colons removed.
+//
+// Then, beyond Tahoe, when Config.VerifyShare is set the share is checked
+// and quarantined if it fails (quarantine.go), before the answer. With a
+// verifier, an advisory also reaches a file under the share's name that is
+// no container at all (of either kind), which is quarantined as it stands.
 func (s *Server) adviseCorrupt(ctx context.Context, shareType string, want shareKind, si lafs.StorageIndex, shnum lafs.ShareNum, reason string) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -103,26 +108,38 @@ func (s *Server) adviseCorrupt(ctx context.Context, shareType string, want share
 	if err != nil && kind != kindCorrupt {
 		return err
 	}
-	if kind != want {
+	if kind != want && (kind != kindCorrupt || s.cfg.VerifyShare == nil) {
 		return fmt.Errorf("%w: no %s to advise about", lafs.ErrNotExist, shareName(want, k))
 	}
 	if len(reason) == 0 || len(reason) > maxReasonLen {
 		return fmt.Errorf("%w: corruption reason of %d bytes (1 to %d)", lafs.ErrBadRequest, len(reason), maxReasonLen)
 	}
 	s.log.Error("client claims corruption", "type", shareType, "si", si, "share", shnum, "reason", reason)
+	if err := s.recordAdvisory(ctx, shareType, want, k, reason); err != nil {
+		return err
+	}
+	if s.cfg.VerifyShare != nil {
+		s.checkAdvised(ctx, want, k)
+	}
+	return nil
+}
+
+// recordAdvisory writes the advisory to Config.AdvisoryDir, if set and
+// there is room.
+func (s *Server) recordAdvisory(ctx context.Context, shareType string, want shareKind, k backend.Key, reason string) error {
 	if s.cfg.AdvisoryDir == "" {
 		return nil
 	}
-	report := CorruptionReport(shareType, si, shnum, reason)
+	report := CorruptionReport(shareType, k.SI, k.Share, reason)
 	avail, err := s.availableSpace(ctx)
 	if err != nil {
 		return err
 	}
 	if uint64(len(report)) > avail {
-		s.log.Warn("no room to record a corruption advisory", "si", si, "share", shnum)
+		s.log.Warn("no room to record a corruption advisory", "si", k.SI, "share", k.Share)
 		return nil
 	}
-	path := filepath.Join(s.cfg.AdvisoryDir, CorruptionReportName(s.now(), si, shnum))
+	path := filepath.Join(s.cfg.AdvisoryDir, CorruptionReportName(s.now(), k.SI, k.Share))
 	if err := os.WriteFile(path, []byte(report), 0o600); err != nil {
 		return s.backendErrf(err, "recording a corruption advisory for %s", shareName(want, k))
 	}

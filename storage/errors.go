@@ -145,11 +145,25 @@ type Stats struct {
 	// for. A container is found when a request touches it: a read, a
 	// write, a lease, or a listing for one too damaged to show its kind.
 	CorruptContainers int
+	// QuarantinedShares is how many shares failed their self-check after
+	// a corruption advisory and were taken out of service (quarantine.go).
+	QuarantinedShares int
+	// The lease checker's work (crawler.go, expirer.go): cycles finished,
+	// shares examined, shares deleted because their leases expired and
+	// their bytes, and expired leases removed.
+	CrawlCycles, SharesExamined, SharesExpired, BytesExpired, LeasesExpired int64
 }
 
 // Stats returns the server's counts.
 func (s *Server) Stats() Stats {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	return Stats{CorruptContainers: len(s.corrupt)}
+	st := Stats{CorruptContainers: len(s.corrupt), QuarantinedShares: len(s.quarantined)}
+	s.mu.Unlock()
+	c := &s.crawlCounts
+	st.CrawlCycles = c.cycles.Load()
+	st.SharesExamined = c.sharesExamined.Load()
+	st.SharesExpired = c.sharesDeleted.Load()
+	st.BytesExpired = c.bytesDeleted.Load()
+	st.LeasesExpired = c.leasesRemoved.Load()
+	return st
 }

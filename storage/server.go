@@ -46,6 +46,15 @@ type Config struct {
 	AdvisoryDir string
 	// Logger receives the server's log; nil discards it.
 	Logger *slog.Logger
+	// VerifyShare, when set, checks a share a corruption advisory names;
+	// one that fails is taken out of service (quarantine.go). Without
+	// it advisories are only recorded.
+	VerifyShare ShareVerifier
+	// QuarantineDir is where shares taken out of service are kept, as
+	// <si>/<shnum>.<time>; empty keeps them in memory (Quarantined).
+	QuarantineDir string
+	// Crawl configures the crawler and lease expirer that Crawl runs.
+	Crawl CrawlConfig
 }
 
 // uploadTimeout is how long an upload may sit without a write before it is
@@ -67,6 +76,11 @@ type Server struct {
 	uploads  map[backend.Key]*upload  // immutable uploads in progress
 	promised uint64                   // sum of their allocated sizes
 	corrupt  map[backend.Key]struct{} // the shares found corrupt (corruptErr)
+
+	quarantined []QuarantinedShare // guarded by mu
+	verifying   chan struct{}      // one advisory check at a time
+	crawl       *crawler
+	crawlCounts crawlCounts
 }
 
 var _ lafs.StorageServer = (*Server)(nil)
@@ -78,8 +92,9 @@ func New(b backend.Backend, cfg Config) (*Server, error) {
 	}
 	s := &Server{
 		b: b, cfg: cfg, now: cfg.Now, log: cfg.Logger,
-		uploads: make(map[backend.Key]*upload),
-		corrupt: make(map[backend.Key]struct{}),
+		uploads:   make(map[backend.Key]*upload),
+		corrupt:   make(map[backend.Key]struct{}),
+		verifying: make(chan struct{}, 1),
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -99,7 +114,63 @@ func New(b backend.Backend, cfg Config) (*Server, error) {
 			return nil, fmt.Errorf("storage: corruption advisory folder: %w", err)
 		}
 	}
+	if cfg.QuarantineDir != "" {
+		if err := os.MkdirAll(cfg.QuarantineDir, 0o700); err != nil {
+			return nil, fmt.Errorf("storage: quarantine folder: %w", err)
+		}
+	}
+	var err error
+	if s.crawl, err = newCrawler(s, cfg.Crawl); err != nil {
+		return nil, err
+	}
 	return s, nil
+}
+
+// Status is the state of a storage server, for its status page.
+type Status struct {
+	// ReservedSpace is kept free ([storage]reserved_space).
+	ReservedSpace uint64
+	// AvailableSpace is what new shares may take: the backend's room
+	// less the reserved space, 0 when read-only (Tahoe's disk_avail).
+	AvailableSpace uint64
+	// Allocated is what uploads in progress were promised.
+	Allocated uint64
+	// ReadOnly says no new shares are accepted.
+	ReadOnly bool
+	// Buckets and Shares are the storage indexes and shares held, as the
+	// last finished crawl cycle counted them; -1 before one finished.
+	Buckets, Shares int64
+	Stats           Stats
+	Crawler         CrawlerStatus
+}
+
+// Status returns the server's state: space, counts, and what the crawler
+// is doing and found.
+func (s *Server) Status(ctx context.Context) (Status, error) {
+	avail, err := s.availableSpace(ctx)
+	if err != nil {
+		return Status{}, err
+	}
+	s.mu.Lock()
+	promised := s.promised
+	s.mu.Unlock()
+	st := Status{
+		ReservedSpace:  s.cfg.ReservedSpace,
+		AvailableSpace: avail,
+		Allocated:      promised,
+		ReadOnly:       s.cfg.ReadOnly,
+		Buckets:        -1,
+		Shares:         -1,
+		Stats:          s.Stats(),
+		Crawler:        s.crawl.status(),
+	}
+	if last, ok := st.Crawler.LastCycle(); ok {
+		st.Buckets, st.Shares = last.Counts.Examined.All.Buckets, last.Counts.Examined.All.Shares
+		// What the cycle deleted is no longer held.
+		st.Buckets -= last.Counts.Actual.All.Buckets
+		st.Shares -= last.Counts.Actual.All.Shares
+	}
+	return st, nil
 }
 
 // Close aborts every upload in progress, as Tahoe does when its storage
