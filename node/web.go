@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -39,7 +40,12 @@ func (n *Node) startWeb(ctx context.Context) error {
 	if tmp == "" {
 		tmp = "tmp"
 	}
-	h := withStoragePage(n, webapi.New(n.Client, webStatus{n}, webapi.Options{TempDir: n.path(tmp), Log: n.Log.With("service", "web")}))
+	api := webapi.New(n.Client, webStatus{n}, webapi.Options{TempDir: n.path(tmp), Log: n.Log.With("service", "web")})
+	if c, ok := api.(io.Closer); ok {
+		// Stops the deep checks and other slow operations still running.
+		n.addCloser(func() { c.Close() })
+	}
+	h := withStoragePage(n, api)
 	n.serve(ln, h)
 	if err := os.WriteFile(filepath.Join(n.Basedir, NodeURLFile), []byte(url+"\n"), 0o644); err != nil {
 		return err

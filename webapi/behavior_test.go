@@ -308,7 +308,6 @@ func TestClassify(t *testing.T) {
 		{fmt.Errorf("x: %w", client.ErrUnknownCap), 400, "x: unknown cap kind"},
 		{context.Canceled, 0, ""},
 		{fmt.Errorf("x: %w", context.DeadlineExceeded), 504, "timed out: x: context deadline exceeded"},
-		{errCheck, 501, "Checking (t=check) and deep traversal (t=start-*, t=stream-*) are not supported yet by the lafs web API"},
 		{fmt.Errorf("x: %w", mutable.ErrNoShares), 410, unrecoverableText},
 		{fmt.Errorf("x: %w", mutable.ErrNotEnoughShares), 410, unrecoverableText},
 		{fmt.Errorf("%w: placed 0", mutable.ErrNotEnoughServers), 503, "NotEnoughServersError: not enough servers accepted shares of the mutable file: placed 0"},

@@ -25,7 +25,7 @@ import (
 type capTrans struct {
 	rec2our map[string]string
 	our2rec map[string]string
-	si      map[string]string // recorded base32 storage index prefixes (5, 6 chars) to ours
+	si      map[string]string // recorded base32 storage indexes, and their prefixes of 5 and 6 characters, to ours
 }
 
 func newCapTrans() *capTrans {
@@ -87,6 +87,7 @@ func (m *capTrans) learn(rec, our string) error {
 	rsi, _ := cap.StorageIndex(rc)
 	osi, _ := cap.StorageIndex(oc)
 	m.si[rsi.String()[:5]], m.si[rsi.String()[:6]] = osi.String()[:5], osi.String()[:6]
+	m.si[rsi.String()] = osi.String()
 	return nil
 }
 

@@ -163,10 +163,10 @@ func TestDirectoryLinks(t *testing.T) {
 	a.do(http.MethodPost, p+"?t=relink&to_name=x", nil).expect(t, 400, textPlainUTF8, "from_name= is required")
 	a.do(http.MethodPost, p+"?t=rename&from_name=zz&to_name=zz", nil).expect(t, 200, "text/html", "thing moved")
 
-	// The checker's operations.
-	a.do(http.MethodPost, p+"?t=check", nil).expect(t, 501, textPlainUTF8, "not supported yet")
+	// The checker's operations (see deep_test.go).
+	a.do(http.MethodPost, p+"?t=check", nil).expect(t, 200, "text/html", "<title>Tahoe-LAFS - Check Results</title>")
 	a.do(http.MethodPost, p+"?t=start-manifest", nil).expect(t, 400, textPlainUTF8, "slow operation requires ophandle=")
-	a.do(http.MethodPost, p+"?t=start-manifest&ophandle=x", nil).expect(t, 501, textPlainUTF8, "not supported yet")
+	a.do(http.MethodPost, p+"?t=start-manifest&ophandle=x", nil).expect(t, 302, "", "/operations/x")
 
 	// The rename form and the info page.
 	a.do(http.MethodGet, p+"?t=rename-form&name=f", nil).expect(t, 200, "text/html", `name="from_name" readonly="true" value="f"`)

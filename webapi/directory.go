@@ -145,13 +145,6 @@ func (h *handler) putDir(w http.ResponseWriter, q *request, dn *dirNode) error {
 // rawBodyOps are the POST operations whose body is JSON, not a form.
 var rawBodyOps = map[string]bool{"mkdir-with-children": true, "mkdir-immutable": true, "set_children": true, "set-children": true}
 
-// slowOps are the operations that need the checker or a deep traversal,
-// not supported yet.
-var slowOps = map[string]bool{
-	"check": true, "stream-deep-check": true, "stream-manifest": true,
-	"start-deep-check": true, "start-manifest": true, "start-deep-size": true, "start-deep-stats": true,
-}
-
 // postDir is POST on a directory: Tahoe's render_POST, with its
 // arguments in the query or in a form. Every operation that succeeds
 // redirects to when_done= if it is given.
@@ -244,13 +237,13 @@ func (h *handler) postDir(w http.ResponseWriter, q *request, dn *dirNode) error 
 			return err
 		}
 		return h.doneWith(w, q, "Okay so I did it.")
+	case "check":
+		return h.postCheck(w, q, dn.cap)
+	case "start-deep-check", "start-manifest", "start-deep-size", "start-deep-stats":
+		return h.startOperation(w, q, dn, t)
+	case "stream-manifest", "stream-deep-check":
+		return h.streamDeep(w, q, dn, t)
 	default:
-		if slowOps[t] {
-			if strings.HasPrefix(t, "start-") && q.argOr("ophandle", "") == "" {
-				return badRequest("slow operation requires ophandle=")
-			}
-			return errCheck
-		}
 		return badRequest("POST to a directory with bad t=%s", t)
 	}
 }

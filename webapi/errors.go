@@ -41,16 +41,6 @@ func (e *pageError) Error() string { return e.brief + ": " + e.detail }
 // errNoResource is Twisted's NoResource, the answer for unknown paths.
 var errNoResource = &pageError{http.StatusNotFound, "No Such Resource", "Sorry. No luck finding that resource.", ""}
 
-// notSupported answers (501) what lafs cannot do yet: the checker and
-// the deep-traversal operations. The text says what is missing.
-func notSupported(what string) error {
-	return &webError{http.StatusNotImplemented, what + " not supported yet by the lafs web API"}
-}
-
-// errCheck answers t=check and the deep operations (t=start-deep-check,
-// t=stream-manifest, ...), which need the checker.
-var errCheck = notSupported("Checking (t=check) and deep traversal (t=start-*, t=stream-*) are")
-
 // Tahoe's texts for directory errors (humanize_exception).
 const (
 	existingChildText = "There was already a child by that name, and you asked me to not replace it."
@@ -215,9 +205,27 @@ func (h *handler) fail(w http.ResponseWriter, q *request, err error) {
 		return
 	}
 	if code >= 500 && code != http.StatusNotImplemented {
-		h.log.Warn("web API request failed", "method", q.Method, "path", q.URL.Path, "status", code, "err", err)
+		h.log.Warn("web API request failed", "method", q.Method, "path", logPath(q), "status", code, "err", err)
 	}
 	writeBody(w, code, "text/plain;charset=utf-8", []byte(text))
+}
+
+// logPath is the request's path for the log, every segment that holds a
+// cap replaced by the cap's kind: no cap may reach a log line.
+func logPath(q *request) string {
+	segs := make([]string, len(q.segs))
+	for i, s := range q.segs {
+		if !strings.Contains(s, "URI") {
+			segs[i] = s
+			continue
+		}
+		if c, err := cap.Parse(s); err == nil && !isUnknown(c) {
+			segs[i] = "<" + cap.Kind(c) + ">"
+		} else {
+			segs[i] = "<cap>"
+		}
+	}
+	return "/" + strings.Join(segs, "/")
 }
 
 // writeErrorPage writes Twisted's ErrorPage. Unlike Twisted's, the texts

@@ -374,7 +374,7 @@ func (h *handler) postFile(w http.ResponseWriter, q *request, fn *fileNode) erro
 	}
 	switch t := q.t(); t {
 	case "check":
-		return errCheck
+		return h.postCheck(w, q, fn.cap)
 	case "upload":
 		if fn.mutable {
 			if fn.cap.IsReadOnly() {

@@ -17,6 +17,7 @@ const pageHead = `<!DOCTYPE html>
     <meta charset="utf-8" />
     <title>{{template "title" .}}</title>
     <meta http-equiv="Content-Type" content="text/html; charset=utf-8" />
+    {{- block "head" .}}{{end}}
   </head>
   <body>
 `

@@ -20,10 +20,18 @@
 //     t=uri, t=set_children), unlinking (DELETE, t=unlink), t=rename,
 //     t=relink, uploads into a directory (t=upload), the t=json listing,
 //     and an HTML page for each directory;
+//   - the checker: t=check (verify=, repair=, add-lease=) on files and
+//     directories, as JSON or an HTML page;
+//   - the deep traversals of a directory: the slow operations started
+//     with an ophandle= (t=start-deep-check, t=start-manifest,
+//     t=start-deep-size, t=start-deep-stats), whose progress and results
+//     /operations/HANDLE shows and which t=cancel stops, and the streams
+//     t=stream-manifest and t=stream-deep-check;
 //   - the welcome and statistics pages.
 //
-// The checker and the deep-traversal operations (t=check, t=start-*,
-// t=stream-*) answer 501 with a text saying they are not supported yet.
+// The slow operations run in the background, a few at a time (see
+// Options.MaxOperations); the handler New returns is an io.Closer whose
+// Close stops them.
 //
 // Where Tahoe answers a client's mistake with a 500 (a Python exception
 // page), this package gives the fitting 4xx instead: 400 for bad
@@ -67,6 +75,9 @@ type Options struct {
 	// the request is cut and answered 408, its spool file removed
 	// (0 = httpbody.DefaultIdle, 60 s; negative = never).
 	BodyTimeout time.Duration
+	// MaxOperations bounds the slow operations (t=start-deep-check and
+	// the like) that run at once; more wait their turn (0 = 4).
+	MaxOperations int
 }
 
 // handler is the web API.
@@ -77,14 +88,19 @@ type handler struct {
 	log     *slog.Logger
 	started time.Time
 	count   counters
+	ops     *opTable
 }
 
 // New returns the web API over the client c. st feeds the welcome and
 // statistics pages; it may be nil (they then show no servers). The
 // handler is meant for Tahoe's listener (tcp:3456:interface=127.0.0.1):
 // like Tahoe's, anyone who can reach it can use every cap they know.
+//
+// The handler is also an io.Closer: Close stops the slow operations
+// running in the background and forgets their handles; call it when the
+// node stops.
 func New(c *client.Client, st Status, opts Options) http.Handler {
-	h := &handler{c: c, st: st, opts: opts, log: opts.Log, started: time.Now()}
+	h := &handler{c: c, st: st, opts: opts, log: opts.Log, started: time.Now(), ops: newOpTable(opts.MaxOperations)}
 	if h.log == nil {
 		h.log = slog.Default()
 	}
@@ -92,6 +108,13 @@ func New(c *client.Client, st Status, opts Options) http.Handler {
 		h.opts.BodyTimeout = httpbody.DefaultIdle
 	}
 	return h
+}
+
+// Close stops the slow operations and forgets their handles. The handler
+// still answers requests; operations started afterwards stop at once.
+func (h *handler) Close() error {
+	h.ops.close()
+	return nil
 }
 
 // ServeHTTP answers one request. Every response carries Tahoe's
@@ -129,6 +152,7 @@ func (h *handler) route(w http.ResponseWriter, q *request) error {
 		if len(segs) == 1 {
 			return unsupportedMethod(q, "HEAD") // Tahoe's /operations has no page of its own
 		}
+		return h.serveOperation(w, q, segs[1], segs[2:])
 	}
 	return errNoResource
 }
@@ -151,12 +175,21 @@ func (h *handler) serveWelcome(w http.ResponseWriter, q *request) error {
 
 // renderHTML renders one of the pages as a complete 200 response.
 func (h *handler) renderHTML(w http.ResponseWriter, page func() *template.Template, data any) error {
-	var b bytes.Buffer
-	if err := page().Execute(&b, data); err != nil {
+	b, err := htmlBytes(page, data)
+	if err != nil {
 		return err
 	}
-	writeBody(w, http.StatusOK, "text/html", b.Bytes())
+	writeBody(w, http.StatusOK, "text/html", b)
 	return nil
+}
+
+// htmlBytes renders one of the pages.
+func htmlBytes(page func() *template.Template, data any) ([]byte, error) {
+	var b bytes.Buffer
+	if err := page().Execute(&b, data); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
 }
 
 // welcomeData is what the welcome page shows.

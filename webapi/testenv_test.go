@@ -80,8 +80,12 @@ func newTestAPI(t *testing.T, st func(*testgrid.Grid) Status) *testAPI {
 	if st != nil {
 		s = st(g)
 	}
-	srv := httptest.NewServer(New(testClient(t, g), s, Options{TempDir: t.TempDir()}))
-	t.Cleanup(srv.Close)
+	h := New(testClient(t, g), s, Options{TempDir: t.TempDir()})
+	srv := httptest.NewServer(h)
+	t.Cleanup(func() {
+		srv.Close()
+		h.(io.Closer).Close()
+	})
 	return &testAPI{t, g, srv}
 }
 

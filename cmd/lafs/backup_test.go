@@ -69,17 +69,24 @@ func TestBackupTimeFormats(t *testing.T) {
 	}
 }
 
-// checkedHealthy answers t=check (which the web API does not do yet) as
-// a healthy result, and counts those answers.
-func checkedHealthy(checks *atomic.Int32) func(w http.ResponseWriter, r *http.Request, next http.Handler) {
+// countChecks passes every request to the web API and counts the checks
+// (t=check) among them.
+func countChecks(checks *atomic.Int32) func(w http.ResponseWriter, r *http.Request, next http.Handler) {
 	return func(w http.ResponseWriter, r *http.Request, next http.Handler) {
-		if r.Method != http.MethodPost || r.URL.Query().Get("t") != "check" {
-			next.ServeHTTP(w, r)
-			return
+		if r.Method == http.MethodPost && r.URL.Query().Get("t") == "check" {
+			checks.Add(1)
 		}
-		checks.Add(1)
-		fmt.Fprint(w, `{"results": {"healthy": true}}`)
+		next.ServeHTTP(w, r)
 	}
+}
+
+// checksFail answers every check (t=check) with a node-side failure.
+func checksFail(w http.ResponseWriter, r *http.Request, next http.Handler) {
+	if r.Method != http.MethodPost || r.URL.Query().Get("t") != "check" {
+		next.ServeHTTP(w, r)
+		return
+	}
+	http.Error(w, "the checker failed", http.StatusInternalServerError)
 }
 
 // backupTree lists a grid directory as readTree lists a local one,
@@ -272,7 +279,7 @@ func TestBackup(t *testing.T) {
 	}
 	age()
 	var checks atomic.Int32
-	g.setHook(checkedHealthy(&checks))
+	g.setHook(countChecks(&checks))
 	out, _, code = run("-v")
 	if c := backupCountsOf(t, out); code != 0 || c != [6]int{0, 2, 0, 0, 2, 0} || checks.Load() != 4 ||
 		!strings.Contains(out, " 2 files checked, 2 directories checked\n") {
@@ -283,7 +290,7 @@ func TestBackup(t *testing.T) {
 		t.Errorf("checked again right after a healthy check:\n%s", out)
 	}
 	age()
-	g.setHook(nil) // the web API's own answer: 501
+	g.setHook(checksFail)
 	out, _, _ = run("-v")
 	if c := backupCountsOf(t, out); c != [6]int{2, 0, 0, 2, 0, 0} || !strings.Contains(out, " 2 files checked, 2 directories checked\n") {
 		t.Errorf("failed re-check: %v\n%s", c, out)

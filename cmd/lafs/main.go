@@ -93,8 +93,12 @@ func commands() []command {
 		{"rm", "unlink a path from its directory (old name of unlink)", runRm},
 		{"cp", "copy files and directories (local and grid, -r)", runCp},
 		{"backup", "back up a local directory to Archives/<time> and Latest on the grid", runBackup},
+		{"check", "check the health of files or directories (not what a directory holds)", runCheck},
+		{"deep-check", "check everything reachable from a directory", runDeepCheck},
+		{"manifest", "list everything reachable from a directory", runManifest},
+		{"stats", "count and size everything reachable from a directory", runStats},
 		{"attenuate", "print a cap's read cap, or a read cap's verify cap", runAttenuate},
-		{"debug", "debugging tools: dump-cap, chk-cap", runDebug},
+		{"debug", "debugging tools: dump-cap, chk-cap, dump-share, find-shares, catalog-shares, corrupt-share", runDebug},
 		{"admin", "node administration: print-server-entry", runAdmin},
 		{"version", "print the version", runVersion},
 	}

@@ -10,6 +10,7 @@ package main
 // user did not type.
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -161,13 +162,19 @@ func (c *webClient) send(ctx context.Context, method string, p gridPath, q strin
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
 		return resp, nil
 	}
+	return nil, errorAnswer(method, p, resp)
+}
+
+// errorAnswer reads and closes an error answer to a call about p, and
+// returns it as an *apiError.
+func errorAnswer(method string, p gridPath, resp *http.Response) error {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	text := answerText(resp, b)
 	if p.root != "" {
 		text = scrub(text, resp.Request.URL, p)
 	}
-	return nil, &apiError{method: method, at: p.String(), code: resp.StatusCode, status: resp.Status, text: text}
+	return &apiError{method: method, at: p.String(), code: resp.StatusCode, status: resp.Status, text: text}
 }
 
 // roundTrip makes one HTTP request; at is what messages call it.
@@ -221,12 +228,7 @@ func (c *webClient) getJSON(ctx context.Context, p gridPath) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return nil, noAnswer(http.MethodGet, p.String(), fmt.Errorf("reading the answer: %w", err))
-	}
-	return b, nil
+	return readAnswerBytes(http.MethodGet, p, resp)
 }
 
 // info returns what p is: its t=json answer, parsed.
@@ -317,10 +319,11 @@ func (c *webClient) unlink(ctx context.Context, p gridPath) (*answer, error) {
 }
 
 // check runs the grid's checker on p (t=check&output=JSON) and reports
-// whether it found the object healthy. A check that fails on the node's
-// side (the web API has no checker yet) counts as unhealthy, as in Tahoe.
+// whether it found the object healthy, as backup asks: a check that fails
+// on the node's side, or whose answer is not a check's, counts as
+// unhealthy, as in Tahoe.
 func (c *webClient) check(ctx context.Context, p gridPath) (bool, error) {
-	a, err := c.call(ctx, http.MethodPost, p, "t=check&output=JSON", nil)
+	b, err := c.checkResults(ctx, p, checkOptions{})
 	var ae *apiError
 	if errors.As(err, &ae) {
 		return false, nil
@@ -328,16 +331,182 @@ func (c *webClient) check(ctx context.Context, p gridPath) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	var cr struct {
-		Results struct {
-			Healthy bool `json:"healthy"`
-		} `json:"results"`
-	}
-	if a.code != http.StatusOK || json.Unmarshal([]byte(a.text), &cr) != nil {
+	r, err := parseCheckResults(b)
+	if err != nil {
 		return false, nil
 	}
-	return cr.Results.Healthy, nil
+	return r.Results.Healthy, nil
 }
+
+// checkOptions are the options of a check or deep check: the web API's
+// verify=, repair= and add-lease= (Tahoe's CheckOptions).
+type checkOptions struct {
+	verify, repair, addLease bool
+}
+
+// query is the query of a check of kind t ("check", "stream-deep-check"),
+// its arguments in the order Tahoe's CLI gives them.
+func (o checkOptions) query(t string) string {
+	q := "t=" + t
+	if t == "check" {
+		q += "&output=JSON"
+	}
+	for _, f := range []struct {
+		on   bool
+		name string
+	}{{o.verify, "verify"}, {o.repair, "repair"}, {o.addLease, "add-lease"}} {
+		if f.on {
+			q += "&" + f.name + "=true"
+		}
+	}
+	return q
+}
+
+// checkResults runs the grid's checker on p (POST t=check&output=JSON,
+// with o's options) and returns the JSON answer as it came: a check's
+// results (parseCheckResults), or with o.repair a check-and-repair's
+// (parseCheckAndRepair). An answer other than 200 OK is an error, as in
+// Tahoe's CLI.
+func (c *webClient) checkResults(ctx context.Context, p gridPath, o checkOptions) ([]byte, error) {
+	resp, err := c.send(ctx, http.MethodPost, p, o.query("check"), nil, 0)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, errorAnswer(http.MethodPost, p, resp)
+	}
+	return readAnswerBytes(http.MethodPost, p, resp)
+}
+
+// readAnswerBytes reads and closes a successful answer, as it came.
+func readAnswerBytes(method string, p gridPath, resp *http.Response) ([]byte, error) {
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, noAnswer(method, p.String(), fmt.Errorf("reading the answer: %w", err))
+	}
+	return b, nil
+}
+
+// streamDeepCheck starts a deep check of the directory at p and
+// everything below it (POST t=stream-deep-check, with o's options): the
+// answer comes as it goes, a JSON unit a line (deepUnit), the last one
+// the walk's stats. The caller reads and closes the stream.
+func (c *webClient) streamDeepCheck(ctx context.Context, p gridPath, o checkOptions) (*lineStream, error) {
+	return c.stream(ctx, p, o.query("stream-deep-check"))
+}
+
+// streamManifest starts a walk of the directory at p and everything below
+// it (POST t=stream-manifest): a JSON unit a line for each object
+// (deepUnit, without check results), the last one the walk's stats.
+func (c *webClient) streamManifest(ctx context.Context, p gridPath) (*lineStream, error) {
+	return c.stream(ctx, p, "t=stream-manifest")
+}
+
+func (c *webClient) stream(ctx context.Context, p gridPath, q string) (*lineStream, error) {
+	resp, err := c.send(ctx, http.MethodPost, p, q, nil, 0)
+	if err != nil {
+		return nil, err
+	}
+	return &lineStream{body: resp.Body, r: bufio.NewReader(resp.Body), at: p.String()}, nil
+}
+
+// lineStream is an answer that comes a line at a time (the web API's
+// t=stream-* walks). Errors reading it name the path, never the URL.
+type lineStream struct {
+	body io.ReadCloser
+	r    *bufio.Reader
+	at   string
+}
+
+// errUnterminated is what lineStream.line returns with a last line that
+// has no newline: the answer broke off in the middle of it.
+var errUnterminated = errors.New("the answer ended in the middle of a line")
+
+// line returns the next line, without its "\n"; io.EOF at the end of the
+// answer. A last piece without a newline comes with errUnterminated.
+func (s *lineStream) line() ([]byte, error) {
+	b, err := s.r.ReadBytes('\n')
+	switch {
+	case err == nil:
+		return b[:len(b)-1], nil
+	case errors.Is(err, io.EOF) && len(b) == 0:
+		return nil, io.EOF
+	case errors.Is(err, io.EOF):
+		return b, errUnterminated
+	}
+	return nil, s.failed(err)
+}
+
+// Read reads the answer's bytes as they come (for --raw).
+func (s *lineStream) Read(b []byte) (int, error) {
+	n, err := s.r.Read(b)
+	if err != nil && !errors.Is(err, io.EOF) {
+		err = s.failed(err)
+	}
+	return n, err
+}
+
+func (s *lineStream) failed(err error) error {
+	return noAnswer(http.MethodPost, s.at, fmt.Errorf("reading the answer: %w", err))
+}
+
+// Close closes the answer; a walk still going on the node's side stops.
+func (s *lineStream) Close() error { return s.body.Close() }
+
+// startDeepStats starts counting the objects below the directory at p
+// (POST t=start-deep-stats) as the operation handle names it, for
+// operationStatus to ask about. The node's redirect to the operation's
+// page is taken as the success it is, not followed.
+func (c *webClient) startDeepStats(ctx context.Context, p gridPath, handle string) error {
+	nc := *c
+	hc := *c.hc
+	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	nc.hc = &hc
+	resp, err := nc.roundTrip(ctx, http.MethodPost, nc.url(p, query("t", "start-deep-stats", "ophandle", handle)), p.String(), nil, 0)
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusFound {
+		return errorAnswer(http.MethodPost, p, resp)
+	}
+	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	return resp.Body.Close()
+}
+
+// operationStatus returns the JSON status of the operation the handle
+// names (GET operations/HANDLE?t=status&output=JSON), as it came; once it
+// says the operation finished, the node forgets it (release-after-complete).
+func (c *webClient) operationStatus(ctx context.Context, handle string) ([]byte, error) {
+	p := operationPath(handle)
+	u := c.base + "operations/" + pyQuote(handle) + "?t=status&output=JSON&release-after-complete=true"
+	resp, err := c.roundTrip(ctx, http.MethodGet, u, p.String(), nil, 0)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, errorAnswer(http.MethodGet, p, resp)
+	}
+	return readAnswerBytes(http.MethodGet, p, resp)
+}
+
+// cancelOperation asks the node to stop the operation the handle names
+// (POST operations/HANDLE?t=cancel).
+func (c *webClient) cancelOperation(ctx context.Context, handle string) error {
+	p := operationPath(handle)
+	resp, err := c.roundTrip(ctx, http.MethodPost, c.base+"operations/"+pyQuote(handle)+"?t=cancel", p.String(), nil, 0)
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return errorAnswer(http.MethodPost, p, resp)
+	}
+	return resp.Body.Close()
+}
+
+// operationPath is how messages name an operation: by its handle, which
+// is no cap.
+func operationPath(handle string) gridPath { return gridPath{name: "operations/" + handle} }
 
 var (
 	htmlHead  = regexp.MustCompile(`(?is)<head.*?</head>`)
