@@ -13,6 +13,7 @@ package backend
 import (
 	"context"
 	"errors"
+	"slices"
 
 	"github.com/lafs/lafs"
 )
@@ -63,9 +64,60 @@ type Backend interface {
 	Delete(ctx context.Context, k Key) error
 	// Available returns the bytes that can still be stored.
 	Available(ctx context.Context) (uint64, error)
-	// Walk calls f for every storage index that has committed objects,
-	// for crawlers (lease expiry, statistics).
+	// Walk calls f once for every storage index that has committed
+	// objects, for crawlers (lease expiry, statistics). It lists exactly
+	// what List would: a staged object (created, not yet committed) never
+	// makes its storage index appear, so a crawler never touches an upload
+	// in progress. Objects committed or deleted during the walk may or may
+	// not be seen. f may call the backend. Walk stops at the first error
+	// f returns, or once ctx is done, and returns that error.
 	Walk(ctx context.Context, f func(si lafs.StorageIndex) error) error
+}
+
+// PrefixWalker is an optional interface of a Backend that can list the
+// storage indexes of one prefix without walking the rest, as a disk lists
+// one of Tahoe's prefix folders (shares/<prefix>/). A crawler that finds
+// it walks the backend prefix by prefix, holding one prefix's storage
+// indexes at a time instead of all of them.
+type PrefixWalker interface {
+	// WalkPrefix is Walk restricted to the storage indexes whose prefix
+	// (see Prefix) is prefix, with the same guarantees: only committed
+	// objects count, never staged ones; f may call the backend; it stops
+	// at the first error of f or once ctx is done. The order is
+	// unspecified. Over all the NumPrefixes prefixes it lists what Walk
+	// does. A prefix that Prefixes does not list is an error.
+	WalkPrefix(ctx context.Context, prefix string, f func(si lafs.StorageIndex) error) error
+}
+
+// NumPrefixes is how many prefixes there are: the values of the first 10
+// bits of a storage index.
+const NumPrefixes = 1 << 10
+
+// Prefix returns the prefix of si: the first two characters of its base32
+// name, which encode its first 10 bits, as Tahoe names its prefix folders
+// (shares/<prefix>/<si>).
+func Prefix(si lafs.StorageIndex) string { return lafs.Base32(si[:2])[:2] }
+
+// prefixes are all the prefixes, sorted as strings.
+var prefixes = func() []string {
+	out := make([]string, NumPrefixes)
+	for i := range out {
+		v := uint16(i) << 6
+		out[i] = Prefix(lafs.StorageIndex{byte(v >> 8), byte(v)})
+	}
+	slices.Sort(out)
+	return out
+}()
+
+// Prefixes returns the NumPrefixes prefixes, sorted as strings (Tahoe's
+// crawlers take them in that order). The slice is the caller's.
+func Prefixes() []string { return slices.Clone(prefixes) }
+
+// IsPrefix reports whether p is a prefix: two characters of Tahoe's
+// lower-case base32 alphabet.
+func IsPrefix(p string) bool {
+	_, found := slices.BinarySearch(prefixes, p)
+	return found
 }
 
 // Staged is a new object being written.

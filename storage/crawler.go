@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/lafs/lafs"
+	"github.com/lafs/lafs/backend"
 )
 
 // The share crawler (Tahoe's storage/crawler.py ShareCrawler, with the
@@ -24,37 +25,23 @@ import (
 // server's time; it keeps its place in a state file, so that a restart
 // goes on where it stopped; and it remembers the results of the last
 // cycles for the status page.
+//
+// A backend that is a backend.PrefixWalker (disk and mem are) is read one
+// prefix at a time, as Tahoe reads one prefix folder: the crawler holds
+// the storage indexes of the prefix under way only, whatever the number
+// the server holds. Another backend is walked whole once per cycle, and
+// the storage indexes found (16 bytes each) are kept until the cycle
+// ends. Either way a backend lists committed objects only, so an upload
+// in progress is never touched.
 
 // NumPrefixes is how many prefixes a crawl cycle walks: the values of the
 // first 10 bits of a storage index, the first two characters of its
 // base32 name (Tahoe's prefix directories, shares/<prefix>/<si>).
-const NumPrefixes = 1 << 10
+const NumPrefixes = backend.NumPrefixes
 
 // crawlPrefixes are the prefixes in the order a cycle takes them: as
 // Tahoe's, sorted as strings.
-var crawlPrefixes = func() []string {
-	out := make([]string, NumPrefixes)
-	for i := range out {
-		v := uint16(i) << 6
-		out[i] = lafs.Base32([]byte{byte(v >> 8), byte(v)})[:2]
-	}
-	slices.Sort(out)
-	return out
-}()
-
-// prefixOf is the prefix of si.
-func prefixOf(si lafs.StorageIndex) string { return lafs.Base32(si[:2])[:2] }
-
-// PrefixWalker is a backend that lists the storage indexes of one prefix
-// (the first two characters of their base32 names) without walking the
-// rest, as a disk lists one prefix directory. The crawler uses it when the
-// backend has it; otherwise it walks the whole backend once per cycle and
-// keeps the storage indexes found (16 bytes each) until the cycle ends.
-type PrefixWalker interface {
-	// WalkPrefix calls f for every storage index with committed objects
-	// whose base32 name begins with prefix.
-	WalkPrefix(ctx context.Context, prefix string, f func(si lafs.StorageIndex) error) error
-}
+var crawlPrefixes = backend.Prefixes()
 
 // CrawlPace is how fast the crawler goes: it works for Slice, then sleeps
 // long enough that working takes Fraction of its time (Tahoe's
@@ -201,7 +188,7 @@ type crawler struct {
 	resumedAt       time.Time
 	resumedPrefixes int
 	// index holds the storage indexes of the cycle indexCycle by prefix,
-	// for backends that are no PrefixWalker.
+	// for backends that are no backend.PrefixWalker.
 	index      map[string][]lafs.StorageIndex
 	indexCycle int
 }
@@ -435,10 +422,11 @@ func (c *crawler) slice(ctx context.Context, start time.Time) (bool, error) {
 }
 
 // bucketsOf returns the storage indexes of a prefix in the order of their
-// base32 names.
+// base32 names: from the backend's WalkPrefix if it has one, else from an
+// index of the whole backend made by one Walk per cycle.
 func (c *crawler) bucketsOf(ctx context.Context, cycle int, prefix string) ([]lafs.StorageIndex, error) {
 	var sis []lafs.StorageIndex
-	if pw, ok := c.s.b.(PrefixWalker); ok {
+	if pw, ok := c.s.b.(backend.PrefixWalker); ok {
 		err := pw.WalkPrefix(ctx, prefix, func(si lafs.StorageIndex) error {
 			sis = append(sis, si)
 			return nil
@@ -456,7 +444,7 @@ func (c *crawler) bucketsOf(ctx context.Context, cycle int, prefix string) ([]la
 		if index == nil {
 			index = map[string][]lafs.StorageIndex{}
 			err := c.s.b.Walk(ctx, func(si lafs.StorageIndex) error {
-				p := prefixOf(si)
+				p := backend.Prefix(si)
 				index[p] = append(index[p], si)
 				return nil
 			})

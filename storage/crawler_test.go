@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -17,12 +18,18 @@ import (
 	"github.com/lafs/lafs/backend/mem"
 )
 
-// eachBackend runs f on a memory backend and on a disk backend. open
-// returns the backend; called again it returns the same shares, as a
-// restarted node finds them (the disk is closed and opened anew).
+// eachBackend runs f on a memory backend, on one that can only be walked
+// whole (a memory backend with its WalkPrefix hidden) and on a disk
+// backend. open returns the backend; called again it returns the same
+// shares, as a restarted node finds them (the disk is closed and opened
+// anew).
 func eachBackend(t *testing.T, f func(t *testing.T, open func() backend.Backend)) {
 	t.Run("mem", func(t *testing.T) {
 		m := mem.New()
+		f(t, func() backend.Backend { return m })
+	})
+	t.Run("walk", func(t *testing.T) {
+		m := &walkCounter{Backend: mem.New()}
 		f(t, func() backend.Backend { return m })
 	})
 	t.Run("disk", func(t *testing.T) {
@@ -419,32 +426,121 @@ func TestCrawlStateUnreadableStartsAfresh(t *testing.T) {
 	}
 }
 
-// prefixMem is a memory backend that walks one prefix at a time, and
-// refuses whole walks.
-type prefixMem struct{ *mem.Mem }
-
-func (p prefixMem) Walk(ctx context.Context, f func(lafs.StorageIndex) error) error {
-	return errors.New("whole walk")
+// walkCounter is a backend that counts the calls of Walk and hides any
+// WalkPrefix of the backend it wraps.
+type walkCounter struct {
+	backend.Backend
+	walks atomic.Int64
 }
 
-func (p prefixMem) WalkPrefix(ctx context.Context, prefix string, f func(lafs.StorageIndex) error) error {
-	return p.Mem.Walk(ctx, func(si lafs.StorageIndex) error {
-		if prefixOf(si) != prefix {
-			return nil
-		}
-		return f(si)
-	})
+func (w *walkCounter) Walk(ctx context.Context, f func(lafs.StorageIndex) error) error {
+	w.walks.Add(1)
+	return w.Backend.Walk(ctx, f)
 }
 
-func TestCrawlUsesPrefixWalker(t *testing.T) {
-	s := newTestServerOn(t, prefixMem{mem.New()}, Config{})
-	for _, si := range spreadSIs(9) {
-		putImmutable(t, s, si, 3, []byte("x"), lease)
-	}
-	runCycle(t, s)
-	last, _ := s.crawl.status().LastCycle()
-	if last.Counts.Examined.All.Shares != 9 {
-		t.Fatalf("examined %+v, want 9 shares", last.Counts.Examined.All)
+// prefixWalkCounter is a walkCounter that passes WalkPrefix through too,
+// counting its calls.
+type prefixWalkCounter struct {
+	*walkCounter
+	prefixWalks atomic.Int64
+}
+
+func (w *prefixWalkCounter) WalkPrefix(ctx context.Context, prefix string, f func(lafs.StorageIndex) error) error {
+	w.prefixWalks.Add(1)
+	return w.Backend.(backend.PrefixWalker).WalkPrefix(ctx, prefix, f)
+}
+
+var (
+	_ backend.PrefixWalker = (*disk.Disk)(nil)
+	_ backend.PrefixWalker = (*mem.Mem)(nil)
+	_ backend.PrefixWalker = (*prefixWalkCounter)(nil)
+)
+
+// TestCrawlWalksPrefixByPrefix checks that the crawler reads a backend
+// that can be walked prefix by prefix (disk, mem) only so, keeping no
+// index of the whole backend, even across slices that stop inside a
+// prefix and a restart; and that it walks another backend whole once per
+// cycle, however many slices the cycle takes.
+func TestCrawlWalksPrefixByPrefix(t *testing.T) {
+	sis := spreadSIs(30)
+	for _, wrap := range []struct {
+		name   string
+		prefix bool
+	}{{"WalkPrefix", true}, {"Walk", false}} {
+		t.Run(wrap.name, func(t *testing.T) {
+			eachBackend(t, func(t *testing.T, open func() backend.Backend) {
+				if _, ok := open().(backend.PrefixWalker); !ok {
+					t.Skip("already walked whole only")
+				}
+				state := filepath.Join(t.TempDir(), "crawler.json")
+				var wc *walkCounter
+				var pc *prefixWalkCounter
+				wrapped := func() backend.Backend {
+					wc = &walkCounter{Backend: open()}
+					if !wrap.prefix {
+						return wc
+					}
+					pc = &prefixWalkCounter{walkCounter: wc}
+					return pc
+				}
+				// Slices of a nanosecond stop after every storage index.
+				cfg := Config{Crawl: CrawlConfig{StateFile: state, Pace: CrawlPace{Slice: time.Nanosecond}}}
+				s1 := newTestServerOn(t, wrapped(), cfg)
+				for _, si := range sis {
+					putImmutable(t, s1, si, 0, []byte("data"), lease)
+				}
+				nSlices := 0
+				for s1.crawl.status().SoFar.Examined.All.Shares < 13 {
+					if _, err := s1.crawl.slice(bg, time.Now()); err != nil {
+						t.Fatal(err)
+					}
+					nSlices++
+				}
+				if wrap.prefix && s1.crawl.index != nil {
+					t.Errorf("the crawler keeps an index of %d prefixes", len(s1.crawl.index))
+				}
+				s1.crawl.save()
+				s1.Close()
+				before := wc.walks.Load()
+				var prefixWalks int64
+				if pc != nil {
+					prefixWalks = pc.prefixWalks.Load()
+				}
+
+				s2 := newTestServerOn(t, wrapped(), cfg)
+				for {
+					done, err := s2.crawl.slice(bg, time.Now())
+					if err != nil {
+						t.Fatal(err)
+					}
+					nSlices++
+					if wrap.prefix && s2.crawl.index != nil {
+						t.Fatalf("the crawler keeps an index of %d prefixes", len(s2.crawl.index))
+					}
+					if done {
+						break
+					}
+				}
+				last, _ := s2.crawl.status().LastCycle()
+				if last.Counts.Examined.All.Shares != 30 || last.Counts.Examined.All.Buckets != 30 {
+					t.Fatalf("the cycle examined %+v, want each of the 30 shares once", last.Counts.Examined.All)
+				}
+				if nSlices < 30 {
+					t.Fatalf("the cycle took %d slices, want one per storage index at least", nSlices)
+				}
+				walks := before + wc.walks.Load()
+				if wrap.prefix {
+					// Each prefix at least once; those with storage
+					// indexes again after each slice that stopped in them.
+					if n := prefixWalks + pc.prefixWalks.Load(); walks != 0 || n < NumPrefixes || n > NumPrefixes+int64(nSlices) {
+						t.Errorf("the cycle called Walk %d times and WalkPrefix %d times, want 0 and %d to %d",
+							walks, n, NumPrefixes, NumPrefixes+nSlices)
+					}
+				} else if before != 1 || walks != 2 {
+					t.Errorf("the cycle walked the backend %d times before the restart and %d after, want once each", before, walks-before)
+				}
+			})
+		})
 	}
 }
 
@@ -458,7 +554,7 @@ func TestCrawlPrefixes(t *testing.T) {
 	}
 	for i := range 1 << 16 {
 		si := lafs.StorageIndex{byte(i >> 8), byte(i)}
-		if p := prefixOf(si); !seen[p] || !strings.HasPrefix(si.String(), p) {
+		if p := backend.Prefix(si); !seen[p] || !strings.HasPrefix(si.String(), p) {
 			t.Fatalf("storage index %v has prefix %q", si, p)
 		}
 	}

@@ -10,7 +10,9 @@
 // backends do beyond it: a staged object refuses writes past the size
 // given to Create, Commit and Abort finish it (later writes fail, a later
 // Abort does nothing), and a staged object that is also an io.ReaderAt
-// reads back what was written to it. Run it under -race.
+// reads back what was written to it. A backend that is a
+// backend.PrefixWalker is checked against Walk wherever Walk is. Run it
+// under -race.
 package backendtest
 
 import (
@@ -45,6 +47,7 @@ func Run(t *testing.T, open func(t *testing.T) backend.Backend) {
 		{"NotExist", testNotExist},
 		{"Delete", testDelete},
 		{"Walk", testWalk},
+		{"WalkPrefix", testWalkPrefix},
 		{"Available", testAvailable},
 		{"Concurrent", testConcurrent},
 		{"Churn", testChurn},
@@ -159,13 +162,60 @@ func wantNotExist(t testing.TB, what string, err error) {
 	}
 }
 
-// walk returns the storage indexes Walk visits, in byte order.
+// walk returns the storage indexes Walk visits, in byte order. If b is a
+// backend.PrefixWalker, it checks that walking every prefix visits the
+// same ones, each under its own prefix.
 func walk(t testing.TB, b backend.Backend) []lafs.StorageIndex {
 	t.Helper()
 	var got []lafs.StorageIndex
 	must(t, b.Walk(ctx, func(s lafs.StorageIndex) error { got = append(got, s); return nil }))
-	slices.SortFunc(got, func(a, b lafs.StorageIndex) int { return bytes.Compare(a[:], b[:]) })
+	sortSIs(got)
+	if dup := duplicate(got); dup != nil {
+		t.Errorf("Walk visits %v more than once", *dup)
+	}
+	if pw, ok := b.(backend.PrefixWalker); ok {
+		byPrefix := walkPrefixes(t, pw)
+		if !slices.Equal(byPrefix, got) {
+			t.Errorf("WalkPrefix over all prefixes = %v, Walk = %v", byPrefix, got)
+		}
+	}
 	return got
+}
+
+func sortSIs(sis []lafs.StorageIndex) {
+	slices.SortFunc(sis, func(a, b lafs.StorageIndex) int { return bytes.Compare(a[:], b[:]) })
+}
+
+// duplicate returns a storage index that sorted sis holds twice, if any.
+func duplicate(sis []lafs.StorageIndex) *lafs.StorageIndex {
+	for i := 1; i < len(sis); i++ {
+		if sis[i] == sis[i-1] {
+			return &sis[i]
+		}
+	}
+	return nil
+}
+
+// walkPrefixes returns the storage indexes WalkPrefix visits over all
+// the prefixes, in byte order, checking that each comes under its own
+// prefix and only once.
+func walkPrefixes(t testing.TB, pw backend.PrefixWalker) []lafs.StorageIndex {
+	t.Helper()
+	var all []lafs.StorageIndex
+	for _, p := range backend.Prefixes() {
+		must(t, pw.WalkPrefix(ctx, p, func(s lafs.StorageIndex) error {
+			if backend.Prefix(s) != p {
+				t.Errorf("WalkPrefix(%q) visits %v, of prefix %q", p, s, backend.Prefix(s))
+			}
+			all = append(all, s)
+			return nil
+		}))
+	}
+	sortSIs(all)
+	if dup := duplicate(all); dup != nil {
+		t.Errorf("WalkPrefix visits %v more than once", *dup)
+	}
+	return all
 }
 
 func testList(t *testing.T, b backend.Backend) {
@@ -366,6 +416,95 @@ func testWalk(t *testing.T, b backend.Backend) {
 	})
 	if !errors.Is(err, stop) || calls != 1 {
 		t.Errorf("Walk whose f fails: %v after %d calls, want %v after 1", err, calls, stop)
+	}
+}
+
+// testWalkPrefix checks a backend.PrefixWalker (and skips others): over
+// all the prefixes it visits what Walk does, one prefix folder's worth
+// at a time; staged and deleted objects never show; f's errors and ctx
+// stop it; and a name that is no prefix is refused.
+func testWalkPrefix(t *testing.T, b backend.Backend) {
+	pw, ok := b.(backend.PrefixWalker)
+	if !ok {
+		t.Skip("not a backend.PrefixWalker")
+	}
+	// Neighbours that share a prefix or just miss it: the prefix is the
+	// first byte and the top two bits of the second.
+	want := []lafs.StorageIndex{
+		si(0, 0), si(0x22, 0x00), si(0x22, 0x3f), si(0x22, 0x3f, 0xff),
+		si(0x22, 0x40), si(0x23), si(0xff, 0xc0), si(0xff, 0xff, 0xff),
+	}
+	for i, s := range want {
+		put(t, b, key(s, lafs.ShareNum(i)), []byte("x"))
+	}
+	put(t, b, key(want[1], 9), []byte("second share"))
+	gone := si(0x22, 0x01)
+	put(t, b, key(gone, 0), []byte("deleted"))
+	must(t, b.Delete(ctx, key(gone, 0)))
+	// Uploads in progress: one under a fresh storage index in a prefix
+	// of its own, one in a prefix that has committed objects, one more
+	// share of a storage index that has some.
+	staged := si(0x80, 0x80)
+	defer stage(t, b, key(staged, 0), 1, "s").Abort()
+	defer stage(t, b, key(si(0x22, 0x02), 0), 1, "s").Abort()
+	defer stage(t, b, key(want[0], 7), 1, "s").Abort()
+
+	if got := walk(t, b); !slices.Equal(got, want) {
+		t.Errorf("Walk = %v, want %v", got, want)
+	}
+	if got := walkPrefixes(t, pw); !slices.Equal(got, want) {
+		t.Errorf("WalkPrefix over all prefixes = %v, want %v", got, want)
+	}
+	one := func(c context.Context, p string, f func(lafs.StorageIndex) error) ([]lafs.StorageIndex, error) {
+		var got []lafs.StorageIndex
+		err := pw.WalkPrefix(c, p, func(s lafs.StorageIndex) error {
+			got = append(got, s)
+			if f != nil {
+				return f(s)
+			}
+			return nil
+		})
+		sortSIs(got)
+		return got, err
+	}
+	p := backend.Prefix(want[1])
+	if got, err := one(ctx, p, nil); err != nil || !slices.Equal(got, want[1:4]) {
+		t.Errorf("WalkPrefix(%q) = %v, %v; want %v", p, got, err, want[1:4])
+	}
+	for _, s := range []lafs.StorageIndex{staged, si(0x41)} {
+		if got, err := one(ctx, backend.Prefix(s), nil); err != nil || len(got) != 0 {
+			t.Errorf("WalkPrefix(%q) of an empty prefix = %v, %v", backend.Prefix(s), got, err)
+		}
+	}
+
+	// f may call the backend; its error stops the walk.
+	stop := errors.New("stop")
+	got, err := one(ctx, p, func(s lafs.StorageIndex) error {
+		if _, err := b.List(ctx, s); err != nil {
+			return err
+		}
+		return stop
+	})
+	if !errors.Is(err, stop) || len(got) != 1 {
+		t.Errorf("WalkPrefix whose f fails: %v after %d calls, want %v after 1", err, len(got), stop)
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	got, err = one(cctx, p, func(lafs.StorageIndex) error { cancel(); return nil })
+	if !errors.Is(err, context.Canceled) || len(got) != 1 {
+		t.Errorf("WalkPrefix canceled in its first call: %v after %d calls, want %v after 1", err, len(got), context.Canceled)
+	}
+	if got, err := one(cctx, p, nil); !errors.Is(err, context.Canceled) || len(got) != 0 {
+		t.Errorf("WalkPrefix with a canceled context: %v after %d calls, want %v at once", err, len(got), context.Canceled)
+	}
+
+	for _, bad := range []string{"", "a", "aaa", "AA", "a1", "..", "incoming", "/a"} {
+		if _, err := one(ctx, bad, nil); err == nil {
+			t.Errorf("WalkPrefix(%q) succeeded, want an error", bad)
+		}
+	}
+	// A prefix, though incoming/ begins with it.
+	if got, err := one(ctx, "in", nil); err != nil || len(got) != 0 {
+		t.Errorf(`WalkPrefix("in") = %v, %v; want nothing`, got, err)
 	}
 }
 

@@ -415,9 +415,9 @@ func (d *Disk) Available(ctx context.Context) (uint64, error) {
 
 // Walk calls f, in the order of the base32 names, for every storage index
 // whose folder shares/<prefix>/<si> holds at least one share. It skips
-// incoming/ and every name that is not a two-character prefix holding
-// strictly valid base32 storage indexes that begin with it. Folders removed
-// during the walk are skipped.
+// incoming/ (where uploads are staged) and every name that is not a
+// two-character prefix folder holding strictly valid base32 storage
+// indexes that begin with it. Folders removed during the walk are skipped.
 func (d *Disk) Walk(ctx context.Context, f func(si lafs.StorageIndex) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -427,34 +427,69 @@ func (d *Disk) Walk(ctx context.Context, f func(si lafs.StorageIndex) error) err
 		return fmt.Errorf("backend/disk: %w", err)
 	}
 	for _, p := range prefixes {
-		if !p.IsDir() || len(p.Name()) != 2 {
-			continue // incoming/ has more than 2 characters
+		if !p.IsDir() || !backend.IsPrefix(p.Name()) {
+			continue // incoming/ is no prefix
 		}
-		sis, err := os.ReadDir(filepath.Join(d.shares, p.Name()))
-		if errors.Is(err, fs.ErrNotExist) {
+		if err := d.walkPrefix(ctx, p.Name(), f); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+var _ backend.PrefixWalker = (*Disk)(nil)
+
+// WalkPrefix calls f, in the order of the base32 names, for every storage
+// index whose folder shares/<prefix>/<si> holds at least one share,
+// reading that one prefix folder only. A prefix without a folder (or whose
+// folder is no directory, which Walk passes over too) is empty; names in
+// the folder that are not valid storage indexes beginning with prefix are
+// skipped, as Walk skips them.
+func (d *Disk) WalkPrefix(ctx context.Context, prefix string, f func(si lafs.StorageIndex) error) error {
+	if !backend.IsPrefix(prefix) {
+		return fmt.Errorf("backend/disk: %q is not a storage index prefix", prefix)
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	fi, err := os.Lstat(filepath.Join(d.shares, prefix))
+	if errors.Is(err, fs.ErrNotExist) || err == nil && !fi.IsDir() {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("backend/disk: %w", err)
+	}
+	return d.walkPrefix(ctx, prefix, f)
+}
+
+// walkPrefix walks the prefix folder shares/<prefix>; a missing one is
+// empty.
+func (d *Disk) walkPrefix(ctx context.Context, prefix string, f func(si lafs.StorageIndex) error) error {
+	dir := filepath.Join(d.shares, prefix)
+	sis, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("backend/disk: %w", err)
+	}
+	for _, e := range sis {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		si, ok := parseSI(prefix, e.Name())
+		if !ok || !e.IsDir() {
 			continue
 		}
+		has, err := hasShares(filepath.Join(dir, e.Name()))
 		if err != nil {
 			return fmt.Errorf("backend/disk: %w", err)
 		}
-		for _, e := range sis {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-			si, ok := parseSI(p.Name(), e.Name())
-			if !ok || !e.IsDir() {
-				continue
-			}
-			has, err := hasShares(filepath.Join(d.shares, p.Name(), e.Name()))
-			if err != nil {
-				return fmt.Errorf("backend/disk: %w", err)
-			}
-			if !has {
-				continue
-			}
-			if err := f(si); err != nil {
-				return err
-			}
+		if !has {
+			continue
+		}
+		if err := f(si); err != nil {
+			return err
 		}
 	}
 	return nil

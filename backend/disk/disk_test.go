@@ -280,6 +280,7 @@ func TestTahoeFolder(t *testing.T) {
 		"incoming/aa/aaaaaaaaaaaaaaaaaaaaaaaaaa/0",  // wiped by Open
 		"../corruption-advisories/immutable-m7r4-1", // beside shares/
 		"stray-file",
+		"22", // a file named as a prefix folder
 	} {
 		path := filepath.Join(shares, filepath.FromSlash(p))
 		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
@@ -309,6 +310,19 @@ func TestTahoeFolder(t *testing.T) {
 	slices.Sort(wantNames)
 	if !slices.Equal(names, wantNames) {
 		t.Errorf("Walk = %v\nwant %v", names, wantNames)
+	}
+	// Prefix by prefix, the same, each prefix in the order of the names.
+	var byPrefix []string
+	for _, p := range backend.Prefixes() {
+		if err := d.WalkPrefix(ctx, p, func(si lafs.StorageIndex) error {
+			byPrefix = append(byPrefix, si.String())
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !slices.Equal(byPrefix, wantNames) {
+		t.Errorf("WalkPrefix over all prefixes = %v\nwant %v", byPrefix, wantNames)
 	}
 	for _, si := range walked {
 		s := si.String()

@@ -26,14 +26,20 @@ const DefaultCapacity uint64 = 1 << 40
 // Mem is an in-memory backend.Backend. The zero value is not usable; call
 // New or NewWithCapacity. All methods are safe for concurrent use.
 type Mem struct {
-	mu       sync.Mutex
-	objects  map[backend.Key][]byte
+	mu      sync.Mutex
+	objects map[backend.Key][]byte
+	// byPrefix indexes the committed objects: for each prefix, the
+	// storage indexes with objects and their share numbers.
+	byPrefix map[string]map[lafs.StorageIndex]map[lafs.ShareNum]struct{}
 	capacity uint64
 	used     uint64 // bytes held by committed and staged objects
 	staged   int    // staged objects not yet committed or aborted
 }
 
-var _ backend.Backend = (*Mem)(nil)
+var (
+	_ backend.Backend      = (*Mem)(nil)
+	_ backend.PrefixWalker = (*Mem)(nil)
+)
 
 // New returns an empty backend whose capacity is DefaultCapacity.
 func New() *Mem { return NewWithCapacity(DefaultCapacity) }
@@ -43,7 +49,11 @@ func New() *Mem { return NewWithCapacity(DefaultCapacity) }
 // exceed it fails with an error wrapping backend.ErrNoSpace and changes
 // nothing.
 func NewWithCapacity(bytes uint64) *Mem {
-	return &Mem{objects: make(map[backend.Key][]byte), capacity: bytes}
+	return &Mem{
+		objects:  make(map[backend.Key][]byte),
+		byPrefix: make(map[string]map[lafs.StorageIndex]map[lafs.ShareNum]struct{}),
+		capacity: bytes,
+	}
 }
 
 // Used returns the bytes held by committed and staged objects.
@@ -59,6 +69,37 @@ func (m *Mem) NumStaged() int {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.staged
+}
+
+// indexAdd notes a new committed object; the caller holds m.mu.
+func (m *Mem) indexAdd(k backend.Key) {
+	p := backend.Prefix(k.SI)
+	sis := m.byPrefix[p]
+	if sis == nil {
+		sis = make(map[lafs.StorageIndex]map[lafs.ShareNum]struct{})
+		m.byPrefix[p] = sis
+	}
+	shares := sis[k.SI]
+	if shares == nil {
+		shares = make(map[lafs.ShareNum]struct{})
+		sis[k.SI] = shares
+	}
+	shares[k.Share] = struct{}{}
+}
+
+// indexRemove notes that a committed object is gone; the caller holds
+// m.mu.
+func (m *Mem) indexRemove(k backend.Key) {
+	p := backend.Prefix(k.SI)
+	sis := m.byPrefix[p]
+	delete(sis[k.SI], k.Share)
+	if len(sis[k.SI]) > 0 {
+		return
+	}
+	delete(sis, k.SI)
+	if len(sis) == 0 {
+		delete(m.byPrefix, p)
+	}
 }
 
 // grow accounts for n more bytes; the caller holds m.mu.
@@ -82,10 +123,8 @@ func (m *Mem) List(ctx context.Context, si lafs.StorageIndex) ([]lafs.ShareNum, 
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	out := []lafs.ShareNum{}
-	for k := range m.objects {
-		if k.SI == si {
-			out = append(out, k.Share)
-		}
+	for n := range m.byPrefix[backend.Prefix(si)][si] {
+		out = append(out, n)
 	}
 	slices.Sort(out)
 	return out, nil
@@ -239,6 +278,7 @@ func (m *Mem) Delete(ctx context.Context, k backend.Key) error {
 	}
 	m.used -= uint64(len(b))
 	delete(m.objects, k)
+	m.indexRemove(k)
 	return nil
 }
 
@@ -254,18 +294,46 @@ func (m *Mem) Available(ctx context.Context) (uint64, error) {
 
 // Walk implements backend.Backend. The storage indexes are visited in
 // ascending byte order; f runs without the backend's lock held, so it may
-// call the backend.
+// call the backend. Staged objects are kept apart until Commit, so they
+// never appear.
 func (m *Mem) Walk(ctx context.Context, f func(si lafs.StorageIndex) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	m.mu.Lock()
-	seen := make(map[lafs.StorageIndex]bool)
 	var sis []lafs.StorageIndex
-	for k := range m.objects {
-		if !seen[k.SI] {
-			seen[k.SI] = true
-			sis = append(sis, k.SI)
+	for _, p := range m.byPrefix {
+		for si := range p {
+			sis = append(sis, si)
 		}
 	}
 	m.mu.Unlock()
+	return visit(ctx, sis, f)
+}
+
+// WalkPrefix implements backend.PrefixWalker. It looks only at the
+// storage indexes of prefix (the backend keeps an index by prefix) and
+// visits them in ascending byte order, without the lock held while f
+// runs.
+func (m *Mem) WalkPrefix(ctx context.Context, prefix string, f func(si lafs.StorageIndex) error) error {
+	if !backend.IsPrefix(prefix) {
+		return fmt.Errorf("mem: %q is not a storage index prefix", prefix)
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	m.mu.Lock()
+	sis := make([]lafs.StorageIndex, 0, len(m.byPrefix[prefix]))
+	for si := range m.byPrefix[prefix] {
+		sis = append(sis, si)
+	}
+	m.mu.Unlock()
+	return visit(ctx, sis, f)
+}
+
+// visit calls f for each of sis in ascending byte order, stopping at the
+// first error of f or once ctx is done.
+func visit(ctx context.Context, sis []lafs.StorageIndex, f func(si lafs.StorageIndex) error) error {
 	slices.SortFunc(sis, func(a, b lafs.StorageIndex) int {
 		return slices.Compare(a[:], b[:])
 	})
@@ -377,6 +445,7 @@ func (s *staged) Commit(ctx context.Context) error {
 		s.b = []byte{}
 	}
 	s.m.objects[s.k] = s.b
+	s.m.indexAdd(s.k)
 	s.b = nil
 	return nil
 }
