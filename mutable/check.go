@@ -108,6 +108,10 @@ func (c *checker) run(ctx context.Context) (*lafs.CheckResult, error) {
 	return c.result(), nil
 }
 
+// errLateServer is why a check stops waiting for a server that is late
+// against the others.
+var errLateServer = errors.New("late against the other servers")
+
 // ask bounds one question to a server by the check's ServerTimeout.
 func (c *checker) ask(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(ctx, c.timeout)
@@ -125,12 +129,34 @@ func (c *checker) mapShares(ctx context.Context) error {
 		errs    []error
 	}
 	answers := make([]answer, len(m.servers))
+	// Once half the servers have answered, the others get queryLateFactor
+	// times the median answer (at least queryLateMin) before they are
+	// given up on: a frozen server costs a check seconds.
+	qctx, giveUp := context.WithCancelCause(ctx)
+	defer giveUp(nil)
+	took := make(chan time.Duration, len(m.servers))
 	var wg sync.WaitGroup
 	for rank, s := range m.servers {
 		wg.Go(func() {
+			start := time.Now()
 			a := &answers[rank]
-			a.found, a.errs, a.listErr = c.queryServer(ctx, s, rank)
+			a.found, a.errs, a.listErr = c.queryServer(qctx, s, rank)
+			took <- time.Since(start)
 		})
+	}
+	var times []time.Duration
+	var late <-chan time.Time
+	for range m.servers {
+		select {
+		case d := <-took:
+			times = append(times, d)
+			if late == nil && 2*len(times) >= len(m.servers) && len(times) < len(m.servers) {
+				late = time.After(max(queryLateMin, queryLateFactor*median(times)))
+			}
+		case <-late:
+			giveUp(errLateServer)
+			<-took
+		}
 	}
 	wg.Wait()
 	if err := ctx.Err(); err != nil {
@@ -138,9 +164,15 @@ func (c *checker) mapShares(ctx context.Context) error {
 	}
 	for rank, s := range m.servers {
 		a := answers[rank]
+		if a.listErr != nil && context.Cause(qctx) == errLateServer && errors.Is(a.listErr, context.Canceled) {
+			a.listErr = fmt.Errorf("%w: %w", context.DeadlineExceeded, errLateServer)
+		}
 		if a.listErr != nil {
 			m.failed[s] = a.listErr
-			if errors.Is(a.listErr, context.DeadlineExceeded) {
+			if errors.Is(a.listErr, errLateServer) {
+				s.Latency.Demote(demoteFor)
+				c.note("%s did not answer in time (late against the other servers)", s.String())
+			} else if errors.Is(a.listErr, context.DeadlineExceeded) {
 				s.Latency.Demote(demoteFor)
 				c.note("%s did not answer within %v", s.String(), c.timeout)
 			} else {

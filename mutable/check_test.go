@@ -782,3 +782,22 @@ func TestCheckAddLease(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckFrozenServerDefaultTimeout: with the default ServerTimeout
+// (10 s), a frozen server is given up on once it is late against the
+// others, so that a check costs seconds (Tahoe: 60 s).
+func TestCheckFrozenServerDefaultTimeout(t *testing.T) {
+	keys := testKeys(t, 1)[0]
+	w := newWatched(t, 10)
+	f := w.create(t, keys, cap.SDMF, randomBytes(2000, 13))
+	w.g.Faults[3].Set(func(f *testgrid.Faults) { f.Delay = time.Hour })
+	start := time.Now()
+	r := checkOK(t, w.p, f.Cap(), lafs.CheckOptions{Verify: true})
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("check with a frozen server took %v", d)
+	}
+	wantCounts(t, "frozen", r, "healthy=false recoverable=true good=9 k=3 n=10 hosts=9 happy=9 wrong=0 rec=1 unrec=0 corrupt=0 responding=9")
+	if !reportHas(r, "late against the other servers") {
+		t.Errorf("report %q", r.Report)
+	}
+}
