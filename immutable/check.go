@@ -26,8 +26,10 @@ const (
 	// verifyReadLen is how much of a share's blocks one verify request
 	// reads.
 	verifyReadLen = 1 << 20
-	// verifyParallel bounds the shares verified at once.
-	verifyParallel = 4
+	// verifyParallel bounds the shares verified at once, verifyPerServer
+	// those of one server.
+	verifyParallel  = 4
+	verifyPerServer = 2
 )
 
 // Check checks the shares of the file v names on servers (the permuted
@@ -183,11 +185,16 @@ func (ck *checker) verifyAll(ctx context.Context, answers []*serverAnswer) {
 		sh lafs.ShareNum
 	}
 	var jobs []job
+	perServer := map[*serverAnswer]chan struct{}{}
 	for _, a := range answers {
 		for _, sh := range a.listed {
 			jobs = append(jobs, job{a, sh})
 		}
+		perServer[a] = make(chan struct{}, verifyPerServer)
 	}
+	lt := newLateTracker(len(jobs))
+	stop := lt.watch(ctx)
+	defer stop()
 	var mu sync.Mutex
 	sem := make(chan struct{}, verifyParallel)
 	var wg sync.WaitGroup
@@ -197,8 +204,14 @@ func (ck *checker) verifyAll(ctx context.Context, answers []*serverAnswer) {
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
+			perServer[j.a] <- struct{}{}
+			defer func() { <-perServer[j.a] }()
 			s := &remoteShare{server: j.a.server, si: ck.v.StorageIndex, num: j.sh}
-			err := VerifyShare(ctx, ck.v, &timedShare{s, ck.opt.ServerTimeout})
+			vctx, done := lt.start(ctx)
+			err := VerifyShare(vctx, ck.v, &timedShare{s, ck.opt.ServerTimeout})
+			if late := done(); late && err != nil {
+				err = fmt.Errorf("%w: %w", errLateShare, err)
+			}
 			kind := classify(err)
 			mu.Lock()
 			switch kind {
@@ -228,6 +241,84 @@ func (ck *checker) verifyAll(ctx context.Context, answers []*serverAnswer) {
 	}
 }
 
+// errLateShare marks a share whose verify was given up on because it took
+// far longer than the others' (the shares of a file are all one size).
+var errLateShare = errors.New("verify given up: far slower than the other shares")
+
+// lateTracker gives up on verifies that are late against the others: once
+// half are done, one that has run checkLateFactor times their median (at
+// least checkLateMin) is cancelled, so that a server that freezes or
+// trickles after answering its listing costs a verify seconds.
+type lateTracker struct {
+	total int
+	mu    sync.Mutex
+	took  []time.Duration
+	run   map[*lateRun]struct{}
+}
+
+type lateRun struct {
+	began  time.Time
+	cancel context.CancelFunc
+	late   bool
+}
+
+func newLateTracker(total int) *lateTracker {
+	return &lateTracker{total: total, run: map[*lateRun]struct{}{}}
+}
+
+// start begins one timed task; done ends it and says whether it was
+// given up on as late.
+func (lt *lateTracker) start(ctx context.Context) (context.Context, func() (late bool)) {
+	ctx, cancel := context.WithCancel(ctx)
+	r := &lateRun{began: time.Now(), cancel: cancel}
+	lt.mu.Lock()
+	lt.run[r] = struct{}{}
+	lt.mu.Unlock()
+	return ctx, func() bool {
+		lt.mu.Lock()
+		defer lt.mu.Unlock()
+		delete(lt.run, r)
+		if !r.late {
+			lt.took = append(lt.took, time.Since(r.began))
+		}
+		cancel()
+		return r.late
+	}
+}
+
+// watch checks the running tasks a few times a second until stopped.
+func (lt *lateTracker) watch(ctx context.Context) (stop func()) {
+	ctx, stop = context.WithCancel(ctx)
+	go func() {
+		tick := time.NewTicker(100 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+				lt.giveUpLate()
+			}
+		}
+	}()
+	return stop
+}
+
+func (lt *lateTracker) giveUpLate() {
+	lt.mu.Lock()
+	defer lt.mu.Unlock()
+	if 2*len(lt.took) < lt.total || len(lt.took) == 0 {
+		return
+	}
+	limit := lateAfter(lt.took)
+	for r := range lt.run {
+		if !r.late && time.Since(r.began) > limit {
+			r.late = true
+			r.cancel()
+		}
+	}
+}
+
 type shareVerdict int
 
 const (
@@ -241,7 +332,7 @@ func classify(err error) shareVerdict {
 	switch {
 	case err == nil:
 		return shareGood
-	case errors.Is(err, errIncompatible):
+	case errors.Is(err, ErrIncompatible):
 		return shareIncompatible
 	case errors.Is(err, ErrCorrupt), errors.Is(err, lafs.ErrCorruptContainer):
 		return shareCorrupt
@@ -249,9 +340,10 @@ func classify(err error) shareVerdict {
 	return shareUnread
 }
 
-// errIncompatible marks a share of a layout version this client does not
-// know.
-var errIncompatible = errors.New("share of an unknown layout version")
+// ErrIncompatible marks a share of a layout version this client does not
+// know, perhaps of a later format: not known to be corrupt. Such errors
+// wrap ErrCorrupt too (the share cannot be used); test for this one first.
+var ErrIncompatible = errors.New("share of an unknown layout version")
 
 // timedShare bounds each read of a share.
 type timedShare struct {

@@ -261,3 +261,21 @@ func TestRepairRebuildsTahoeShares(t *testing.T) {
 		t.Fatal("no CHK objects in tahoe120_grid.json")
 	}
 }
+
+// TestVerifyWithServerFrozenAfterListing: a server that lists its shares
+// and then never answers a read costs a verify seconds: its share is given
+// up on once it is late against the others.
+func TestVerifyWithServerFrozenAfterListing(t *testing.T) {
+	g := testgrid.New(t, 10)
+	_, v := uploadTo(t, g, randomData(600<<10, 6))
+	slow := shareHolder(t, g, v.StorageIndex, 2)
+	g.Faults[slow].Set(func(f *testgrid.Faults) { f.ReadDelay = time.Hour })
+	start := time.Now()
+	r := check(t, g, v, lafs.CheckOptions{Verify: true})
+	if took := time.Since(start); took > 5*time.Second {
+		t.Errorf("verify with a server frozen after its listing took %v", took)
+	}
+	if r.GoodShares != 9 || len(r.Corrupt) != 0 || len(r.ServersResponding) != 10 {
+		t.Errorf("verify: %+v", r)
+	}
+}

@@ -33,6 +33,11 @@ var ErrNotEnoughShares = errors.New("not enough good shares")
 // maxUEBLen bounds the URI extension block a share may declare.
 const maxUEBLen = 1 << 16
 
+// maxTreesAtOnce bounds the hash trees asked for before the share's
+// layout is checked against the UEB: 1 MiB holds those of files up to
+// about 1 GiB at the usual segment size.
+const maxTreesAtOnce = 1 << 20
+
 // ShareError says which share failed and why.
 type ShareError struct {
 	Num lafs.ShareNum
@@ -149,9 +154,17 @@ func openShare(ctx context.Context, c *cap.CHK, s Share, known *fileInfo) (*acti
 	}
 	lenField := lay.lenFieldSize()
 	if sr.size < 0 && lay.URIExtension+lenField > uint64(len(head)) {
-		// The hashes and the UEB, which ends the share: asking for up to
-		// maxUEBLen bytes of UEB stops at its end.
-		if _, err := sr.fetch(ctx, lay.CrypttextHashTree, int(lay.URIExtension-lay.CrypttextHashTree+lenField+maxUEBLen)); err != nil {
+		if trees := lay.URIExtension - lay.CrypttextHashTree; trees <= maxTreesAtOnce {
+			// The hashes and the UEB, which ends the share: asking for up
+			// to maxUEBLen bytes of UEB stops at its end.
+			if _, err := sr.fetch(ctx, lay.CrypttextHashTree, int(trees+lenField+maxUEBLen)); err != nil {
+				return nil, nil, err
+			}
+		} else if _, err := sr.fetch(ctx, lay.URIExtension, int(lenField+maxUEBLen)); err != nil {
+			// Hash trees this large are those of a very large file, or a
+			// header that lies: the UEB first, so that the layout is
+			// checked against the file's geometry before the trees are
+			// asked for.
 			return nil, nil, err
 		}
 	}

@@ -132,7 +132,7 @@ func ParseLayout(b []byte) (*Layout, error) {
 	default:
 		if l.Version < 256 {
 			// Perhaps a layout of the future, as Tahoe would say.
-			return nil, fmt.Errorf("%w: %w %d", ErrCorrupt, errIncompatible, l.Version)
+			return nil, fmt.Errorf("%w: %w %d", ErrCorrupt, ErrIncompatible, l.Version)
 		}
 		return nil, fmt.Errorf("%w: share layout version %#x", ErrCorrupt, l.Version)
 	}

@@ -181,18 +181,22 @@ func (rp *repairer) run(ctx context.Context, answers []*serverAnswer) ([]lafs.Sh
 	}
 	err = rp.encode(ctx, r, info, g, lay, buckets)
 	var placed []lafs.ShareLocation
+	var aborts sync.WaitGroup
 	for _, b := range buckets {
 		if b.err == nil && err == nil {
 			placed = append(placed, lafs.ShareLocation{Server: b.server.ID, StorageIndex: si, Num: b.shnum})
 			continue
 		}
-		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), rp.timeout)
-		b.server.Storage.AbortImmutable(actx, si, b.shnum, b.secret)
-		cancel()
+		aborts.Go(func() {
+			actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), rp.timeout)
+			defer cancel()
+			b.server.Storage.AbortImmutable(actx, si, b.shnum, b.secret)
+		})
 		if b.err != nil {
 			problems = append(problems, fmt.Sprintf("share %d on %s: %v", b.shnum, b.server, b.err))
 		}
 	}
+	aborts.Wait()
 	if err != nil {
 		return nil, err
 	}
