@@ -215,13 +215,16 @@ func (h *handler) startOperation(w http.ResponseWriter, q *request, dn *dirNode,
 			})
 		}
 	}
-	h.ops.start(handle, op, retainFor, func(ctx context.Context) error {
+	err = h.ops.start(handle, op, retainFor, func(ctx context.Context) error {
 		err := run(ctx)
 		if err != nil && !errors.Is(err, context.Canceled) {
 			h.log.Warn("web API deep operation failed", "operation", t, "err", err)
 		}
 		return err
 	})
+	if err != nil {
+		return err
+	}
 	if whenDone, _ := q.arg("when_done"); whenDone != "" {
 		redirect(w, http.StatusFound, whenDone)
 		return nil

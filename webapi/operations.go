@@ -31,6 +31,13 @@ const (
 	// defaultMaxOperations bounds the operations running at once; more
 	// wait their turn.
 	defaultMaxOperations = 4
+	// maxHandles bounds the handles kept (running, waiting or finished):
+	// beyond it a new operation is refused until some are released or
+	// expire, so that results kept for days cannot fill the node's memory.
+	maxHandles = 1000
+	// closeWait bounds how long close waits for operations to notice they
+	// were stopped.
+	closeWait = 10 * time.Second
 )
 
 // opKind is what an operation does.
@@ -66,9 +73,10 @@ type stopper interface{ Stop() bool }
 
 // opTable holds the operations by handle.
 type opTable struct {
-	ctx  context.Context // the web API's lifetime
-	stop context.CancelFunc
-	sem  chan struct{}
+	ctx     context.Context // the web API's lifetime
+	stop    context.CancelFunc
+	sem     chan struct{}
+	running sync.WaitGroup // the operations' goroutines
 
 	mu  sync.Mutex
 	ops map[string]*operation
@@ -93,24 +101,49 @@ func newOpTable(max int) *opTable {
 	}
 }
 
-// close stops every operation and forgets every handle.
+// close stops every operation, forgets every handle and waits (up to
+// closeWait) for the operations to end, so that none works on after the
+// node has stopped.
 func (t *opTable) close() {
 	t.stop()
 	t.mu.Lock()
-	defer t.mu.Unlock()
 	for h, op := range t.ops {
 		t.releaseLocked(h, op)
 	}
+	t.mu.Unlock()
+	ended := make(chan struct{})
+	go func() {
+		t.running.Wait()
+		close(ended)
+	}()
+	select {
+	case <-ended:
+	case <-time.After(closeWait):
+	}
 }
+
+// errTooManyOperations refuses an operation when maxHandles are kept.
+var errTooManyOperations = &webError{http.StatusServiceUnavailable,
+	"too many operations: release some (GET /operations/HANDLE?t=status&release-after-complete=true, or POST ?t=cancel) or wait for them to expire"}
 
 // start runs op under handle in the background: run does the work, and
 // its error (nil when it completed) ends the operation. retainFor, when
-// not negative, is the handle's lifetime from now.
-func (t *opTable) start(handle string, op *operation, retainFor time.Duration, run func(ctx context.Context) error) {
+// not negative, is the handle's lifetime from now. It refuses a new
+// handle when maxHandles are kept.
+func (t *opTable) start(handle string, op *operation, retainFor time.Duration, run func(ctx context.Context) error) error {
+	t.mu.Lock()
+	if t.ctx.Err() != nil {
+		t.mu.Unlock()
+		return &webError{http.StatusServiceUnavailable, "the node is stopping"}
+	}
+	old, replacing := t.ops[handle]
+	if !replacing && len(t.ops) >= maxHandles {
+		t.mu.Unlock()
+		return errTooManyOperations
+	}
 	ctx, cancel := context.WithCancel(t.ctx)
 	op.cancel, op.done, op.added = cancel, make(chan struct{}), t.now()
-	t.mu.Lock()
-	if old, ok := t.ops[handle]; ok {
+	if replacing {
 		t.releaseLocked(handle, old)
 	}
 	t.ops[handle] = op
@@ -118,8 +151,10 @@ func (t *opTable) start(handle string, op *operation, retainFor time.Duration, r
 	if retainFor >= 0 {
 		t.setTimerLocked(handle, op, retainFor)
 	}
+	t.running.Add(1)
 	t.mu.Unlock()
 	go func() {
+		defer t.running.Done()
 		defer cancel()
 		err := func() error {
 			if hold != nil {
@@ -143,6 +178,7 @@ func (t *opTable) start(handle string, op *operation, retainFor time.Duration, r
 		close(op.done)
 		t.completed(handle, op)
 	}()
+	return nil
 }
 
 // completed gives a finished operation's handle its lifetime, unless a
