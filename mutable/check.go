@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/lafs/lafs"
@@ -47,12 +48,41 @@ type checker struct {
 
 	m         *serverMap
 	responded map[*lafs.Server]bool
+	// seen are the shares the servermap found good (key and signature
+	// check out), whatever a verify found of them later: every version
+	// that someone wrote, so that a repair never publishes an older one.
+	seen []*remoteShare
+	// unread are the shares a server listed whose start could not be read
+	// (it failed, or was given up on, mid-way): no verdict on them.
+	unread []missedShare
 	// unverified are good shares whose verification could not finish (a
-	// server failed mid-way): not counted good, not corrupt either. They
-	// stay in m.shares, so that a publish replaces them in place.
+	// server failed mid-way, or another writer changed the share): not
+	// counted good, not corrupt either. They stay in m.shares, so that a
+	// publish replaces them in place.
 	unverified map[*remoteShare]error
-	notes      []string // report lines beyond Tahoe's
+	// incompat are shares of a format this client does not know (their
+	// err wraps ErrIncompatible): neither good nor bad, not advised.
+	incompat []*remoteShare
+	notes    []string // report lines beyond Tahoe's
 }
+
+// missedShare is a share a server listed that the check could not read.
+type missedShare struct {
+	server *lafs.Server
+	shnum  lafs.ShareNum
+	err    error
+}
+
+const (
+	// perServerReads bounds the shares of one server read at once.
+	perServerReads = 4
+	// maxNamedPerServer bounds the shares of one server that a check
+	// names in its result and report (bad, incompatible, unreadable), and
+	// the bad ones it reports to the server; the others are counted in
+	// one line, so that a server listing every share number costs a
+	// bounded report.
+	maxNamedPerServer = 16
+)
 
 func newChecker(peers lafs.Peers, k cap.Cap, opts Options, opt lafs.CheckOptions) (*checker, error) {
 	timeout := opt.ServerTimeout
@@ -125,8 +155,9 @@ func (c *checker) mapShares(ctx context.Context) error {
 	m := &serverMap{si: f.si, servers: f.peers.ServersFor(f.si), failed: map[*lafs.Server]error{}}
 	type answer struct {
 		found   []*remoteShare
+		missed  []missedShare
+		dropped int // share numbers listed that cannot exist
 		listErr error
-		errs    []error
 	}
 	answers := make([]answer, len(m.servers))
 	// Once half the servers have answered, the others get queryLateFactor
@@ -140,7 +171,7 @@ func (c *checker) mapShares(ctx context.Context) error {
 		wg.Go(func() {
 			start := time.Now()
 			a := &answers[rank]
-			a.found, a.errs, a.listErr = c.queryServer(qctx, s, rank)
+			a.found, a.missed, a.dropped, a.listErr = c.queryServer(qctx, s, rank)
 			took <- time.Since(start)
 		})
 	}
@@ -181,78 +212,117 @@ func (c *checker) mapShares(ctx context.Context) error {
 			continue
 		}
 		c.responded[s] = true
-		for _, err := range a.errs {
-			c.note("%s: %v", s.String(), err)
+		if a.dropped > 0 {
+			c.note("%s listed %d share numbers of %d or more, which no share can have; they were not read",
+				s.String(), a.dropped, lafs.MaxShares)
 		}
+		for i, ms := range a.missed {
+			if context.Cause(qctx) == errLateServer && errors.Is(ms.err, context.Canceled) {
+				a.missed[i].err = fmt.Errorf("%w: %w", context.DeadlineExceeded, errLateServer)
+			}
+		}
+		c.unread = append(c.unread, a.missed...)
+		noteCapped(c, a.missed, func(ms missedShare) string {
+			return fmt.Sprintf("%s: reading share %d: %v", s.String(), ms.shnum, ms.err)
+		}, func(ms missedShare) *lafs.Server { return ms.server }, "shares could not be read")
 		for _, rs := range a.found {
-			if rs.err != nil {
+			switch {
+			case errors.Is(rs.err, ErrIncompatible):
+				c.incompat = append(c.incompat, rs)
+			case rs.err != nil:
 				m.bad = append(m.bad, rs)
-			} else {
+			default:
 				m.shares = append(m.shares, rs)
 			}
 		}
 	}
+	c.seen = slices.Clone(m.shares)
 	c.m = m
 	return nil
 }
 
 // queryServer lists one server's shares and reads and checks the start
-// of each. It returns the shares it could judge, the errors of those it
-// could not read, and the error of the listing, if any.
-func (c *checker) queryServer(ctx context.Context, s *lafs.Server, rank int) ([]*remoteShare, []error, error) {
+// of each, a few at a time. It returns the shares it could judge, those it
+// could not read, the count of share numbers listed that no share can
+// have (not read), and the error of the listing, if any.
+func (c *checker) queryServer(ctx context.Context, s *lafs.Server, rank int) ([]*remoteShare, []missedShare, int, error) {
 	lctx, cancel := c.ask(ctx)
 	start := time.Now()
 	shnums, err := s.Storage.ListMutable(lctx, c.f.si)
 	cancel()
 	if errors.Is(err, lafs.ErrNotExist) {
-		return nil, nil, nil
+		return nil, nil, 0, nil
 	}
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, 0, err
 	}
 	s.Latency.Observe(time.Since(start))
 	slices.Sort(shnums)
 	shnums = slices.Compact(shnums)
+	dropped := 0
+	if i := slices.IndexFunc(shnums, func(sh lafs.ShareNum) bool { return sh >= lafs.MaxShares }); i >= 0 {
+		dropped, shnums = len(shnums)-i, shnums[:i]
+	}
 	found := make([]*remoteShare, len(shnums))
 	errs := make([]error, len(shnums))
+	var next atomic.Int64
 	var wg sync.WaitGroup
-	for i, sh := range shnums {
+	for range min(perServerReads, len(shnums)) {
 		wg.Go(func() {
-			rctx, cancel := c.ask(ctx)
-			defer cancel()
-			head, err := s.Storage.ReadMutable(rctx, c.f.si, sh, 0, queryReadSize)
-			if errors.Is(err, lafs.ErrNotExist) {
-				return // gone since it was listed
+			for i := int(next.Add(1) - 1); i < len(shnums); i = int(next.Add(1) - 1) {
+				found[i], errs[i] = c.readHead(ctx, s, rank, shnums[i])
 			}
-			if err != nil {
-				errs[i] = fmt.Errorf("reading share %d: %w", sh, err)
-				return
-			}
-			rs := &remoteShare{server: s, rank: rank, shnum: sh, head: head}
-			if err := c.f.checkShare(rctx, rs, c.sigs); errors.Is(err, ErrBadShare) {
-				rs.err = err
-			} else if err != nil {
-				errs[i] = fmt.Errorf("reading share %d: %w", sh, err)
-				return
-			}
-			found[i] = rs
 		})
 	}
 	wg.Wait()
-	return slices.DeleteFunc(found, func(rs *remoteShare) bool { return rs == nil }),
-		slices.DeleteFunc(errs, func(err error) bool { return err == nil }), nil
+	var missed []missedShare
+	for i, err := range errs {
+		if err != nil {
+			missed = append(missed, missedShare{server: s, shnum: shnums[i], err: err})
+		}
+	}
+	return slices.DeleteFunc(found, func(rs *remoteShare) bool { return rs == nil }), missed, dropped, nil
+}
+
+// readHead reads the start of one share and judges it as the servermap
+// does. It returns nil and no error for a share gone since it was listed,
+// and an error when the share could not be judged.
+func (c *checker) readHead(ctx context.Context, s *lafs.Server, rank int, sh lafs.ShareNum) (*remoteShare, error) {
+	rctx, cancel := c.ask(ctx)
+	defer cancel()
+	head, err := s.Storage.ReadMutable(rctx, c.f.si, sh, 0, queryReadSize)
+	if errors.Is(err, lafs.ErrNotExist) {
+		return nil, nil // gone since it was listed
+	}
+	if err != nil {
+		return nil, err
+	}
+	rs := &remoteShare{server: s, rank: rank, shnum: sh, head: head}
+	if err := c.f.checkShare(rctx, rs, c.sigs); err != nil && !errors.Is(err, ErrBadShare) {
+		return nil, err
+	} else if err != nil {
+		rs.err = err
+	}
+	return rs, nil
 }
 
 // addLeases adds or renews this client's lease on every server that holds
-// shares of the file, good or bad, as Tahoe's check with add-lease does.
+// shares of the file, good or bad, as Tahoe's check with add-lease does
+// (and on those holding shares it could not read or does not know).
 func (c *checker) addLeases(ctx context.Context) {
 	var holders []*lafs.Server
-	for _, l := range [][]*remoteShare{c.m.shares, c.m.bad} {
-		for _, rs := range l {
-			if !slices.Contains(holders, rs.server) {
-				holders = append(holders, rs.server)
-			}
+	add := func(s *lafs.Server) {
+		if !slices.Contains(holders, s) {
+			holders = append(holders, s)
 		}
+	}
+	for _, l := range [][]*remoteShare{c.m.shares, c.m.bad, c.incompat} {
+		for _, rs := range l {
+			add(rs.server)
+		}
+	}
+	for _, ms := range c.unread {
+		add(ms.server)
 	}
 	errs := make([]error, len(holders))
 	var wg sync.WaitGroup
@@ -272,11 +342,13 @@ func (c *checker) addLeases(ctx context.Context) {
 	}
 }
 
-// adviseAll tells each bad share's server that the share is corrupt, and
-// waits (at most the timeout) for the servers to hear it.
+// adviseAll tells each bad share's server that the share is corrupt (the
+// first maxNamedPerServer of each server), and waits (at most the timeout)
+// for the servers to hear it.
 func (c *checker) adviseAll(ctx context.Context) {
+	named, _ := capPerServer(c.m.bad, shareServer)
 	var wg sync.WaitGroup
-	for _, rs := range c.m.bad {
+	for _, rs := range named {
 		wg.Go(func() {
 			actx, cancel := c.ask(ctx)
 			defer cancel()
@@ -290,3 +362,47 @@ func (c *checker) adviseAll(ctx context.Context) {
 func (c *checker) note(format string, args ...any) {
 	c.notes = append(c.notes, fmt.Sprintf(format, args...))
 }
+
+// noteCapped adds a report line for each item, at most maxNamedPerServer
+// of each server, and a line counting the others of each server.
+func noteCapped[T any](c *checker, items []T, line func(T) string, server func(T) *lafs.Server, what string) {
+	named, more := capPerServer(items, server)
+	for _, it := range named {
+		c.notes = append(c.notes, line(it))
+	}
+	for _, m := range more {
+		c.note("%s: %d more %s", m.server.String(), m.n, what)
+	}
+}
+
+// serverCount is a count of things on one server.
+type serverCount struct {
+	server *lafs.Server
+	n      int
+}
+
+// capPerServer keeps, in order, the first maxNamedPerServer items of each
+// server, and counts the others of each server (in the order the servers
+// are first met).
+func capPerServer[T any](items []T, server func(T) *lafs.Server) (named []T, more []serverCount) {
+	seen := map[*lafs.Server]int{}
+	for _, it := range items {
+		s := server(it)
+		seen[s]++
+		if seen[s] <= maxNamedPerServer {
+			named = append(named, it)
+			continue
+		}
+		if seen[s] == maxNamedPerServer+1 {
+			more = append(more, serverCount{server: s})
+		}
+		for i := range more {
+			if more[i].server == s {
+				more[i].n++
+			}
+		}
+	}
+	return named, more
+}
+
+func shareServer(rs *remoteShare) *lafs.Server { return rs.server }

@@ -122,11 +122,27 @@ func (c *checker) result() *lafs.CheckResult {
 		r.Report = append(r.Report, "Corrupt Shares:")
 		summary = append(summary, "Corrupt Shares:")
 	}
-	for _, rs := range c.m.bad {
-		r.Corrupt = append(r.Corrupt, lafs.ShareLocation{Server: rs.server.ID, StorageIndex: c.f.si, Num: rs.shnum})
+	bad, moreBad := capPerServer(c.m.bad, shareServer)
+	for _, rs := range bad {
+		r.Corrupt = append(r.Corrupt, c.location(rs))
 		name := fmt.Sprintf("%s-sh%d", shortName(rs.server), rs.shnum)
 		r.Report = append(r.Report, fmt.Sprintf(" %s: %s", name, reason(rs.err)))
 		summary = append(summary, name)
+	}
+	for _, m := range moreBad {
+		r.Report = append(r.Report, fmt.Sprintf(" and %d more bad shares on %s, not named", m.n, m.server.String()))
+		summary = append(summary, fmt.Sprintf("(%d more on %s)", m.n, shortName(m.server)))
+	}
+	if len(c.incompat) > 0 {
+		r.Report = append(r.Report, "Incompatible Shares (of a format this client does not know):")
+	}
+	incompat, moreIncompat := capPerServer(c.incompat, shareServer)
+	for _, rs := range incompat {
+		r.Incompatible = append(r.Incompatible, c.location(rs))
+		r.Report = append(r.Report, fmt.Sprintf(" %s-sh%d: %s", shortName(rs.server), rs.shnum, reason(rs.err)))
+	}
+	for _, m := range moreIncompat {
+		r.Report = append(r.Report, fmt.Sprintf(" and %d more on %s, not named", m.n, m.server.String()))
 	}
 	for _, v := range vs {
 		label := versionLabel(v.hdr)
@@ -151,6 +167,11 @@ func (c *checker) result() *lafs.CheckResult {
 	}
 	r.Report = append(r.Report, c.notes...)
 	return r
+}
+
+// location names a share of the file.
+func (c *checker) location(rs *remoteShare) lafs.ShareLocation {
+	return lafs.ShareLocation{Server: rs.server.ID, StorageIndex: c.f.si, Num: rs.shnum}
 }
 
 // reason is why a share is bad, without the sentinel's words.

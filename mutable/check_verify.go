@@ -7,20 +7,19 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 
 	"github.com/lafs/lafs"
 	"github.com/lafs/lafs/crypt"
 )
 
 const (
-	// verifyParallel bounds the shares verified at once.
+	// verifyParallel bounds the shares verified at once (perServerReads
+	// those of one server).
 	verifyParallel = 8
 	// maxHeadBytes bounds what may precede a share's data: Tahoe's MDMF
 	// shares reserve 2167 bytes, SDMF shares need about 1000.
 	maxHeadBytes = 1 << 20
-	// maxPrivKeyBytes bounds an encrypted private key (an RSA-2048 key
-	// takes about 1220 bytes).
-	maxPrivKeyBytes = 1 << 16
 )
 
 // errChanged says a share was rewritten between the servermap and its
@@ -28,30 +27,40 @@ const (
 var errChanged = errors.New("the share changed while it was checked (another writer?)")
 
 // verifyAll reads every good share of every version whole and checks it
-// (see verifyShare). Shares that fail move to the bad ones; shares whose
-// server failed mid-way are set aside as unverified.
+// (see verifyShare), a few at a time. Shares that fail move to the bad
+// ones; shares whose server failed mid-way, or that another writer
+// changed, are set aside as unverified.
 func (c *checker) verifyAll(ctx context.Context) error {
 	shares := c.m.shares
 	errs := make([]error, len(shares))
-	sem := make(chan struct{}, verifyParallel)
+	perServer := map[*lafs.Server]chan struct{}{}
+	for _, rs := range shares {
+		if perServer[rs.server] == nil {
+			perServer[rs.server] = make(chan struct{}, perServerReads)
+		}
+	}
+	var next atomic.Int64
 	var wg sync.WaitGroup
-	for i, rs := range shares {
+	for range min(verifyParallel, len(shares)) {
 		wg.Go(func() {
-			select {
-			case sem <- struct{}{}:
-			case <-ctx.Done():
-				errs[i] = ctx.Err()
-				return
+			for i := int(next.Add(1) - 1); i < len(shares); i = int(next.Add(1) - 1) {
+				sem := perServer[shares[i].server]
+				select {
+				case sem <- struct{}{}:
+				case <-ctx.Done():
+					errs[i] = ctx.Err()
+					continue
+				}
+				errs[i] = c.judge(ctx, shares[i])
+				<-sem
 			}
-			defer func() { <-sem }()
-			errs[i] = c.verifyShare(ctx, rs)
 		})
 	}
 	wg.Wait()
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	var good []*remoteShare
+	var good, unverified []*remoteShare
 	for i, rs := range shares {
 		switch err := errs[i]; {
 		case err == nil:
@@ -62,9 +71,12 @@ func (c *checker) verifyAll(ctx context.Context) error {
 		default:
 			c.unverified[rs] = err
 			good = append(good, rs)
-			c.note("share %d on %s could not be verified: %v", rs.shnum, rs.server.String(), err)
+			unverified = append(unverified, rs)
 		}
 	}
+	noteCapped(c, unverified, func(rs *remoteShare) string {
+		return fmt.Sprintf("share %d on %s could not be verified: %v", rs.shnum, rs.server.String(), c.unverified[rs])
+	}, shareServer, "shares could not be verified")
 	c.m.shares = good
 	slices.SortFunc(c.m.bad, func(a, b *remoteShare) int {
 		if a.rank != b.rank {
@@ -73,6 +85,34 @@ func (c *checker) verifyAll(ctx context.Context) error {
 		return int(a.shnum) - int(b.shnum)
 	})
 	return nil
+}
+
+// judge verifies one share (verifyShare). A share that fails is read
+// again from its start: if another writer replaced it meanwhile (with a
+// new version, perhaps shorter, so that reads ran past its end), it is
+// not corrupt, and judge returns errChanged.
+func (c *checker) judge(ctx context.Context, rs *remoteShare) error {
+	err := c.verifyShare(ctx, rs)
+	if !errors.Is(err, ErrBadShare) {
+		return err
+	}
+	n := uint64(mdmfHeaderSize)
+	if rs.hdr.Version == SDMFVersion {
+		n = sdmfHeaderSize
+	}
+	rctx, cancel := c.ask(ctx)
+	defer cancel()
+	now, rerr := rs.server.Storage.ReadMutable(rctx, c.f.si, rs.shnum, 0, n)
+	switch {
+	case errors.Is(rerr, lafs.ErrNotExist):
+		return errChanged
+	case rerr != nil:
+		// No verdict: not bad, unless it is the same share.
+		return fmt.Errorf("it looked bad (%s), but reading its header again failed: %w", reason(err), rerr)
+	case !bytes.Equal(now, rs.head[:n]):
+		return errChanged
+	}
+	return err
 }
 
 // verifyShare reads one share whole and checks everything in it against
@@ -141,9 +181,6 @@ func (c *checker) verifyShare(ctx context.Context, rs *remoteShare) error {
 		return err
 	}
 	if c.f.writeKey != nil {
-		if n := h.EncPrivKeyRange().Len(); n > maxPrivKeyBytes {
-			return badShare("encrypted private key of %d bytes", n)
-		}
 		enc, err := part(h.EncPrivKeyRange())
 		if err != nil {
 			return err

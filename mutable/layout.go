@@ -46,12 +46,37 @@ const (
 	maxOffset = 1 << 56
 	// maxSegments bounds the segment count a header may imply.
 	maxSegments = 1 << 32
+
+	// The parts of a share whose lengths only the (unsigned) offsets
+	// state are bounded, so that a hostile header cannot make a reader ask
+	// for more: far above what Tahoe's RSA-2048 keys need (a 294-byte
+	// verification key, a 256-byte signature, an encrypted private key of
+	// about 1220 bytes), enough for RSA keys of 16384 bits and more.
+	maxVerificationKeyBytes = 16 << 10
+	maxSignatureBytes       = 8 << 10
+	maxPrivKeyBytes         = 64 << 10
+
+	// maxFutureVersion is the highest share version a future format may
+	// plausibly have: a share whose version byte is above MDMFVersion and
+	// at most this is taken for a format this client does not know
+	// (ErrIncompatible) rather than for garbage.
+	maxFutureVersion = 7
 )
 
 // ErrBadShare is wrapped by every error about malformed or unverifiable
 // share data: a layout that does not parse, a hash or signature that does
 // not verify. Another share can be used instead.
 var ErrBadShare = errors.New("bad mutable share")
+
+// ErrIncompatible is wrapped by the errors about a share of a format this
+// client does not know: its version byte is not SDMF's or MDMF's but a
+// plausible future one (2 to 7). Such a share may be good, perhaps a newer
+// version written by a newer client, so a checker lists it as
+// incompatible rather than corrupt, does not report it to its server and
+// does not repair over it. ParseHeader's error for it wraps ErrBadShare
+// as well (it cannot be read here); SelfCheck's wraps only
+// ErrIncompatible, so that a storage server keeps the share.
+var ErrIncompatible = errors.New("mutable share of a format this client does not know")
 
 func badShare(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", ErrBadShare, fmt.Sprintf(format, args...))
@@ -115,6 +140,9 @@ func ParseHeader(b []byte) (*Header, error) {
 	case MDMFVersion:
 		h, err = parseMDMFHeader(b)
 	default:
+		if futureVersion(b) {
+			return nil, fmt.Errorf("%w: %w (version %d)", ErrBadShare, ErrIncompatible, b[0])
+		}
 		return nil, badShare("unknown share version %d", b[0])
 	}
 	if err != nil {
@@ -124,6 +152,13 @@ func ParseHeader(b []byte) (*Header, error) {
 		return nil, err
 	}
 	return h, nil
+}
+
+// futureVersion reports whether b, the start of a share, looks like a
+// share of a future format: a version byte just above the known ones, and
+// at least a header's worth of bytes.
+func futureVersion(b []byte) bool {
+	return len(b) >= HeaderSize && b[0] > MDMFVersion && b[0] <= maxFutureVersion
 }
 
 // Signable returns the signed prefix, the bytes the RSA signature covers.
@@ -238,6 +273,19 @@ func (h *Header) check() error {
 	}
 	if h.ShareHashChainRange().Len()%chainEntrySize != 0 {
 		return badShare("share hash chain of %d bytes", h.ShareHashChainRange().Len())
+	}
+	// A chain holds nodes of the share hash tree, which has no more.
+	if n := h.ShareHashChainRange().Len() / chainEntrySize; n > uint64(hashtree.Size(h.N)) {
+		return badShare("share hash chain of %d entries for %d shares", n, h.N)
+	}
+	if n := h.VerificationKeyRange().Len(); n > maxVerificationKeyBytes {
+		return badShare("verification key of %d bytes", n)
+	}
+	if n := h.SignatureRange().Len(); n > maxSignatureBytes {
+		return badShare("signature of %d bytes", n)
+	}
+	if n := h.EncPrivKeyRange().Len(); n > maxPrivKeyBytes {
+		return badShare("encrypted private key of %d bytes", n)
 	}
 	return nil
 }

@@ -18,7 +18,9 @@ import (
 // write cap (to sign and to derive the write enablers), and it refuses
 // what would lose data unless forced (which we do not offer): a newer
 // version with too few shares to be read, or two recoverable versions
-// with the same seqnum (Tahoe's MustForceRepairError).
+// with the same seqnum (Tahoe's MustForceRepairError). Unlike Tahoe's, it
+// also refuses when it has no verdict on some share a server listed (see
+// refusal), and when the version is too big to hold in memory.
 
 // CheckAndRepair checks the mutable file k names and, with opt.Repair,
 // repairs it when the check finds it unhealthy or finds bad shares (which
@@ -64,24 +66,49 @@ func CheckAndRepair(ctx context.Context, peers lafs.Peers, k cap.Cap, opts Optio
 	return rr, nil
 }
 
-// refusal says why the file cannot be repaired, or "" when it can.
+// maxRepairBytes bounds the version a repair reads into memory to publish
+// it again (SDMF files are small by nature; MDMF files may not be).
+var maxRepairBytes uint64 = 64 << 20
+
+// refusal says why the file cannot be repaired, or "" when it can. A
+// repair publishes the best version the check verified one seqnum above
+// every version seen; it must never replace a newer version with an older
+// one. So it is refused when a share some server listed could not be read
+// or verified (it may be of a newer version), when a share is of a format
+// this client does not know, when a version newer than the best has too
+// few good shares, and when two versions with the same seqnum could each
+// be read (Tahoe's MustForceRepairError), the last two judged on every
+// version seen, verified or not.
 func (c *checker) refusal() string {
 	if c.f.writeKey == nil {
 		return "repairing a mutable file needs its write cap"
 	}
-	rec, unrec := healthOf(c.counted())
+	if len(c.incompat) > 0 {
+		rs := c.incompat[0]
+		return fmt.Sprintf("shares of a format this client does not know were found (%d; the first: share %d on %s), "+
+			"perhaps of a newer version written by a newer client, and a repair would overwrite them",
+			len(c.incompat), rs.shnum, rs.server.String())
+	}
+	if n, first := c.doubtful(); n > 0 {
+		return fmt.Sprintf("shares that servers listed could not be read or verified (%d; the first: %s), "+
+			"so a repair might replace a newer version with an older one; try again when they can be", n, first)
+	}
+	rec, _ := healthOf(c.counted())
 	if len(rec) == 0 {
 		return "no version of the file is recoverable, so there is nothing to repair it from"
 	}
-	for _, v := range unrec {
-		if v.hdr.Seqnum > rec[0].hdr.Seqnum {
-			return fmt.Sprintf("version %s, newer than the best recoverable one (%s), has too few shares to be read, "+
+	best := rec[0]
+	seen := (&serverMap{shares: c.seen}).versions()
+	for _, v := range seen {
+		if v.hdr.Seqnum > best.hdr.Seqnum {
+			return fmt.Sprintf("version %s, newer than the best recoverable one (%s), has too few good shares to be read, "+
 				"and a repair would discard it; try again when more of its shares are found, or write the file anew",
-				versionLabel(v.hdr), versionLabel(rec[0].hdr))
+				versionLabel(v.hdr), versionLabel(best.hdr))
 		}
 	}
-	for i, v := range rec {
-		for _, w := range rec[i+1:] {
+	seenRec, _ := healthOf(seen)
+	for i, v := range seenRec {
+		for _, w := range seenRec[i+1:] {
 			if v.hdr.Seqnum == w.hdr.Seqnum {
 				return fmt.Sprintf("versions %s and %s are both recoverable with the same seqnum, "+
 					"and a repair would discard one of them; write the file anew to merge them",
@@ -89,7 +116,28 @@ func (c *checker) refusal() string {
 			}
 		}
 	}
+	if n := best.hdr.DataLength; n > maxRepairBytes {
+		return fmt.Sprintf("the best version (%s) is %d bytes, more than the %d bytes a repair reads into memory",
+			versionLabel(best.hdr), n, maxRepairBytes)
+	}
 	return ""
+}
+
+// doubtful counts the shares some server listed on which the check has
+// no verdict (their start could not be read, or they could not be
+// verified), and describes the first.
+func (c *checker) doubtful() (int, string) {
+	var first string
+	if len(c.unread) > 0 {
+		ms := c.unread[0]
+		first = fmt.Sprintf("share %d on %s: %v", ms.shnum, ms.server.String(), ms.err)
+	}
+	for _, rs := range c.m.shares {
+		if err := c.unverified[rs]; err != nil && first == "" {
+			first = fmt.Sprintf("share %d on %s: %v", rs.shnum, rs.server.String(), err)
+		}
+	}
+	return len(c.unread) + len(c.unverified), first
 }
 
 // repair reads the best recoverable version and publishes its contents
@@ -100,6 +148,11 @@ func (c *checker) repair(ctx context.Context) ([]lafs.ShareLocation, error) {
 	rec, _ := healthOf(c.counted())
 	best := rec[0]
 	h := best.hdr
+	for _, rs := range c.seen {
+		if rs.hdr.Seqnum > h.Seqnum { // refusal does not let this happen
+			return nil, fmt.Errorf("not publishing %s again: seq %d was seen", versionLabel(h), rs.hdr.Seqnum)
+		}
+	}
 	data, err := f.newRetriever(best).readAll(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("reading %s: %w", versionLabel(h), err)

@@ -26,7 +26,9 @@ import (
 // good share never fails it.
 //
 // A nil error means the share is consistent; an error wrapping
-// ErrBadShare says what is wrong.
+// ErrBadShare says what is wrong. A share of a plausible future format
+// (its version byte just above MDMF's) cannot be judged: the error then
+// wraps ErrIncompatible, and not ErrBadShare, so that a server keeps it.
 func SelfCheck(shnum lafs.ShareNum, share []byte) error {
 	return SelfCheckAt(shnum, bytes.NewReader(share), int64(len(share)))
 }
@@ -73,6 +75,9 @@ func (c *selfChecker) check(shnum lafs.ShareNum) error {
 	head, err := c.read(Range{0, min(HeaderSize, uint64(max(c.size, 0)))})
 	if err != nil {
 		return err
+	}
+	if futureVersion(head) {
+		return fmt.Errorf("share %d: %w (version %d)", shnum, ErrIncompatible, head[0])
 	}
 	h, err := ParseHeader(head)
 	if err != nil {

@@ -196,7 +196,9 @@ func (f *File) queryServer(ctx context.Context, s *lafs.Server, rank int, sigs *
 				return
 			} else if err != nil {
 				rs.err = err
-				f.adviseCorrupt(rs, err)
+				if !errors.Is(err, ErrIncompatible) { // perhaps a good share of a future format
+					f.adviseCorrupt(rs, err)
+				}
 			}
 			out[i] = rs
 		})
