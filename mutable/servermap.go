@@ -177,11 +177,21 @@ func (f *File) queryServer(ctx context.Context, s *lafs.Server, rank int, sigs *
 	if err != nil {
 		return nil, err
 	}
+	// A server that lists share numbers no share can have is not asked for
+	// them, and one server's shares are read a few at a time.
+	slices.Sort(shnums)
+	shnums = slices.Compact(shnums)
+	if i := slices.IndexFunc(shnums, func(sh lafs.ShareNum) bool { return sh >= lafs.MaxShares }); i >= 0 {
+		shnums = shnums[:i]
+	}
 	out := make([]*remoteShare, len(shnums))
 	errs := make([]error, len(shnums))
+	sem := make(chan struct{}, perServerReads)
 	var wg sync.WaitGroup
 	for i, sh := range shnums {
 		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
 			head, err := s.Storage.ReadMutable(ctx, f.si, sh, 0, queryReadSize)
 			if errors.Is(err, lafs.ErrNotExist) {
 				return // gone since it was listed
