@@ -20,6 +20,7 @@ func (c *Client) Check(ctx context.Context, k cap.Cap, opt lafs.CheckOptions) (*
 	if d, ok := k.(*cap.Dir); ok {
 		k = d.File
 	}
+	defer c.count.check(k)()
 	switch k := k.(type) {
 	case *cap.LIT:
 		return nil, nil
@@ -42,6 +43,7 @@ func (c *Client) CheckAndRepair(ctx context.Context, k cap.Cap, opt lafs.CheckOp
 	if d, ok := k.(*cap.Dir); ok {
 		k = d.File
 	}
+	defer c.count.check(k)()
 	switch k := k.(type) {
 	case *cap.LIT:
 		return nil, nil

@@ -109,6 +109,8 @@ type Client struct {
 	uploads   *immutable.Uploader
 	peers     *peers // Config.Peers, decorated
 	stats     storageCounters
+	count     counters        // what /statistics shows (counters.go)
+	history   *History        // what /status shows (history.go)
 	pending   *pendingUploads // nil without Config.PendingUploads
 	stop      context.CancelFunc
 	// leftovers is closed once the uploads an earlier run left are
@@ -155,6 +157,8 @@ func New(cfg Config) (*Client, error) {
 		leftovers: make(chan struct{}),
 		started:   time.Now(),
 	}
+	c.count.since = c.started
+	c.history = newHistory()
 	// Every server's storage goes through the client's decorator
 	// (storage.go); the operations below keep no time limits of their own.
 	p := &peers{inner: cfg.Peers, c: c, wrap: map[*lafs.Server]*lafs.Server{}}
@@ -283,7 +287,8 @@ func (c *Client) Upload(ctx context.Context, r io.ReaderAt, size int64, o Upload
 			return nil, ctx.Err()
 		}
 	}
-	res, err := c.uploads.Upload(ctx, r, size, opt)
+	defer c.count.start(opUpload, size)()
+	res, err := c.history.upload(ctx, c.uploads, r, size, opt)
 	if err != nil {
 		return nil, err
 	}
@@ -347,7 +352,10 @@ func (c *Client) OpenFile(ctx context.Context, k cap.Cap) (File, error) {
 	case *cap.LIT:
 		return litFile(x.Data), nil
 	case *cap.CHK:
-		return c.downloads.Open(ctx, x)
+		start := time.Now()
+		r, err := c.downloads.Open(ctx, x)
+		f, err := c.count.file(r, err, start)
+		return c.history.file(x, f, err)
 	case *cap.Unknown:
 		return nil, fmt.Errorf("%w: %s", ErrUnknownCap, cap.Kind(x))
 	case *cap.MutableWrite, *cap.MutableRead:

@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/lafs/lafs"
 	"github.com/lafs/lafs/cap"
@@ -291,11 +292,15 @@ func (d *Dir) listSized(ctx context.Context) ([]dirnode.Entry, int64, error) {
 		return nil, -1, err
 	}
 	var data []byte
+	start := time.Now()
+	op := d.c.history.begin(ctx, OpKindRetrieve, f.StorageIndex(), f.Size())
 	if opened {
 		data, err = readCurrent(ctx, f)
 	} else {
 		data, err = f.Read(ctx)
 	}
+	d.c.count.done(opRetrieve, len(data), err, start)
+	op.endSized(int64(len(data)), err)
 	if err != nil {
 		return nil, -1, err
 	}

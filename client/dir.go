@@ -8,6 +8,7 @@ import (
 	"io"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/lafs/lafs/cap"
 	"github.com/lafs/lafs/dirnode"
@@ -234,11 +235,15 @@ func (d *Dir) List(ctx context.Context) ([]dirnode.Entry, error) {
 		return nil, err
 	}
 	var data []byte
+	start := time.Now()
+	op := d.c.history.begin(ctx, OpKindRetrieve, f.StorageIndex(), f.Size())
 	if opened {
 		data, err = readCurrent(ctx, f)
 	} else {
 		data, err = f.Read(ctx)
 	}
+	d.c.count.done(opRetrieve, len(data), err, start)
+	op.endSized(int64(len(data)), err)
 	if err != nil {
 		return nil, err
 	}

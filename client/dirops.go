@@ -42,7 +42,11 @@ func (c *Client) CreateDirWithChildren(ctx context.Context, format cap.Format, c
 	if err != nil {
 		return nil, err
 	}
+	published := c.count.start(opPublish, int64(len(packed)))
+	op := c.history.begin(ctx, OpKindPublish, keys.StorageIndex, int64(len(packed)))
 	f, err := mutable.Create(ctx, c.cfg.Peers, keys, format, packed, c.mutableOptions())
+	published()
+	op.end(err)
 	if err != nil {
 		return nil, err
 	}
@@ -91,7 +95,7 @@ func (c *Client) CreateImmutableDir(ctx context.Context, children []dirnode.Entr
 // ErrUncoordinatedWrite when other writers kept getting in the way; the
 // change may then have been made or not (some servers may hold it): look
 // before making it again.
-func (d *Dir) modify(ctx context.Context, change func(entries []dirnode.Entry, first bool) (nw []dirnode.Entry, ok bool, err error)) error {
+func (d *Dir) modify(ctx context.Context, change func(entries []dirnode.Entry, first bool) (nw []dirnode.Entry, ok bool, err error)) (err error) {
 	if err := d.writable(); err != nil {
 		return err
 	}
@@ -99,8 +103,10 @@ func (d *Dir) modify(ctx context.Context, change func(entries []dirnode.Entry, f
 	if err != nil {
 		return err
 	}
+	op := d.c.history.begin(ctx, OpKindPublish, f.StorageIndex(), f.Size())
+	defer func() { op.endSized(f.Size(), err) }()
 	attempt := 0
-	return f.Modify(ctx, func(old []byte) ([]byte, error) {
+	return d.c.count.modify(ctx, f, func(old []byte) ([]byte, error) {
 		attempt++
 		entries, err := dirnode.Unpack(old, d.writeKey, false)
 		if err != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/lafs/lafs/cap"
 	"github.com/lafs/lafs/mutable"
@@ -56,7 +57,10 @@ func (c *Client) createMutable(ctx context.Context, contents []byte, format cap.
 	if err != nil {
 		return nil, fmt.Errorf("making a key for a new mutable file: %w", err)
 	}
-	return mutable.Create(ctx, c.cfg.Peers, keys, format, contents, c.mutableOptions())
+	defer c.count.start(opPublish, int64(len(contents)))()
+	op := c.history.begin(ctx, OpKindPublish, keys.StorageIndex, int64(len(contents)))
+	f, err := mutable.Create(ctx, c.cfg.Peers, keys, format, contents, c.mutableOptions())
+	return f, op.end(err)
 }
 
 // CreateMutable stores contents as a new mutable file of the given format
@@ -85,7 +89,7 @@ func (c *Client) OpenMutable(ctx context.Context, k cap.Cap) (*MutableFile, erro
 	if err != nil {
 		return nil, err
 	}
-	return &MutableFile{f: f}, nil
+	return &MutableFile{f: f, count: &c.count, history: c.history}, nil
 }
 
 // MutableFile is an SDMF or MDMF file, opened by OpenMutable. Reads see
@@ -93,7 +97,9 @@ func (c *Client) OpenMutable(ctx context.Context, k cap.Cap) (*MutableFile, erro
 // sequence number) and detect other writers: see Modify. A MutableFile is
 // safe for concurrent use; its operations run one at a time.
 type MutableFile struct {
-	f *mutable.File
+	f       *mutable.File
+	count   *counters // the client's (counters.go)
+	history *History  // the client's (history.go)
 }
 
 // Cap is the cap the file was opened with: its write cap when writable.
@@ -121,12 +127,20 @@ func (m *MutableFile) Version() uint64 { return m.f.Version() }
 func (m *MutableFile) Refresh(ctx context.Context) error { return m.f.Refresh(ctx) }
 
 // Read returns the whole contents of the newest version.
-func (m *MutableFile) Read(ctx context.Context) ([]byte, error) { return m.f.Read(ctx) }
+func (m *MutableFile) Read(ctx context.Context) ([]byte, error) {
+	start := time.Now()
+	op := m.history.begin(ctx, OpKindRetrieve, m.f.StorageIndex(), m.Size())
+	b, err := m.f.Read(ctx)
+	m.count.done(opRetrieve, len(b), err, start)
+	op.endSized(int64(len(b)), err)
+	return b, err
+}
 
 // ReadAt reads len(p) bytes at offset off of the version last seen,
 // fetching only the segments that hold them. Like io.ReaderAt it returns
 // io.EOF when fewer bytes are left.
 func (m *MutableFile) ReadAt(ctx context.Context, p []byte, off int64) (int, error) {
+	defer m.count.start(opRetrieve, m.Size())()
 	return m.f.ReadAt(ctx, p, off)
 }
 
@@ -144,6 +158,10 @@ func (m *MutableFile) WriteRange(ctx context.Context, w io.Writer, off, length i
 	if length >= 0 && off+length < end {
 		end = off + length
 	}
+	defer m.count.start(opRetrieve, size)()
+	op := m.history.begin(ctx, OpKindRetrieve, m.f.StorageIndex(), max(end-off, 0))
+	defer op.endByBytes()
+	w = op.writer(w)
 	buf := make([]byte, min(readChunk, max(end-off, 0)))
 	var done int64
 	for off < end {
@@ -172,7 +190,9 @@ func (m *MutableFile) WriteRange(ctx context.Context, w io.Writer, off, length i
 
 // Overwrite replaces the contents with data.
 func (m *MutableFile) Overwrite(ctx context.Context, data []byte) error {
-	return m.f.Overwrite(ctx, data)
+	defer m.count.start(opPublish, int64(len(data)))()
+	op := m.history.begin(ctx, OpKindPublish, m.f.StorageIndex(), int64(len(data)))
+	return op.end(m.f.Overwrite(ctx, data))
 }
 
 // WriteAt writes data at offset off, growing the file when it runs past
@@ -180,7 +200,9 @@ func (m *MutableFile) Overwrite(ctx context.Context, data []byte) error {
 // updated in place: only the segments written are sent again. An SDMF
 // file is read, changed and published whole.
 func (m *MutableFile) WriteAt(ctx context.Context, data []byte, off int64) error {
-	return m.f.WriteAt(ctx, data, off)
+	defer m.count.writeAt(m.f, data, off)()
+	op := m.history.begin(ctx, OpKindPublish, m.f.StorageIndex(), max(m.Size(), off+int64(len(data))))
+	return op.end(m.f.WriteAt(ctx, data, off))
 }
 
 // Modify replaces the contents with what change makes of them, as one
@@ -192,5 +214,7 @@ func (m *MutableFile) WriteAt(ctx context.Context, data []byte, off int64) error
 // file). A change that returns an error
 // stops Modify with that error.
 func (m *MutableFile) Modify(ctx context.Context, change func(old []byte) ([]byte, error)) error {
-	return m.f.Modify(ctx, change)
+	op := m.history.begin(ctx, OpKindPublish, m.f.StorageIndex(), m.Size())
+	err := m.count.modify(ctx, m.f, change)
+	return op.endSized(m.f.Size(), err)
 }

@@ -140,9 +140,11 @@ func (d *decorated) AllocateBuckets(ctx context.Context, si lafs.StorageIndex, l
 
 func (d *decorated) WriteImmutable(ctx context.Context, si lafs.StorageIndex, sh lafs.ShareNum, uploadSecret lafs.UploadSecret, off uint64, data []byte) (lafs.WriteResult, error) {
 	// Rewriting the same bytes is allowed: idempotent.
-	return call(ctx, d, true, func(ctx context.Context) (lafs.WriteResult, error) {
+	r, err := call(ctx, d, true, func(ctx context.Context) (lafs.WriteResult, error) {
 		return d.inner.WriteImmutable(ctx, si, sh, uploadSecret, off, data)
 	})
+	pushed(ctx, len(data), err) // the upload's progress (history.go)
+	return r, err
 }
 
 func (d *decorated) AbortImmutable(ctx context.Context, si lafs.StorageIndex, sh lafs.ShareNum, uploadSecret lafs.UploadSecret) error {

@@ -27,7 +27,8 @@
 //     t=start-deep-size, t=start-deep-stats), whose progress and results
 //     /operations/HANDLE shows and which t=cancel stops, and the streams
 //     t=stream-manifest and t=stream-deep-check;
-//   - the welcome and statistics pages.
+//   - the welcome and statistics pages, and /status: the operations
+//     under way and the recent ones (opstatus.go).
 //
 // The slow operations run in the background, a few at a time (see
 // Options.MaxOperations); the handler New returns is an io.Closer whose
@@ -123,6 +124,9 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hd := w.Header()
 	hd.Set("X-Frame-Options", "DENY")
 	hd.Set("Referrer-Policy", "no-referrer")
+	if tag := r.Header.Get(OperationTagHeader); tag != "" {
+		r = r.WithContext(client.WithOperationTag(r.Context(), tag)) // for /status (opstatus.go)
+	}
 	q := newRequest(httpbody.Limit(w, r, h.opts.BodyTimeout))
 	q.answer = w.Header()
 	defer q.close()
@@ -144,6 +148,8 @@ func (h *handler) route(w http.ResponseWriter, q *request) error {
 		return h.serveURI(w, q, segs)
 	case "file", "named":
 		return h.serveNamed(w, q, segs[1:])
+	case "status":
+		return h.serveOpStatus(w, q, segs[1:])
 	case "statistics":
 		if len(segs) == 1 || len(segs) == 2 && segs[1] == "" {
 			return h.serveStatistics(w, q)

@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/lafs/lafs/client"
 	"github.com/lafs/lafs/pyjson"
 )
 
@@ -31,8 +32,9 @@ type Status interface {
 	// Servers reports every known storage server, in the order to show.
 	Servers() []ServerStatus
 	// Stats returns the node's counters and gauges, named as Tahoe names
-	// them ("uploader.files_uploaded", "node.uptime", ...). Counters the
-	// web API keeps itself (see Stats) fill in the names it leaves out.
+	// them ("storage_server.allocated", "cpu_monitor.total", ...). The
+	// client's counters (uploader.*, downloader.*, mutable.*; see
+	// client.Counters) and node.uptime fill in the names it leaves out.
 	Stats() Stats
 }
 
@@ -93,33 +95,33 @@ type Stats struct {
 	Stats map[string]float64
 }
 
-// counters are what the web API counts of its own work. They are reported
-// under the names Tahoe's uploader and downloader use, unless the node's
-// Status already reports those names.
+// counters are what the web API counts of its own work, for the welcome
+// page ("Through this web API: ..."). The statistics page shows the
+// client's counters instead (client.Counters), which count every
+// operation, the web API's and every other's, as Tahoe counts them.
 type counters struct {
 	filesUploaded, bytesUploaded, filesDownloaded, bytesDownloaded atomic.Int64
 	filesPublished, bytesPublished, filesRetrieved, bytesRetrieved atomic.Int64
 }
 
-// stats merges the node's statistics with the web API's own.
-func (h *handler) stats() Stats {
+// stats merges the node's statistics with the client's counters, which
+// it reports under the names of Tahoe's uploader, downloader and mutable
+// History counters unless the node's Status already reports those names.
+func (h *handler) stats(cs client.Counters) Stats {
 	var s Stats
 	if h.st != nil {
 		s = h.st.Stats()
 	}
-	out := Stats{Counters: map[string]int64{}, Stats: map[string]float64{}}
-	for k, v := range map[string]int64{
-		"uploader.files_uploaded":     h.count.filesUploaded.Load(),
-		"uploader.bytes_uploaded":     h.count.bytesUploaded.Load(),
-		"downloader.files_downloaded": h.count.filesDownloaded.Load(),
-		"downloader.bytes_downloaded": h.count.bytesDownloaded.Load(),
-		"mutable.files_published":     h.count.filesPublished.Load(),
-		"mutable.bytes_published":     h.count.bytesPublished.Load(),
-		"mutable.files_retrieved":     h.count.filesRetrieved.Load(),
-		"mutable.bytes_retrieved":     h.count.bytesRetrieved.Load(),
-	} {
-		out.Counters[k] = v
-	}
+	out := Stats{Counters: map[string]int64{
+		"uploader.files_uploaded":     cs.FilesUploaded,
+		"uploader.bytes_uploaded":     cs.BytesUploaded,
+		"downloader.files_downloaded": cs.FilesDownloaded,
+		"downloader.bytes_downloaded": cs.BytesDownloaded,
+		"mutable.files_published":     cs.FilesPublished,
+		"mutable.bytes_published":     cs.BytesPublished,
+		"mutable.files_retrieved":     cs.FilesRetrieved,
+		"mutable.bytes_retrieved":     cs.BytesRetrieved,
+	}, Stats: map[string]float64{}}
 	maps.Copy(out.Counters, s.Counters)
 	out.Stats["node.uptime"] = time.Since(h.started).Seconds()
 	maps.Copy(out.Stats, s.Stats)
@@ -133,14 +135,18 @@ func (h *handler) serveStatistics(w http.ResponseWriter, q *request) error {
 	if !given {
 		t = "html"
 	}
-	s := h.stats()
+	var cs client.Counters
+	if h.c != nil {
+		cs = h.c.Counters()
+	}
+	s := h.stats(cs)
 	switch strings.ToUpper(t) {
 	case "HTML":
 		return h.renderHTML(w, statisticsPage, newStatisticsData(s))
 	case "JSON":
 		return writeJSON(w, "text/plain", s)
 	case "OPENMETRICS":
-		writeBody(w, http.StatusOK, "application/openmetrics-text; version=1.0.0; charset=utf-8", openMetrics(s))
+		writeBody(w, http.StatusOK, "application/openmetrics-text; version=1.0.0; charset=utf-8", openMetrics(s, cs))
 		return nil
 	}
 	return badFormat(t)
@@ -168,14 +174,27 @@ func (s Stats) MarshalJSON() ([]byte, error) {
 	}{s.Counters, gauges})
 }
 
-var percentile = regexp.MustCompile(`_(\d\d)_(\d)_percentile`)
+var (
+	percentile = regexp.MustCompile(`_(\d\d)_(\d)_percentile`)
+	// notInName matches what OpenMetrics does not allow in a metric name.
+	notInName = regexp.MustCompile(`[^a-zA-Z0-9_:]`)
+)
+
+// latencyMetric is the histogram family of the client's operation times,
+// lafs's own: Tahoe has no such metric.
+const latencyMetric = "lafs_operation_duration_seconds"
 
 // openMetrics renders s as Tahoe's render_OPENMETRICS: sorted names with
-// "." made "_", "_99_9_percentile" made a quantile label.
-func openMetrics(s Stats) []byte {
+// "." made "_", "_99_9_percentile" made a quantile label (and any other
+// character a metric name may not hold, such as the "-" of Tahoe's
+// storage_server.add-lease, made "_", so that the exposition stays
+// valid). The histograms of the operations' times in cs follow, as one
+// family with an operation label.
+func openMetrics(s Stats, cs client.Counters) []byte {
 	var b bytes.Buffer
 	mangle := func(k string) string {
-		return percentile.ReplaceAllString(strings.ReplaceAll(k, ".", "_"), `{quantile="0.${1}${2}"}`)
+		k = notInName.ReplaceAllString(strings.ReplaceAll(k, ".", "_"), "_")
+		return percentile.ReplaceAllString(k, `{quantile="0.${1}${2}"}`)
 	}
 	for _, k := range slices.Sorted(maps.Keys(s.Counters)) {
 		fmt.Fprintf(&b, "tahoe_counters_%s %d\n", mangle(k), s.Counters[k])
@@ -183,12 +202,39 @@ func openMetrics(s Stats) []byte {
 	for _, k := range slices.Sorted(maps.Keys(s.Stats)) {
 		fmt.Fprintf(&b, "tahoe_stats_%s %s\n", mangle(k), formatFloat(s.Stats[k]))
 	}
+	if len(cs.Latencies) > 0 {
+		fmt.Fprintf(&b, "# TYPE %s histogram\n# UNIT %[1]s seconds\n", latencyMetric)
+		fmt.Fprintf(&b, "# HELP %s How long the node's uploads, downloads, mutable publishes and retrieves, and checks took.\n", latencyMetric)
+	}
+	created := canonicalFloat(float64(cs.Since.UnixMicro())/1e6, 'f')
+	for _, hg := range cs.Latencies {
+		op := `operation="` + hg.Op + `"`
+		for i, bound := range hg.Bounds {
+			fmt.Fprintf(&b, "%s_bucket{%s,le=\"%s\"} %d\n", latencyMetric, op, canonicalFloat(bound.Seconds(), 'g'), hg.Cumulative[i])
+		}
+		fmt.Fprintf(&b, "%s_bucket{%s,le=\"+Inf\"} %d\n", latencyMetric, op, hg.Count)
+		fmt.Fprintf(&b, "%s_count{%s} %d\n", latencyMetric, op, hg.Count)
+		fmt.Fprintf(&b, "%s_sum{%s} %s\n", latencyMetric, op, canonicalFloat(hg.Sum.Seconds(), 'g'))
+		fmt.Fprintf(&b, "%s_created{%s} %s\n", latencyMetric, op, created)
+	}
 	b.WriteString("# EOF\n")
 	return b.Bytes()
 }
 
-// formatFloat writes v as JSON does, and NaN and infinities as OpenMetrics
-// spells them.
+// canonicalFloat writes v as OpenMetrics wants the "le" of a histogram
+// bucket: Go's shortest %g (or %f, for times), with ".0" added when that
+// looks like an integer.
+func canonicalFloat(v float64, format byte) string {
+	s := strconv.FormatFloat(v, format, -1, 64)
+	if !strings.ContainsAny(s, ".eEIN") {
+		s += ".0"
+	}
+	return s
+}
+
+// formatFloat writes v as Tahoe's str() does: a whole number (Tahoe's
+// integer gauges) as an integer, another as Python's float repr ("1e-05",
+// "0.25"); NaN and infinities as OpenMetrics spells them.
 func formatFloat(v float64) string {
 	switch {
 	case math.IsNaN(v):
@@ -197,8 +243,13 @@ func formatFloat(v float64) string {
 		return "+Inf"
 	case math.IsInf(v, -1):
 		return "-Inf"
+	case v == math.Trunc(v) && math.Abs(v) < 1<<53:
+		return strconv.FormatFloat(v, 'f', -1, 64)
 	}
-	b, _ := json.Marshal(v)
+	b, err := pyjson.Marshal(v)
+	if err != nil {
+		return strconv.FormatFloat(v, 'g', -1, 64)
+	}
 	return string(b)
 }
 
