@@ -75,7 +75,7 @@ var welcomePage = page(`Tahoe-LAFS - Welcome`, `
 </table>{{else}}<p>No storage servers known</p>{{end}}
 
 <p>Through this web API: {{.Uploads}} files uploaded, {{.Downloads}} files downloaded.
-<a href="statistics">Operational Statistics</a>, <a href="?t=json">JSON</a>.</p>
+<a href="status">Recent and Active Operations</a>, <a href="statistics">Operational Statistics</a>, <a href="storage">Storage Server Status</a> (on a storage node), <a href="?t=json">JSON</a>.</p>
 <p>Page rendered at {{.RenderedAt}}</p>
 `)
 
