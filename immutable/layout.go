@@ -130,7 +130,7 @@ func ParseLayout(b []byte) (*Layout, error) {
 			f = append(f, binary.BigEndian.Uint64(b[4+8*i:]))
 		}
 	default:
-		if l.Version < 256 {
+		if l.Version > 2 && l.Version < 256 {
 			// Perhaps a layout of the future, as Tahoe would say.
 			return nil, fmt.Errorf("%w: %w %d", ErrCorrupt, ErrIncompatible, l.Version)
 		}

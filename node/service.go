@@ -72,14 +72,24 @@ func load(basedir string, log *slog.Logger) (*Node, error) {
 }
 
 // Start starts the node in basedir and returns once every service listens.
+// It holds the directory (LockNodeDir) until Close, and fails, wrapping
+// ErrNodeRunning, when another node runs there.
 func Start(ctx context.Context, basedir string, log *slog.Logger) (*Node, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	n, err := load(basedir, log)
+	// One node per directory (pidfile.go); the lock is the first closer,
+	// so it is released last.
+	lock, err := LockNodeDir(basedir)
 	if err != nil {
 		return nil, err
 	}
+	n, err := load(basedir, log)
+	if err != nil {
+		lock.Release()
+		return nil, err
+	}
+	n.addCloser(lock.Release)
 	cfg := n.Config
 	if err := n.startStorage(ctx); err != nil {
 		n.Close()
@@ -218,12 +228,20 @@ func storageConfig(n *Node, sc StorageConfig, dir string) storage.Config {
 }
 
 // verifyShare is the storage server's self-check of a share reported
-// corrupt.
+// corrupt. A share of a layout the checker does not know is not known to
+// be corrupt: its error wraps storage.ErrShareIncompatible, so the server
+// keeps it.
 func verifyShare(kind string, shnum lafs.ShareNum, share io.ReaderAt, size int64) error {
+	var err error
 	if kind == "immutable" {
-		return immutable.SelfCheckAt(shnum, share, size)
+		err = immutable.SelfCheckAt(shnum, share, size)
+	} else {
+		err = mutable.SelfCheckAt(shnum, share, size)
 	}
-	return mutable.SelfCheckAt(shnum, share, size)
+	if errors.Is(err, immutable.ErrIncompatible) || errors.Is(err, mutable.ErrIncompatible) {
+		return fmt.Errorf("%w: %w", storage.ErrShareIncompatible, err)
+	}
+	return err
 }
 
 // expiryConfig is the lease expiry rule of [storage] expire.*. As in

@@ -308,6 +308,21 @@ func TestQuarantineOnANode(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// The checks run in the background: wait for them.
+	for {
+		st, err := n.Storage.Status(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Quarantine.ChecksPending == 0 {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatal("the advisories' checks never ended")
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
 	if got, _ := n.Storage.ListImmutable(ctx, si); !slices.Equal(got, []lafs.ShareNum{0}) {
 		t.Fatalf("after the advisories the node lists %v", got)
 	}

@@ -2,8 +2,11 @@ package node
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"os"
 	"path/filepath"
@@ -40,12 +43,18 @@ func (n *Node) startWeb(ctx context.Context) error {
 	if tmp == "" {
 		tmp = "tmp"
 	}
-	api := webapi.New(n.Client, webStatus{n}, webapi.Options{TempDir: n.path(tmp), Log: n.Log.With("service", "web")})
+	// Tahoe's CPU monitor, for /statistics (cpumonitor.go).
+	cpu := startCPUMonitor()
+	n.addCloser(cpu.close)
+	api := webapi.New(n.Client, webStatus{n: n, cpu: cpu}, webapi.Options{TempDir: n.path(tmp), Log: n.Log.With("service", "web")})
 	if c, ok := api.(io.Closer); ok {
 		// Stops the deep checks and other slow operations still running.
 		n.addCloser(func() { c.Close() })
 	}
 	h := withStoragePage(n, api)
+	if err := writeAuthToken(n.Basedir); err != nil {
+		return err
+	}
 	n.serve(ln, h)
 	if err := os.WriteFile(filepath.Join(n.Basedir, NodeURLFile), []byte(url+"\n"), 0o644); err != nil {
 		return err
@@ -54,8 +63,35 @@ func (n *Node) startWeb(ctx context.Context) error {
 	return nil
 }
 
+// AuthTokenFile is Tahoe's private/api_auth_token: random data made anew
+// each time the node starts, which Tahoe's CLI reads and echoes to some
+// web API calls (tahoe status). lafs's web API does not ask for it; the
+// file is there so that Tahoe's CLI works against a lafs node.
+const AuthTokenFile = "api_auth_token"
+
+// writeAuthToken writes a new private/api_auth_token (0600).
+func writeAuthToken(basedir string) error {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return err
+	}
+	tok := base64.URLEncoding.EncodeToString(b) + "\n"
+	path := filepath.Join(basedir, "private", AuthTokenFile)
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(tok), 0o600); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	return nil
+}
+
 // webStatus tells the web API about the node.
-type webStatus struct{ n *Node }
+type webStatus struct {
+	n   *Node
+	cpu *cpuMonitor // nil where the process's CPU time is unknown
+}
 
 func (s webStatus) Node() webapi.NodeInfo {
 	return webapi.NodeInfo{Nickname: s.n.Config.Node().Nickname, NodeID: s.n.Identity.LongNodeID(), Version: Version}
@@ -92,17 +128,21 @@ func (s webStatus) Servers() []webapi.ServerStatus {
 	return out
 }
 
-// Stats reports the storage server's gauges under Tahoe's names
+// Stats reports the node's statistics as Tahoe's stats provider does:
+// the CPU monitor's cpu_monitor.* (where the process's CPU time is
+// known), and when the node runs a storage server its counts and
+// latencies (storage_server.allocate, write, ..., bytes_added, and
+// storage_server.latencies.<op>.<stat>; see storage.Counters) and gauges
 // (storage_server.allocated, reserved_space, disk_avail,
-// accepting_immutable_shares, total_bucket_count), and its counts, when
-// the node runs one, under names beside Tahoe's storage_server.* (Tahoe
-// has no such counters).
+// accepting_immutable_shares, total_bucket_count), with lafs's own counts
+// beside them under storage_server.* names Tahoe does not use.
 func (s webStatus) Stats() webapi.Stats {
+	out := webapi.Stats{Counters: map[string]int64{}, Stats: s.cpu.stats()}
 	if s.n.Storage == nil {
-		return webapi.Stats{}
+		return out
 	}
 	st := s.n.Storage.Stats()
-	out := webapi.Stats{Counters: map[string]int64{
+	maps.Copy(out.Counters, map[string]int64{
 		"storage_server.corrupt_containers":            int64(st.CorruptContainers),
 		"storage_server.quarantined_shares":            int64(st.QuarantinedShares),
 		"storage_server.lease_checker.cycles":          st.CrawlCycles,
@@ -110,9 +150,11 @@ func (s webStatus) Stats() webapi.Stats {
 		"storage_server.lease_checker.shares_expired":  st.SharesExpired,
 		"storage_server.lease_checker.bytes_expired":   st.BytesExpired,
 		"storage_server.lease_checker.leases_expired":  st.LeasesExpired,
-	}}
+	})
+	counts, latencies := s.n.Storage.Counters().Named()
+	maps.Copy(out.Counters, counts)
+	maps.Copy(out.Stats, latencies)
 	if full, err := s.n.Storage.Status(context.Background()); err == nil {
-		out.Stats = map[string]float64{}
 		for k, v := range storageStats(&full) {
 			switch x := v.(type) {
 			case uint64:

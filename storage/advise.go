@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/lafs/lafs"
@@ -21,7 +22,8 @@ import (
 // read-only), as in Tahoe. Shares whose containers are corrupt are passed
 // over (Tahoe fails there); when there is no other, the answer is
 // lafs.ErrCorruptContainer.
-func (s *Server) AddOrRenewLease(ctx context.Context, si lafs.StorageIndex, lease lafs.LeaseSecrets) error {
+func (s *Server) AddOrRenewLease(ctx context.Context, si lafs.StorageIndex, lease lafs.LeaseSecrets) (err error) {
+	defer s.counters.leaseDone(s.counters.clock(), &err)
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -93,10 +95,11 @@ func (s *Server) AdviseCorruptMutable(ctx context.Context, si lafs.StorageIndex,
 // logged and, when Config.AdvisoryDir is set and there is room, written to
 // a file of its own named "<UTC time>--<si>-<shnum>", colons removed.
 //
-// Then, beyond Tahoe, when Config.VerifyShare is set the share is checked
-// and quarantined if it fails (quarantine.go), before the answer. With a
-// verifier, an advisory also reaches a file under the share's name that is
-// no container at all (of either kind), which is quarantined as it stands.
+// Then, beyond Tahoe, when Config.VerifyShare is set the share is queued
+// to be checked, and quarantined if it fails (quarantine.go), after the
+// answer: the caller never waits for the check. With a verifier, an
+// advisory also reaches a file under the share's name that is no
+// container at all (of either kind).
 func (s *Server) adviseCorrupt(ctx context.Context, shareType string, want shareKind, si lafs.StorageIndex, shnum lafs.ShareNum, reason string) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -119,9 +122,182 @@ func (s *Server) adviseCorrupt(ctx context.Context, shareType string, want share
 		return err
 	}
 	if s.cfg.VerifyShare != nil {
-		s.checkAdvised(ctx, want, k)
+		s.queueCheck(want, k)
 	}
 	return nil
+}
+
+// The checks of advised shares run in the background, in the order the
+// advisories came, at most checkWorkers at a time, each under the
+// server's own context, which Close cancels before it waits for them. An
+// advisory for a share already waiting or under way adds nothing; the
+// queue holds at most maxQueuedChecks; and the advisories of one storage
+// index start at most checksPerSIBurst checks at once, then one per
+// checkSIRefill. What does not fit is logged and dropped: the share stays
+// in service, and the next advisory may find room.
+const (
+	checkWorkers     = 1
+	maxQueuedChecks  = 128
+	checksPerSIBurst = 8
+	checkSIRefill    = time.Minute
+	// maxCheckBudgets bounds the storage indexes whose budget is
+	// remembered; full budgets are forgotten first.
+	maxCheckBudgets = 4096
+)
+
+// checkQueue is the queue of advisory checks (see above).
+type checkQueue struct {
+	mu      sync.Mutex
+	changed *sync.Cond // broadcast when a check ends or the queue stops
+	jobs    []checkJob // waiting, oldest first
+	queued  map[backend.Key]bool
+	running int
+	budgets map[lafs.StorageIndex]*checkBudget
+	stopped bool
+	ctx     context.Context // cancelled by stop
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+}
+
+// checkJob is an advisory to check.
+type checkJob struct {
+	k    backend.Key
+	want shareKind
+}
+
+// checkBudget is a storage index's token bucket of checks.
+type checkBudget struct {
+	tokens float64
+	at     time.Time
+}
+
+func (q *checkQueue) init() {
+	q.changed = sync.NewCond(&q.mu)
+	q.queued = make(map[backend.Key]bool)
+	q.budgets = make(map[lafs.StorageIndex]*checkBudget)
+	q.ctx, q.cancel = context.WithCancel(context.Background())
+}
+
+// pending returns how many checks wait or are under way.
+func (q *checkQueue) pending() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return len(q.queued)
+}
+
+// stop drops the checks waiting, cancels the one under way and waits for
+// it to end. Later advisories are not checked.
+func (q *checkQueue) stop() {
+	q.mu.Lock()
+	q.stopped = true
+	for _, j := range q.jobs {
+		delete(q.queued, j.k)
+	}
+	q.jobs = nil
+	q.changed.Broadcast()
+	q.mu.Unlock()
+	q.cancel()
+	q.wg.Wait()
+}
+
+// take spends one of si's checks, if it has one left, at now.
+func (q *checkQueue) take(si lafs.StorageIndex, now time.Time) bool {
+	b := q.budgets[si]
+	if b == nil {
+		if len(q.budgets) >= maxCheckBudgets {
+			for k, o := range q.budgets {
+				if o.refill(now) >= checksPerSIBurst {
+					delete(q.budgets, k)
+				}
+			}
+			if len(q.budgets) >= maxCheckBudgets {
+				return false
+			}
+		}
+		b = &checkBudget{tokens: checksPerSIBurst, at: now}
+		q.budgets[si] = b
+	}
+	if b.refill(now) < 1 {
+		return false
+	}
+	b.tokens--
+	return true
+}
+
+// refill adds the checks earned since the last look and returns the
+// tokens.
+func (b *checkBudget) refill(now time.Time) float64 {
+	if d := now.Sub(b.at); d > 0 {
+		b.tokens = min(checksPerSIBurst, b.tokens+float64(d)/float64(checkSIRefill))
+		b.at = now
+	}
+	return b.tokens
+}
+
+// queueCheck queues the check of share k, which an advisory says is of
+// kind want, unless it is queued already or there is no room for it.
+func (s *Server) queueCheck(want shareKind, k backend.Key) {
+	q := &s.checks
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	var why string
+	switch {
+	case q.stopped:
+		why = "the server is closed"
+	case q.queued[k]:
+		return
+	case len(q.jobs) >= maxQueuedChecks:
+		why = "too many checks are waiting"
+	case !q.take(k.SI, s.now()):
+		why = "too many advisories for this storage index"
+	}
+	if why != "" {
+		s.log.Warn("share reported corrupt not checked", "si", k.SI, "share", k.Share, "why", why)
+		return
+	}
+	q.jobs = append(q.jobs, checkJob{k, want})
+	q.queued[k] = true
+	if q.running < checkWorkers {
+		q.running++
+		q.wg.Add(1)
+		go s.runChecks()
+	}
+}
+
+// runChecks checks advised shares until the queue is empty or stopped.
+func (s *Server) runChecks() {
+	q := &s.checks
+	defer q.wg.Done()
+	for {
+		q.mu.Lock()
+		if len(q.jobs) == 0 || q.stopped {
+			q.running--
+			q.changed.Broadcast()
+			q.mu.Unlock()
+			return
+		}
+		j := q.jobs[0]
+		q.jobs = q.jobs[1:]
+		q.mu.Unlock()
+
+		s.checkAdvised(q.ctx, j.want, j.k)
+
+		q.mu.Lock()
+		delete(q.queued, j.k)
+		q.changed.Broadcast()
+		q.mu.Unlock()
+	}
+}
+
+// waitChecks returns once no advisory check waits or is under way (for
+// tests).
+func (s *Server) waitChecks() {
+	q := &s.checks
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for len(q.queued) > 0 {
+		q.changed.Wait()
+	}
 }
 
 // recordAdvisory writes the advisory to Config.AdvisoryDir, if set and

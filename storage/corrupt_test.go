@@ -137,6 +137,7 @@ func putByte(off int64, v byte) damage {
 // corruptCase is a damage and what it does to the share: whether reads
 // still serve its data intact, and whether the server finds the
 // container corrupt (by reading it, renewing its lease or writing it).
+// A container neither readOK nor corrupt is served, but not as it was.
 type corruptCase struct {
 	damage
 	readOK, corrupt bool
@@ -151,22 +152,32 @@ const (
 	mutSize = MutableDataOffset + testDataLen + mutableExtraLeaseCountSz // 1472
 )
 
+// immutableCases: where whole lease records follow the share data the
+// header's length field gives, the container is read as torn (see
+// immutable_container.go), its data intact; else it is corrupt.
 func immutableCases() []corruptCase {
 	var cs []corruptCase
-	for _, n := range []int64{0, 1, 4, 11, 12, 13, 20, 40, 83, 84, 100, 500, 1011, 1012, 1013, immSize - 72, immSize - 1} {
+	for _, n := range []int64{0, 1, 4, 11, 12, 13, 20, 40, 83, 84, 100, 500, 1011, 1013, immSize - 1} {
 		cs = append(cs, corruptCase{truncateTo(n), false, true})
 	}
-	for _, n := range []int64{1, 71, 72, 100, 5000} {
+	// Cut before the lease: a torn state with no lease record.
+	cs = append(cs, corruptCase{truncateTo(immSize - 72), true, false})
+	for _, n := range []int64{1, 71, 100, 5000} {
 		cs = append(cs, corruptCase{extendBy(n), false, true})
 	}
+	// A whole record more: torn, as after a crash in add-lease.
+	cs = append(cs, corruptCase{extendBy(72), true, false})
 	for _, v := range []uint32{0, 3, 0x54616f68, math.MaxUint32} {
 		cs = append(cs, corruptCase{put32(0, v), false, true}) // version
 	}
-	for _, v := range []uint32{0, 999, 1001, 1072, math.MaxUint32} {
+	for _, v := range []uint32{0, 999, 1001, math.MaxUint32} {
 		cs = append(cs, corruptCase{put32(4, v), false, true}) // data length
 	}
+	// The lease taken for share data: indistinguishable from a torn
+	// container of 1072 bytes of data.
+	cs = append(cs, corruptCase{put32(4, 1072), false, false})
 	for _, v := range []uint32{0, 2, 15, 1 << 28, math.MaxUint32} {
-		cs = append(cs, corruptCase{put32(8, v), false, true}) // lease count
+		cs = append(cs, corruptCase{put32(8, v), true, false}) // lease count: torn
 	}
 	return cs
 }
@@ -267,14 +278,19 @@ func TestCorruptContainers(t *testing.T) {
 					}
 
 					got, err := read(s, bg, si, 3, 0, 1<<20)
-					if c.readOK {
+					switch {
+					case c.readOK:
 						if err != nil || !bytes.Equal(got, testData(3)) {
 							t.Errorf("read: %d bytes, %v; want the data", len(got), err)
 						}
-					} else {
+					case c.corrupt:
 						wantCorrupt(t, "read", err, si, 3, dir)
+					default:
+						if err != nil || bytes.Equal(got, testData(3)) {
+							t.Errorf("read: %d bytes, %v; want something else than the data", len(got), err)
+						}
 					}
-					if _, err := read(s, bg, si, 3, 5, 1); !c.readOK {
+					if _, err := read(s, bg, si, 3, 5, 1); !c.readOK && c.corrupt {
 						wantCorrupt(t, "read at 5", err, si, 3, dir)
 					}
 					_, err = otherRead(s, bg, si, 3, 0, 10)
@@ -300,9 +316,14 @@ func TestCorruptContainers(t *testing.T) {
 					}
 
 					if kind == kindImmutable {
+						// A torn container is a share like any other.
+						have := []lafs.ShareNum{0, 3}
+						if c.corrupt {
+							have = have[:1]
+						}
 						res, err := s.AllocateBuckets(bg, si, lease, []byte("another upload"), []lafs.ShareNum{0, 3}, testDataLen)
-						if err != nil || !slices.Equal(res.AlreadyHave, []lafs.ShareNum{0}) || len(res.Allocated) != 0 {
-							t.Errorf("allocate: %+v, %v; want share 0 already there and 3 neither", res, err)
+						if err != nil || !slices.Equal(res.AlreadyHave, have) || len(res.Allocated) != 0 {
+							t.Errorf("allocate: %+v, %v; want %v already there and no allocation", res, err, have)
 						}
 						checkErr(t, "allocate", err, dir)
 						err = s.AbortImmutable(bg, si, 3, up)

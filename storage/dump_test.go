@@ -122,7 +122,9 @@ func FuzzReadContainerInfo(f *testing.F) {
 		}
 		switch c.Kind {
 		case ImmutableKind:
-			if ic, err := ParseImmutableContainer(b); err == nil && len(ic.Leases) != len(c.Leases) {
+			// A torn container (immutable_container.go) is read
+			// differently by design.
+			if ic, err := ParseImmutableContainer(b); err == nil && bytes.Equal(ic.Bytes(), b) && len(ic.Leases) != len(c.Leases) {
 				t.Fatalf("%d leases, the server's parser finds %d", len(c.Leases), len(ic.Leases))
 			}
 		case MutableKind:

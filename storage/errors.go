@@ -157,8 +157,11 @@ type Stats struct {
 // Stats returns the server's counts.
 func (s *Server) Stats() Stats {
 	s.mu.Lock()
-	st := Stats{CorruptContainers: len(s.corrupt), QuarantinedShares: len(s.quarantined)}
+	st := Stats{CorruptContainers: len(s.corrupt)}
 	s.mu.Unlock()
+	s.qdir.mu.Lock()
+	st.QuarantinedShares = int(s.qdir.taken)
+	s.qdir.mu.Unlock()
 	c := &s.crawlCounts
 	st.CrawlCycles = c.cycles.Load()
 	st.SharesExamined = c.sharesExamined.Load()

@@ -324,8 +324,8 @@ func (s *Server) examineShare(ctx context.Context, k backend.Key, now time.Time,
 	var leases []Lease
 	var size int64
 	var imm struct {
-		h  ImmutableHeader
-		lo int64
+		h   ImmutableHeader
+		lay immLayout
 	}
 	var mut *mshare
 	var offsets []int64
@@ -333,9 +333,15 @@ func (s *Server) examineShare(ctx context.Context, k backend.Key, now time.Time,
 	case kindNone:
 		return shareVerdict{}, noShare(kindNone, k)
 	case kindImmutable:
-		imm.h, imm.lo, size, err = s.openImmutable(ctx, k)
+		imm.h, imm.lay, err = s.openImmutable(ctx, k)
+		if err == nil && cfg.Enabled {
+			// Write-locked: a torn container is written back into
+			// the state Tahoe reads too.
+			err = s.repairTornImmutable(ctx, k, &imm.h, &imm.lay)
+		}
 		if err == nil {
-			leases, err = s.immutableLeases(ctx, k, imm.h, imm.lo)
+			size = imm.lay.size
+			leases, err = s.immutableLeases(ctx, k, imm.h, imm.lay)
 		}
 	case kindMutable:
 		if mut, err = s.openMutable(ctx, k); err == nil {
@@ -405,7 +411,7 @@ func (s *Server) examineShare(ctx context.Context, k backend.Key, now time.Time,
 	}
 	switch kind {
 	case kindImmutable:
-		err = s.removeImmutableLeases(ctx, k, imm.h, imm.lo, leases, expired)
+		err = s.removeImmutableLeases(ctx, k, imm.h, imm.lay.dataEnd, leases, expired)
 	case kindMutable:
 		err = s.removeMutableLeases(ctx, mut, offsets, expired)
 	}
@@ -428,14 +434,14 @@ func kindString(kind shareKind) string {
 	return "unknown"
 }
 
-// immutableLeases reads every lease of an immutable container whose leases
-// begin at lo.
-func (s *Server) immutableLeases(ctx context.Context, k backend.Key, h ImmutableHeader, lo int64) ([]Lease, error) {
-	buf := make([]byte, int64(h.NumLeases)*ImmutableLeaseSize)
-	if err := s.readFull(ctx, kindImmutable, k, buf, lo); err != nil {
+// immutableLeases reads the leases in use of an immutable container laid
+// out as lay.
+func (s *Server) immutableLeases(ctx context.Context, k backend.Key, h ImmutableHeader, lay immLayout) ([]Lease, error) {
+	buf := make([]byte, lay.leases*ImmutableLeaseSize)
+	if err := s.readFull(ctx, kindImmutable, k, buf, lay.dataEnd); err != nil {
 		return nil, err
 	}
-	out := make([]Lease, h.NumLeases)
+	out := make([]Lease, lay.leases)
 	for i := range out {
 		l, err := ParseImmutableLease(buf[i*ImmutableLeaseSize : (i+1)*ImmutableLeaseSize])
 		if err != nil {
@@ -448,7 +454,15 @@ func (s *Server) immutableLeases(ctx context.Context, k backend.Key, h Immutable
 
 // removeImmutableLeases rewrites the lease list without the expired ones,
 // as Tahoe's ShareFile.cancel_lease does: the leases kept, in their order,
-// then the count, then the file cut after them.
+// then the count, then the file cut after them. The container is not
+// torn (examineShare repaired it).
+//
+// The records kept are durable before the count or the size changes:
+// whatever a crash keeps of the later two writes, the leases in use
+// (immutable_container.go) are then the records kept, or those followed
+// by stale ones (some expired, which the next cycle removes), and never
+// fewer. Were the count or the cut durable first, a crash could leave the
+// first n of the old records in use and drop a lease kept.
 func (s *Server) removeImmutableLeases(ctx context.Context, k backend.Key, h ImmutableHeader, lo int64, leases []Lease, expired []int) error {
 	drop := make(map[int]bool, len(expired))
 	for _, i := range expired {
@@ -464,6 +478,9 @@ func (s *Server) removeImmutableLeases(ctx context.Context, k backend.Key, h Imm
 	}
 	what := fmt.Sprintf("removing expired leases of %s", shareName(kindImmutable, k))
 	if err := s.b.WriteAt(ctx, k, buf, lo); err != nil {
+		return s.backendErrf(err, "%s", what)
+	}
+	if err := s.b.Sync(ctx, k); err != nil {
 		return s.backendErrf(err, "%s", what)
 	}
 	h.NumLeases = uint32(n)

@@ -59,6 +59,7 @@ const maxAllocation = math.MaxInt64 - ImmutableHeaderSize - ImmutableLeaseSize
 // secret; the protocol specification (and lafs) lists it, so that a retry
 // after a lost response sees the same answer.
 func (s *Server) AllocateBuckets(ctx context.Context, si lafs.StorageIndex, lease lafs.LeaseSecrets, uploadSecret lafs.UploadSecret, shares []lafs.ShareNum, allocatedSize uint64) (lafs.AllocateResult, error) {
+	defer s.counters.timed(opAllocate)()
 	if err := ctx.Err(); err != nil {
 		return lafs.AllocateResult{}, err
 	}
@@ -224,6 +225,8 @@ func (s *Server) dropUpload(u *upload) error {
 	}
 	u.done = true
 	s.forget(u)
+	s.counters.count(opAbort, 1)
+	s.counters.addBytes(0)
 	s.log.Info("aborting share upload", "si", u.key.SI, "share", u.key.Share)
 	return s.backendErrf(u.staged.Abort(), "dropping the upload of %s", shareName(kindImmutable, u.key))
 }
@@ -262,6 +265,7 @@ func (s *Server) WriteImmutable(ctx context.Context, si lafs.StorageIndex, shnum
 	if err := ctx.Err(); err != nil {
 		return lafs.WriteResult{}, err
 	}
+	start := s.counters.clock()
 	u, err := s.findUpload(si, shnum, uploadSecret)
 	if err != nil {
 		return lafs.WriteResult{}, err
@@ -294,6 +298,7 @@ func (s *Server) WriteImmutable(ctx context.Context, si lafs.StorageIndex, shnum
 		u.chunks[chunk{offset, uint64(len(data))}] = sha256.Sum256(data)
 	}
 	u.lastWrite = now
+	s.counters.chunks(opWrite, start, len(data))
 	if !u.written.covers(u.size) {
 		return lafs.WriteResult{Required: u.written.missing(u.size)}, nil
 	}
@@ -356,6 +361,7 @@ func (u *upload) checkRewrite(offset uint64, data []byte) error {
 // container (BucketWriter.close); the caller holds u.mu. On failure the
 // upload is aborted.
 func (s *Server) finishUpload(ctx context.Context, u *upload) error {
+	start := s.counters.clock()
 	unlock := s.locks.lock(u.key.SI)
 	defer unlock()
 	h := newImmutableHeader(u.size)
@@ -378,6 +384,9 @@ func (s *Server) finishUpload(ctx context.Context, u *upload) error {
 	}
 	u.done = true
 	s.forget(u)
+	s.counters.count(opClose, 1)
+	s.counters.done(opClose, start)
+	s.counters.addBytes(int64(ImmutableHeaderSize + u.size + ImmutableLeaseSize))
 	s.log.Debug("share upload complete", "si", u.key.SI, "share", u.key.Share, "size", u.size)
 	return nil
 }
@@ -401,6 +410,7 @@ func (s *Server) AbortImmutable(ctx context.Context, si lafs.StorageIndex, shnum
 	if !errors.Is(err, lafs.ErrNotExist) {
 		return err
 	}
+	defer s.counters.timed(opGet)()
 	unlock := s.locks.rlock(si)
 	defer unlock()
 	k := backend.Key{SI: si, Share: shnum}
@@ -414,62 +424,72 @@ func (s *Server) AbortImmutable(ctx context.Context, si lafs.StorageIndex, shnum
 	return err
 }
 
-// openImmutable returns the header of a complete immutable share, where
-// its data ends and the container's size. ErrNotExist when there is no
-// such share or it is mutable; lafs.ErrCorruptContainer when the file is
-// no container, or the header does not fit the file.
-func (s *Server) openImmutable(ctx context.Context, k backend.Key) (ImmutableHeader, int64, int64, error) {
+// openImmutable returns the header of a complete immutable share and
+// where its parts lie. ErrNotExist when there is no such share or it is
+// mutable; lafs.ErrCorruptContainer when the file is no container, or the
+// header does not fit the file. A container in a torn state (an
+// interrupted lease change, see immutable_container.go) is no error.
+func (s *Server) openImmutable(ctx context.Context, k backend.Key) (ImmutableHeader, immLayout, error) {
 	size, err := s.b.Size(ctx, k)
 	if errors.Is(err, backend.ErrNotExist) {
-		return ImmutableHeader{}, 0, 0, noShare(kindImmutable, k)
+		return ImmutableHeader{}, immLayout{}, noShare(kindImmutable, k)
 	}
 	if err != nil {
-		return ImmutableHeader{}, 0, 0, s.backendErrf(err, "reading %s", shareName(kindImmutable, k))
+		return ImmutableHeader{}, immLayout{}, s.backendErrf(err, "reading %s", shareName(kindImmutable, k))
 	}
 	kind, err := s.shareKindOf(ctx, k)
 	if err != nil {
-		return ImmutableHeader{}, 0, 0, err
+		return ImmutableHeader{}, immLayout{}, err
 	}
 	if kind != kindImmutable {
-		return ImmutableHeader{}, 0, 0, noShare(kindImmutable, k)
+		return ImmutableHeader{}, immLayout{}, noShare(kindImmutable, k)
 	}
 	var head [ImmutableHeaderSize]byte
 	if err := s.readFull(ctx, kindImmutable, k, head[:], 0); err != nil {
-		return ImmutableHeader{}, 0, 0, err
+		return ImmutableHeader{}, immLayout{}, err
 	}
 	h, err := ParseImmutableHeader(head[:])
 	if err != nil {
-		return ImmutableHeader{}, 0, 0, s.corruptErr(kindImmutable, k, err)
+		return ImmutableHeader{}, immLayout{}, s.corruptErr(kindImmutable, k, err)
 	}
-	end, err := h.leaseOffset(size)
+	lay, err := h.layout(size)
 	if err != nil {
-		return ImmutableHeader{}, 0, 0, s.corruptErr(kindImmutable, k, err)
+		return ImmutableHeader{}, immLayout{}, s.corruptErr(kindImmutable, k, err)
 	}
-	return h, end, size, nil
+	return h, lay, nil
 }
 
 // ReadImmutable implements lafs.StorageServer (ShareFile.read_share_data):
 // the share data ends where the leases begin. Where Tahoe serves what a
 // truncated or extended container holds, this server checks that the
 // header's length field agrees and answers lafs.ErrCorruptContainer if
-// not.
+// not; a container whose lease region alone is torn (see
+// immutable_container.go) is served.
 func (s *Server) ReadImmutable(ctx context.Context, si lafs.StorageIndex, shnum lafs.ShareNum, offset, length uint64) ([]byte, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	start := s.counters.start(opGet)
 	unlock := s.locks.rlock(si)
 	defer unlock()
 	k := backend.Key{SI: si, Share: shnum}
-	_, end, _, err := s.openImmutable(ctx, k)
+	_, lay, err := s.openImmutable(ctx, k)
+	s.counters.done(opGet, start)
 	if err != nil {
 		return nil, err
 	}
-	return s.readClamped(ctx, kindImmutable, k, ImmutableHeaderSize, end, offset, length)
+	start = s.counters.clock()
+	p, err := s.readClamped(ctx, kindImmutable, k, ImmutableHeaderSize, lay.dataEnd, offset, length)
+	if err == nil {
+		s.counters.chunks(opRead, start, len(p))
+	}
+	return p, err
 }
 
 // ListImmutable implements lafs.StorageServer: the complete immutable
 // shares, sorted; uploads in progress are not listed.
 func (s *Server) ListImmutable(ctx context.Context, si lafs.StorageIndex) ([]lafs.ShareNum, error) {
+	defer s.counters.timed(opGet)()
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -481,15 +501,53 @@ func (s *Server) ListImmutable(ctx context.Context, si lafs.StorageIndex) ([]laf
 // leaseBatch is how many lease records are read at a time.
 const leaseBatch = 512
 
+// repairTornImmutable writes a container found in a torn state back into
+// one that Tahoe's rule reads as this server does: the count of the
+// leases in use, and the file cut after them. Each write alone, and both,
+// leave the same reading (immutable_container.go), so a crash in the
+// middle does no harm. The caller holds si's write lock; lay becomes the
+// repaired layout.
+func (s *Server) repairTornImmutable(ctx context.Context, k backend.Key, h *ImmutableHeader, lay *immLayout) error {
+	if !lay.torn(*h) {
+		return nil
+	}
+	what := fmt.Sprintf("repairing the lease region of %s", shareName(kindImmutable, k))
+	s.log.Warn("immutable share container with a torn lease region (an interrupted lease change): repairing it",
+		"si", k.SI, "share", k.Share, "lease_count", h.NumLeases, "leases_in_use", lay.leases, "size", lay.size)
+	fixed := *h
+	fixed.NumLeases = uint32(lay.leases)
+	if err := s.b.WriteAt(ctx, k, fixed.Append(nil), 0); err != nil {
+		return s.backendErrf(err, "%s", what)
+	}
+	end := lay.dataEnd + lay.leases*ImmutableLeaseSize
+	if err := s.b.Truncate(ctx, k, end); err != nil {
+		return s.backendErrf(err, "%s", what)
+	}
+	if err := s.b.Sync(ctx, k); err != nil {
+		return s.backendErrf(err, "%s", what)
+	}
+	*h, lay.size = fixed, end
+	return nil
+}
+
 // addOrRenewImmutableLease is ShareFile.add_or_renew_lease: renew the
 // lease whose renew secret matches (only ever extending it), or append a
-// new one if avail has room for it (lafs.ErrNoSpace otherwise). The caller
-// holds si's lock.
+// new one if avail has room for it (lafs.ErrNoSpace otherwise). A torn
+// container is repaired first. The caller holds si's lock.
+//
+// A new lease is two writes, the record appended and then the count, made
+// durable together; a crash between them, or one that keeps only the
+// second, leaves a torn container whose leases in use are the old ones
+// (immutable_container.go).
 func (s *Server) addOrRenewImmutableLease(ctx context.Context, k backend.Key, owner uint32, secrets lafs.LeaseSecrets, now time.Time, avail uint64) error {
-	h, lo, size, err := s.openImmutable(ctx, k)
+	h, lay, err := s.openImmutable(ctx, k)
 	if err != nil {
 		return err
 	}
+	if err := s.repairTornImmutable(ctx, k, &h, &lay); err != nil {
+		return err
+	}
+	lo, size := lay.dataEnd, lay.size
 	exp := expirationFrom(now)
 	buf := make([]byte, ImmutableLeaseSize*min(leaseBatch, int64(h.NumLeases)))
 	for i := int64(0); i < int64(h.NumLeases); {

@@ -356,6 +356,7 @@ func (m *mshare) addOrRenewLease(ctx context.Context, secrets lafs.LeaseSecrets,
 // refuses writes with lafs.ErrReadOnly (Tahoe ignores readonly for mutable
 // shares, its ticket #390).
 func (s *Server) ReadTestWrite(ctx context.Context, si lafs.StorageIndex, writeEnabler lafs.Secret, lease lafs.LeaseSecrets, tw map[lafs.ShareNum]lafs.TestWriteVectors, read []lafs.ReadVector) (lafs.ReadTestWriteResult, error) {
+	defer s.counters.timed(opWritev)()
 	if err := ctx.Err(); err != nil {
 		return lafs.ReadTestWriteResult{}, err
 	}
@@ -629,13 +630,18 @@ func (s *Server) ReadMutable(ctx context.Context, si lafs.StorageIndex, shnum la
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	start := s.counters.clock()
 	unlock := s.locks.rlock(si)
 	defer unlock()
 	m, err := s.openMutable(ctx, backend.Key{SI: si, Share: shnum})
 	if err != nil {
 		return nil, err
 	}
-	return m.read(ctx, offset, length)
+	p, err := m.read(ctx, offset, length)
+	if err == nil {
+		s.counters.chunks(opReadv, start, len(p))
+	}
+	return p, err
 }
 
 // ListMutable implements lafs.StorageServer: the mutable shares, sorted.

@@ -3,7 +3,9 @@ package storage
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -15,22 +17,72 @@ import (
 
 // What a server does with a corruption advisory, beyond recording it
 // (advise.go): when Config.VerifyShare is set, it checks the share named,
-// and a share that fails is moved out of service into quarantine. A share
-// that passes stays, so that a client that lies cannot make a server drop
-// good shares. Once out of service, a share is no longer listed, read,
-// leased or counted, and its share number can be allocated afresh, so that
-// a repairer can put a good copy in its place. The quarantined bytes are
-// kept for inspection: in Config.QuarantineDir as <si>/<shnum>.<time>
-// (the whole container, leases and all), or in memory without one.
+// in the background, and a share whose data fails the check is moved out
+// of service into quarantine. A share that passes stays, so that a client
+// that lies cannot make a server drop good shares; so does a share whose
+// data cannot be found to be checked (a file too short for any header), a
+// container of a version this server does not know, and a share the
+// verifier finds of a format it does not know. Once out of service, a
+// share is no longer listed, read, leased or counted, and its share
+// number can be allocated afresh, so that a repairer can put a good copy
+// in its place.
+//
+// The containers taken out of service are kept for inspection in
+// Config.QuarantineDir, as <si>/<shnum>.<time>: moved there when the
+// backend can (ShareMover, the disk backend on the same file system),
+// else copied when there is room; the oldest go once the folder holds
+// more than Config.QuarantineMaxBytes or they are older than
+// Config.QuarantineMaxAge. Without a folder, and for containers too large
+// for it, only what was found is kept (Quarantined).
+
+// ErrShareIncompatible is what a ShareVerifier's error wraps for a share
+// of a format the verifier does not know (perhaps a later one): such a
+// share is not known to be corrupt, and it is kept.
+var ErrShareIncompatible = errors.New("share of a format the verifier does not know")
 
 // ShareVerifier checks the data of a share (what ReadImmutable or
 // ReadMutable serve, size bytes read through share) for consistency with
 // itself. kind is "immutable" or "mutable". It returns nil for a good
-// share and an error saying what is wrong with a bad one; errors of share
-// itself must be returned (wrapped), so that the server can tell a read
-// that failed from a share that did. The node passes immutable.SelfCheckAt
-// and mutable.SelfCheckAt; package storage knows neither format.
+// share; an error wrapping ErrShareIncompatible for a share of a format it
+// does not know (such shares are kept); and otherwise an error saying
+// what is wrong with a bad one. Errors of share itself must be returned
+// (wrapped), so that the server can tell a read that failed from a share
+// that did. The node passes immutable.SelfCheckAt and mutable.SelfCheckAt;
+// package storage knows neither format.
 type ShareVerifier func(kind string, shnum lafs.ShareNum, share io.ReaderAt, size int64) error
+
+// ShareMover is an optional interface of a Backend whose objects are
+// files. The server uses it to move a share's container into
+// Config.QuarantineDir without copying it.
+type ShareMover interface {
+	// MoveShare moves the committed object k to the new file path
+	// (whose folder exists), durably, without copying it: the object
+	// is no longer in the backend, and its bytes are in path. When
+	// path is on another file system it returns an error wrapping
+	// errors.ErrUnsupported and leaves the object; backend.ErrNotExist
+	// when there is no object.
+	MoveShare(ctx context.Context, k backend.Key, path string) error
+}
+
+// Defaults of Config.QuarantineMaxBytes and Config.QuarantineMaxAge.
+const (
+	DefaultQuarantineMaxBytes int64 = 1 << 30
+	DefaultQuarantineMaxAge         = 30 * 24 * time.Hour
+)
+
+const (
+	// maxQuarantineFiles caps the files QuarantineDir holds, however
+	// small.
+	maxQuarantineFiles = 10000
+	// maxQuarantineRecords is how many of the latest quarantined shares
+	// Quarantined lists.
+	maxQuarantineRecords = 10000
+	// maxCheckTries is how many times a share that fails its check is
+	// checked again because it changed meanwhile.
+	maxCheckTries = 3
+	// quarantineTimeFormat is the time in a quarantined file's name.
+	quarantineTimeFormat = "20060102T150405.000000Z"
+)
 
 // QuarantinedShare is a share taken out of service.
 type QuarantinedShare struct {
@@ -42,27 +94,54 @@ type QuarantinedShare struct {
 	At   time.Time
 	// Why is what its check found.
 	Why string
-	// Path is where its container is kept, when Config.QuarantineDir
-	// is set; else Container holds it.
-	Path      string
-	Container []byte
+	// Size is the size of its container.
+	Size int64
+	// Path is where its container is kept, when Config.QuarantineDir is
+	// set and it fits; empty when it was deleted. The file goes when the
+	// quarantine's limits say.
+	Path string
 }
 
-// Quarantined returns the shares this server took out of service since it
-// started, oldest first.
+// QuarantineStatus is the state of a server's quarantine.
+type QuarantineStatus struct {
+	// Shares is how many shares were taken out of service since the
+	// server started.
+	Shares int64
+	// Files and Bytes are what Config.QuarantineDir holds.
+	Files int
+	Bytes int64
+	// ChecksPending counts the advisories whose check is waiting or
+	// under way.
+	ChecksPending int
+}
+
+// Quarantined returns the latest shares this server took out of service
+// since it started (up to 10000), oldest first.
 func (s *Server) Quarantined() []QuarantinedShare {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]QuarantinedShare(nil), s.quarantined...)
 }
 
+// quarantineStatus returns the quarantine's counts.
+func (s *Server) quarantineStatus() QuarantineStatus {
+	st := QuarantineStatus{ChecksPending: s.checks.pending()}
+	q := &s.qdir
+	q.mu.Lock()
+	st.Shares, st.Files, st.Bytes = q.taken, len(q.files), q.bytes
+	q.mu.Unlock()
+	return st
+}
+
 // shareAt reads a share's data through its container as an io.ReaderAt,
 // keeping the first error of the backend, so that it is not mistaken for
-// corruption.
+// corruption. Each read holds the storage index's lock for reading, and
+// only while it reads, so that a long check holds up no writer.
 type shareAt struct {
 	ctx   context.Context
 	b     backend.Backend
 	k     backend.Key
+	lock  *siLock
 	start int64 // where the share data begins in the container
 	size  int64 // its length
 	err   error
@@ -72,6 +151,12 @@ func (r *shareAt) ReadAt(p []byte, off int64) (int, error) {
 	if off < 0 {
 		return 0, errors.New("negative offset")
 	}
+	if err := r.ctx.Err(); err != nil {
+		if r.err == nil {
+			r.err = err
+		}
+		return 0, err
+	}
 	if off >= r.size {
 		return 0, io.EOF
 	}
@@ -79,7 +164,9 @@ func (r *shareAt) ReadAt(p []byte, off int64) (int, error) {
 	if int64(len(p)) > r.size-off {
 		want = p[:r.size-off]
 	}
+	r.lock.RLock()
 	n, err := r.b.ReadAt(r.ctx, r.k, want, r.start+off)
+	r.lock.RUnlock()
 	if n == len(want) {
 		if len(want) < len(p) {
 			return n, io.EOF
@@ -97,179 +184,320 @@ func (r *shareAt) ReadAt(p []byte, off int64) (int, error) {
 	return n, err
 }
 
-// verifyAdvised checks share k as the advisory of the given kind asked.
-// It returns the reason the share is bad (nil when it is good), or an
-// error when it could not tell (the share went away, the backend failed,
-// ctx ended). The caller holds si's lock.
-func (s *Server) verifyAdvised(ctx context.Context, want shareKind, k backend.Key) (bad error, err error) {
-	kind, err := s.shareKindOf(ctx, k)
+// span is where a share's data may lie in its container.
+type span struct{ start, size int64 }
+
+// checkVerdict is what the check of an advised share found: bad, or kept
+// for the reason given.
+type checkVerdict struct {
+	bad  error
+	kept string
+}
+
+// checkSpans finds where the data of share k, which an advisory says is
+// of kind want, may lie: where the server reads it and, if elsewhere,
+// where Tahoe's rule finds it. A container whose header does not fit its
+// file gives the spans its header's fields give, clamped to the file.
+// kept is set instead for a share that is to stay without a check. The
+// caller holds si's lock for reading.
+func (s *Server) checkSpans(ctx context.Context, want shareKind, k backend.Key) (spans []span, kept string, err error) {
+	kind, kerr := s.shareKindOf(ctx, k)
 	switch {
+	case kind == kindNone:
+		return nil, "", noShare(want, k)
+	case kind == kindCorrupt && errors.Is(kerr, errFutureContainer):
+		return nil, "its container is of a version this server does not know", nil
 	case kind == kindCorrupt:
-		return err, nil
-	case err != nil:
-		return nil, err
+	case kerr != nil:
+		return nil, "", kerr
 	case kind != want:
-		return nil, noShare(want, k)
+		return nil, "", noShare(want, k)
 	}
-	r := &shareAt{ctx: ctx, b: s.b, k: k}
-	switch kind {
+	size, err := s.b.Size(ctx, k)
+	if err != nil {
+		return nil, "", s.backendErrf(err, "reading %s", shareName(kind, k))
+	}
+	add := func(start, n int64) {
+		n = max(0, min(n, size-start))
+		for _, sp := range spans {
+			if sp == (span{start, n}) {
+				return
+			}
+		}
+		spans = append(spans, span{start, n})
+	}
+	head := make([]byte, MutableHeaderSize)
+	switch want {
 	case kindImmutable:
-		_, end, _, err := s.openImmutable(ctx, k)
-		if errors.Is(err, lafs.ErrCorruptContainer) {
-			return err, nil
+		if kind == kindImmutable {
+			h, lay, err := s.openImmutable(ctx, k)
+			if err == nil {
+				add(ImmutableHeaderSize, lay.dataEnd-ImmutableHeaderSize)
+				if end := h.tahoeDataEnd(size); end >= ImmutableHeaderSize {
+					add(ImmutableHeaderSize, end-ImmutableHeaderSize)
+				}
+				return spans, "", nil
+			}
+			if !errors.Is(err, lafs.ErrCorruptContainer) {
+				return nil, "", err
+			}
 		}
-		if err != nil {
-			return nil, err
+		if size < ImmutableHeaderSize {
+			return nil, "the file is too short for a container header: there is no share data to check", nil
 		}
-		r.start, r.size = ImmutableHeaderSize, end-ImmutableHeaderSize
+		if err := s.readFull(ctx, kind, k, head[:ImmutableHeaderSize], 0); err != nil {
+			return nil, "", err
+		}
+		// The fields of a header whose version may be damaged.
+		h := ImmutableHeader{Version: ImmutableV2}
+		h.DataLength = uint32(head[4])<<24 | uint32(head[5])<<16 | uint32(head[6])<<8 | uint32(head[7])
+		h.NumLeases = uint32(head[8])<<24 | uint32(head[9])<<16 | uint32(head[10])<<8 | uint32(head[11])
+		if h.DataLength < math.MaxUint32 {
+			add(ImmutableHeaderSize, int64(h.DataLength))
+		}
+		if end := h.tahoeDataEnd(size); end >= ImmutableHeaderSize {
+			add(ImmutableHeaderSize, end-ImmutableHeaderSize)
+		}
 	case kindMutable:
-		m, err := s.openMutable(ctx, k)
-		if errors.Is(err, lafs.ErrCorruptContainer) {
-			return err, nil
+		if kind == kindMutable {
+			m, err := s.openMutable(ctx, k)
+			if err == nil {
+				return []span{{MutableDataOffset, int64(m.h.DataLength)}}, "", nil
+			}
+			if !errors.Is(err, lafs.ErrCorruptContainer) {
+				return nil, "", err
+			}
 		}
-		if err != nil {
-			return nil, err
+		if size < MutableDataOffset {
+			return nil, "the file is too short for a container header: there is no share data to check", nil
 		}
-		r.start, r.size = MutableDataOffset, int64(m.h.DataLength)
+		if err := s.readFull(ctx, kind, k, head, 0); err != nil {
+			return nil, "", err
+		}
+		var n uint64
+		for _, b := range head[mutableDataLengthOffset : mutableDataLengthOffset+8] {
+			n = n<<8 | uint64(b)
+		}
+		add(MutableDataOffset, int64(min(n, math.MaxInt64)))
 	}
-	verdict := s.cfg.VerifyShare(kindString(kind), k.Share, r, r.size)
-	if r.err != nil {
-		return nil, s.backendErrf(r.err, "reading %s to check it", shareName(kind, k))
+	if len(spans) == 0 {
+		return nil, "its header gives no place for the share data: there is none to check", nil
 	}
-	if err := ctx.Err(); err != nil {
-		return nil, err
+	return spans, "", nil
+}
+
+// verifyAdvised checks share k as the advisory of the given kind asked.
+// It returns the share's verdict: bad only when its data fails the check
+// wherever it may lie (checkSpans). The error is set when the server
+// could not tell (the share went away, the backend failed, ctx ended).
+// pin is si's lock, which the caller holds no part of.
+func (s *Server) verifyAdvised(ctx context.Context, want shareKind, k backend.Key, pin *siLock) (checkVerdict, error) {
+	pin.RLock()
+	spans, kept, err := s.checkSpans(ctx, want, k)
+	pin.RUnlock()
+	if err != nil || kept != "" {
+		return checkVerdict{kept: kept}, err
 	}
-	return verdict, nil
+	var bad error
+	for i, sp := range spans {
+		r := &shareAt{ctx: ctx, b: s.b, k: k, lock: pin, start: sp.start, size: sp.size}
+		verdict := s.cfg.VerifyShare(kindString(want), k.Share, r, r.size)
+		if r.err != nil {
+			if ctx.Err() != nil {
+				return checkVerdict{}, ctx.Err()
+			}
+			return checkVerdict{}, s.backendErrf(r.err, "reading %s to check it", shareName(want, k))
+		}
+		if err := ctx.Err(); err != nil {
+			return checkVerdict{}, err
+		}
+		switch {
+		case verdict == nil && i == 0:
+			return checkVerdict{kept: "it passes its self-check"}, nil
+		case verdict == nil:
+			return checkVerdict{kept: fmt.Sprintf("its data passes its self-check where Tahoe finds it (%d bytes at %d), though not where its header says", sp.size, sp.start)}, nil
+		case errors.Is(verdict, ErrShareIncompatible):
+			return checkVerdict{kept: "the verifier does not know its format: " + verdict.Error()}, nil
+		case bad == nil:
+			bad = verdict
+		}
+	}
+	return checkVerdict{bad: bad}, nil
 }
 
 // checkAdvised checks the share an advisory named and quarantines it if
-// it fails. Checks run one at a time. The share is checked under a read
-// lock, so that reads go on meanwhile, and once more under the write lock
-// before it is moved, in case a write replaced it in between. Failures to
-// check or to move are logged: the advisory itself was taken.
+// it fails. It runs in the background (advise.go), one check at a time.
+// The check reads the share holding si's lock only for each read, so that
+// reads and writes go on meanwhile; before the share is moved, under the
+// write lock, the lock's count of writers tells whether anything may have
+// changed since the check began, in which case the share is checked
+// again. Failures to check or to move are logged: the advisory itself
+// was taken.
 func (s *Server) checkAdvised(ctx context.Context, want shareKind, k backend.Key) {
-	select {
-	case s.verifying <- struct{}{}:
-	case <-ctx.Done():
-		return
-	}
-	defer func() { <-s.verifying }()
-
-	unlock := s.locks.rlock(k.SI)
-	bad, err := s.verifyAdvised(ctx, want, k)
-	unlock()
-	if err != nil {
-		s.log.Warn("could not check a share reported corrupt", "si", k.SI, "share", k.Share, "err", err)
-		return
-	}
-	if bad == nil {
-		s.log.Info("share reported corrupt passes its self-check; kept", "si", k.SI, "share", k.Share, "kind", kindString(want))
-		return
-	}
-	ctx = context.WithoutCancel(ctx)
-	unlock = s.locks.lock(k.SI)
-	defer unlock()
-	if bad, err = s.verifyAdvised(ctx, want, k); err != nil || bad == nil {
+	pin := s.locks.get(k.SI)
+	defer s.locks.put(k.SI, pin)
+	for range maxCheckTries {
+		gen := pin.writes.Load()
+		v, err := s.verifyAdvised(ctx, want, k, pin)
 		if err != nil {
 			s.log.Warn("could not check a share reported corrupt", "si", k.SI, "share", k.Share, "err", err)
+			return
+		}
+		if v.bad == nil {
+			s.log.Info("share reported corrupt is kept", "si", k.SI, "share", k.Share, "kind", kindString(want), "why", v.kept)
+			return
+		}
+		copied, err := s.copyToQuarantine(ctx, k, pin)
+		if err != nil {
+			s.log.Warn("could not copy a corrupt share to the quarantine", "si", k.SI, "share", k.Share, "err", err)
+			if ctx.Err() != nil {
+				return
+			}
+		}
+		pin.Lock()
+		changed := pin.writes.Load() != gen
+		pin.writes.Add(1)
+		if !changed && ctx.Err() == nil {
+			err = s.quarantine(ctx, k, v.bad, copied)
+		}
+		pin.Unlock()
+		switch {
+		case changed || ctx.Err() != nil:
+			s.qdir.discard(copied)
+			if ctx.Err() != nil {
+				return
+			}
+			continue
+		case err != nil:
+			s.qdir.discard(copied)
+			s.log.Error("could not quarantine a corrupt share; it stays in service", "si", k.SI, "share", k.Share, "err", err)
 		}
 		return
 	}
-	if err := s.quarantine(ctx, k, bad); err != nil {
-		s.log.Error("could not quarantine a corrupt share; it stays in service", "si", k.SI, "share", k.Share, "err", err)
-	}
+	s.log.Warn("share reported corrupt kept changing while it was checked; it stays in service", "si", k.SI, "share", k.Share)
 }
 
-// quarantine moves share k out of service: its container is copied to
-// the quarantine, then deleted from the backend. The caller holds si's
-// write lock.
-func (s *Server) quarantine(ctx context.Context, k backend.Key, why error) error {
+// quarantine moves share k out of service: its container is moved or
+// (copied before, as copied says) kept in the quarantine when there is
+// one, else deleted. The caller holds si's write lock.
+func (s *Server) quarantine(ctx context.Context, k backend.Key, why error, copied *qfile) error {
 	kind, _ := s.shareKindOf(ctx, k)
 	size, err := s.b.Size(ctx, k)
 	if err != nil {
 		return s.backendErrf(err, "quarantining %s", shareName(kind, k))
 	}
-	q := QuarantinedShare{SI: k.SI, Share: k.Share, Kind: kindString(kind), At: s.now(), Why: why.Error()}
-	if s.cfg.QuarantineDir != "" {
-		if q.Path, err = s.keepFile(ctx, k, size, q.At); err != nil {
+	q := QuarantinedShare{SI: k.SI, Share: k.Share, Kind: kindString(kind), At: s.now(), Why: why.Error(), Size: size}
+	mover, canMove := s.b.(ShareMover)
+	var kept *qfile
+	switch {
+	case copied != nil && copied.size == size:
+		kept = copied
+	case canMove && s.cfg.QuarantineDir != "" && size <= s.cfg.QuarantineMaxBytes:
+		path, err := s.quarantinePath(k, q.At)
+		if err != nil {
 			return err
 		}
-	} else {
-		q.Container = make([]byte, size)
-		n, err := s.b.ReadAt(ctx, k, q.Container, 0)
-		if n < len(q.Container) {
-			if err == nil {
-				err = io.ErrUnexpectedEOF
-			}
+		err = mover.MoveShare(ctx, k, path)
+		switch {
+		case err == nil:
+			kept = &qfile{path: path, size: size, at: q.At}
+		case errors.Is(err, errors.ErrUnsupported):
+			s.log.Warn("the quarantine folder is on another file system than the shares: a corrupt share's container is not kept",
+				"si", k.SI, "share", k.Share)
+		default:
 			return s.backendErrf(err, "quarantining %s", shareName(kind, k))
 		}
 	}
-	if err := s.b.Delete(ctx, k); err != nil {
-		if q.Path != "" {
-			os.Remove(q.Path)
+	if copied != nil && kept != copied {
+		s.qdir.discard(copied)
+	}
+	if kept == nil || kept == copied {
+		if err := s.b.Delete(ctx, k); err != nil {
+			return s.backendErrf(err, "quarantining %s", shareName(kind, k))
 		}
-		return s.backendErrf(err, "quarantining %s", shareName(kind, k))
+	}
+	if kept != nil {
+		q.Path = kept.path
+		s.qdir.add(s, *kept)
 	}
 	s.mu.Lock()
+	if len(s.quarantined) >= maxQuarantineRecords {
+		s.quarantined = append(s.quarantined[:0], s.quarantined[1:]...)
+	}
 	s.quarantined = append(s.quarantined, q)
 	s.mu.Unlock()
+	s.qdir.mu.Lock()
+	s.qdir.taken++
+	s.qdir.mu.Unlock()
 	s.log.Warn("share reported corrupt fails its self-check: quarantined", "si", k.SI, "share", k.Share,
 		"kind", q.Kind, "why", q.Why, "kept", q.Path)
 	return nil
 }
 
-// keepFile copies the container of k, of size bytes, to
-// QuarantineDir/<si>/<shnum>.<time>, durably, and returns its path.
-func (s *Server) keepFile(ctx context.Context, k backend.Key, size int64, at time.Time) (path string, err error) {
+// quarantinePath makes QuarantineDir/<si> and returns a name there, not
+// yet taken, for share k taken out at at: <shnum>.<time>.
+func (s *Server) quarantinePath(k backend.Key, at time.Time) (string, error) {
 	dir := filepath.Join(s.cfg.QuarantineDir, k.SI.String())
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", s.backendErrf(err, "making the quarantine folder")
 	}
-	base := strconv.Itoa(int(k.Share)) + "." + at.UTC().Format("20060102T150405.000000Z")
-	f, err := os.CreateTemp(dir, base+".tmp*")
+	base := strconv.Itoa(int(k.Share)) + "." + at.UTC().Format(quarantineTimeFormat)
+	path := filepath.Join(dir, base)
+	for i := 1; ; i++ {
+		if _, err := os.Lstat(path); errors.Is(err, os.ErrNotExist) {
+			return path, nil
+		}
+		path = filepath.Join(dir, base+"-"+strconv.Itoa(i))
+	}
+}
+
+// copyToQuarantine copies the container of k into the quarantine, for a
+// backend that cannot move it there (no ShareMover), when it fits the
+// quarantine's limits and the space the server may use. It returns nil
+// when no copy is to be made. Reads hold pin for reading, one at a time.
+func (s *Server) copyToQuarantine(ctx context.Context, k backend.Key, pin *siLock) (_ *qfile, err error) {
+	if _, ok := s.b.(ShareMover); ok || s.cfg.QuarantineDir == "" {
+		return nil, nil
+	}
+	pin.RLock()
+	size, err := s.b.Size(ctx, k)
+	pin.RUnlock()
 	if err != nil {
-		return "", s.backendErrf(err, "quarantining %s", shareName(kindNone, k))
+		return nil, s.backendErrf(err, "quarantining %s", shareName(kindNone, k))
+	}
+	avail, err := s.availableSpace(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if size > s.cfg.QuarantineMaxBytes || uint64(size) > avail {
+		s.log.Warn("no room to keep a corrupt share's container", "si", k.SI, "share", k.Share, "size", size)
+		return nil, nil
+	}
+	at := s.now()
+	path, err := s.quarantinePath(k, at)
+	if err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return nil, s.backendErrf(err, "quarantining %s", shareName(kindNone, k))
 	}
 	defer func() {
 		if err != nil {
 			f.Close()
-			os.Remove(f.Name())
+			os.Remove(path)
 		}
 	}()
-	buf := make([]byte, min(size, 1<<20))
-	for off := int64(0); off < size; {
-		p := buf[:min(int64(len(buf)), size-off)]
-		n, rerr := s.b.ReadAt(ctx, k, p, off)
-		if n < len(p) {
-			if rerr == nil {
-				rerr = io.ErrUnexpectedEOF
-			}
-			return "", s.backendErrf(rerr, "quarantining %s", shareName(kindNone, k))
-		}
-		if _, err := f.Write(p); err != nil {
-			return "", s.backendErrf(err, "quarantining %s", shareName(kindNone, k))
-		}
-		off += int64(n)
+	r := &shareAt{ctx: ctx, b: s.b, k: k, lock: pin, size: size}
+	if _, err := io.Copy(f, io.NewSectionReader(r, 0, size)); err != nil {
+		return nil, s.backendErrf(err, "quarantining %s", shareName(kindNone, k))
 	}
 	if err := f.Sync(); err != nil {
-		return "", s.backendErrf(err, "quarantining %s", shareName(kindNone, k))
+		return nil, s.backendErrf(err, "quarantining %s", shareName(kindNone, k))
 	}
 	if err := f.Close(); err != nil {
-		return "", s.backendErrf(err, "quarantining %s", shareName(kindNone, k))
+		return nil, s.backendErrf(err, "quarantining %s", shareName(kindNone, k))
 	}
-	path = filepath.Join(dir, base)
-	for i := 1; ; i++ {
-		if _, err := os.Lstat(path); errors.Is(err, os.ErrNotExist) {
-			break
-		}
-		path = filepath.Join(dir, base+"-"+strconv.Itoa(i))
-	}
-	if err := os.Rename(f.Name(), path); err != nil {
-		return "", s.backendErrf(err, "quarantining %s", shareName(kindNone, k))
-	}
-	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
-	}
-	return path, nil
+	syncDir(filepath.Dir(path))
+	return &qfile{path: path, size: size, at: at, unseen: true}, nil
 }

@@ -3,12 +3,16 @@ package storage
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/lafs/lafs"
@@ -20,12 +24,20 @@ import (
 	"github.com/lafs/lafs/mutable"
 )
 
-// selfCheck is the verifier a node gives its server.
+// selfCheck is the verifier a node gives its server (node's
+// verifyShare): the self-checks, whose errors for a layout they do not
+// know wrap ErrShareIncompatible.
 func selfCheck(kind string, shnum lafs.ShareNum, r io.ReaderAt, size int64) error {
+	var err error
 	if kind == "immutable" {
-		return immutable.SelfCheckAt(shnum, r, size)
+		err = immutable.SelfCheckAt(shnum, r, size)
+	} else {
+		err = mutable.SelfCheckAt(shnum, r, size)
 	}
-	return mutable.SelfCheckAt(shnum, r, size)
+	if errors.Is(err, immutable.ErrIncompatible) || errors.Is(err, mutable.ErrIncompatible) {
+		return fmt.Errorf("%w: %w", ErrShareIncompatible, err)
+	}
+	return err
 }
 
 // quarantineServer is a server with the self-check, keeping quarantined
@@ -83,6 +95,7 @@ func TestAdvisoryQuarantinesCorruptImmutableShare(t *testing.T) {
 		if err := s.AdviseCorruptImmutable(bg, si, 2, "block hash mismatch"); err != nil {
 			t.Fatal(err)
 		}
+		s.waitChecks()
 		if got, _ := s.ListImmutable(bg, si); !slices.Equal(got, []lafs.ShareNum{3}) {
 			t.Fatalf("after the advisory the server lists %v, want only share 3", got)
 		}
@@ -93,21 +106,23 @@ func TestAdvisoryQuarantinesCorruptImmutableShare(t *testing.T) {
 			t.Errorf("stats count %d quarantined shares", st.QuarantinedShares)
 		}
 		q := s.Quarantined()
-		if len(q) != 1 || q[0].SI != si || q[0].Share != 2 || q[0].Kind != "immutable" || !strings.Contains(q[0].Why, "block 0") {
+		if len(q) != 1 || q[0].SI != si || q[0].Share != 2 || q[0].Kind != "immutable" || !strings.Contains(q[0].Why, "block 0") ||
+			q[0].Size != int64(len(container)) {
 			t.Fatalf("quarantined %+v", q)
 		}
-		kept := q[0].Container
 		if qdir != "" {
 			if filepath.Dir(q[0].Path) != filepath.Join(qdir, si.String()) || !strings.HasPrefix(filepath.Base(q[0].Path), "2.") {
 				t.Errorf("kept at %s", q[0].Path)
 			}
-			var err error
-			if kept, err = os.ReadFile(q[0].Path); err != nil {
+			kept, err := os.ReadFile(q[0].Path)
+			if err != nil {
 				t.Fatal(err)
 			}
-		}
-		if !bytes.Equal(kept, container) {
-			t.Errorf("the quarantine keeps %d bytes, not the container of %d", len(kept), len(container))
+			if !bytes.Equal(kept, container) {
+				t.Errorf("the quarantine keeps %d bytes, not the container of %d", len(kept), len(container))
+			}
+		} else if q[0].Path != "" {
+			t.Errorf("kept at %q without a quarantine folder", q[0].Path)
 		}
 		// A repairer can put a good copy in its place.
 		putImmutable(t, s, si, 2, shares.Bytes(2), lease)
@@ -118,6 +133,7 @@ func TestAdvisoryQuarantinesCorruptImmutableShare(t *testing.T) {
 		if err := s.AdviseCorruptImmutable(bg, si, 2, "block hash mismatch"); err != nil {
 			t.Fatal(err)
 		}
+		s.waitChecks()
 		if got, _ := s.ListImmutable(bg, si); !slices.Equal(got, []lafs.ShareNum{2, 3}) || s.Stats().QuarantinedShares != 1 {
 			t.Fatalf("after an advisory on the good copy: %v listed, %d quarantined", got, s.Stats().QuarantinedShares)
 		}
@@ -134,6 +150,7 @@ func TestAdvisoryKeepsGoodImmutableShare(t *testing.T) {
 		if err := s.AdviseCorruptImmutable(bg, si, 1, "I say it is bad"); err != nil {
 			t.Fatal(err)
 		}
+		s.waitChecks()
 		if got, err := s.ReadImmutable(bg, si, 1, 0, 1<<20); err != nil || !bytes.Equal(got, shares.Bytes(1)) {
 			t.Fatalf("the good share after a false advisory: %d bytes, %v", len(got), err)
 		}
@@ -146,6 +163,7 @@ func TestAdvisoryKeepsGoodImmutableShare(t *testing.T) {
 		if err := s.AdviseCorruptImmutable(bg, si, 0, "wrong share"); err != nil {
 			t.Fatal(err)
 		}
+		s.waitChecks()
 		if got, _ := s.ListImmutable(bg, si); !slices.Equal(got, []lafs.ShareNum{1}) {
 			t.Fatalf("a share under the wrong number is still listed: %v", got)
 		}
@@ -188,6 +206,7 @@ func TestAdvisoryOnMutableShares(t *testing.T) {
 		if err := s.AdviseCorruptMutable(bg, si, 1, "block hash mismatch"); err != nil {
 			t.Fatal(err)
 		}
+		s.waitChecks()
 		if got, _ := s.ListMutable(bg, si); !slices.Equal(got, []lafs.ShareNum{0, 2}) {
 			t.Fatalf("after the advisories the server lists %v, want shares 0 and 2", got)
 		}
@@ -206,25 +225,154 @@ func readMutable(t *testing.T, s *Server, si lafs.StorageIndex, sh lafs.ShareNum
 	return b
 }
 
-func TestAdvisoryQuarantinesFileThatIsNoContainer(t *testing.T) {
+// TestAdvisoryOnFilesThatAreNoContainer: a file under a share's name that
+// this server cannot read as a container is taken out of service only if
+// its data, where its header's fields put it, fails the check: one too
+// short for a header stays (logged and counted), as does a container of
+// another version, which may be a later Tahoe's.
+func TestAdvisoryOnFilesThatAreNoContainer(t *testing.T) {
+	shares := chkShares(t, 3)
+	good := shares.Bytes(0)
+	imm := func(version uint32, data []byte) []byte {
+		c := (&ImmutableContainer{Header: ImmutableHeader{Version: ImmutableV2, DataLength: uint32(len(data))}, Data: data,
+			Leases: []Lease{{Owner: 1, Expiration: 1 << 31}}}).Bytes()
+		binary.BigEndian.PutUint32(c, version)
+		return c
+	}
+	bad := bytes.Clone(good)
+	bad[0x24+10] ^= 1
+	futureMutable := (&MutableContainer{Header: MutableHeader{Version: MutableV2}, Data: []byte("mutable data")}).Bytes()
+	copy(futureMutable, "Tahoe mutable container v3\n")
+	for _, tc := range []struct {
+		name        string
+		file        []byte
+		mutable     bool
+		quarantined bool
+	}{
+		{"four bytes", []byte("junk"), true, false},
+		{"eleven bytes", []byte("eleven byte"), false, false},
+		{"immutable version 3", imm(3, bad), false, false},
+		{"immutable version 200", imm(200, []byte("future")), false, false},
+		{"mutable v3 magic", futureMutable, true, false},
+		{"immutable version damaged, data good", imm(0x54616f68, good), false, false},
+		{"immutable version damaged, data bad", imm(0x54616f68, bad), false, true},
+		{"garbage under a damaged header", imm(0xeeeeeeee, bytes.Repeat([]byte{0xee}, 2000)), false, true},
+		{"header fields giving no place for data", bytes.Repeat([]byte{0xff}, 2000), false, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := mem.New()
+			s := newTestServerOn(t, b, Config{VerifyShare: selfCheck})
+			si := lafs.StorageIndex{0xc0, 3}
+			put(t, b, si, 0, tc.file)
+			advise := s.AdviseCorruptImmutable
+			if tc.mutable {
+				advise = s.AdviseCorruptMutable
+			}
+			if err := advise(bg, si, 0, "unreadable"); err != nil {
+				t.Fatal(err)
+			}
+			s.waitChecks()
+			got, _ := b.List(bg, si)
+			if tc.quarantined {
+				if len(got) != 0 || len(s.Quarantined()) != 1 || s.Quarantined()[0].Kind != "unknown" {
+					t.Fatalf("still in service: %v, quarantined %+v", got, s.Quarantined())
+				}
+				// Its number can be allocated afresh.
+				res, err := s.AllocateBuckets(bg, si, lease, up, []lafs.ShareNum{0}, 10)
+				if err != nil || !slices.Equal(res.Allocated, []lafs.ShareNum{0}) {
+					t.Fatalf("allocate after the quarantine: %+v, %v", res, err)
+				}
+				return
+			}
+			if len(got) != 1 || len(s.Quarantined()) != 0 {
+				t.Fatalf("taken out of service: %v left, quarantined %+v", got, s.Quarantined())
+			}
+			if s.Stats().CorruptContainers != 1 {
+				t.Errorf("counted %d corrupt containers", s.Stats().CorruptContainers)
+			}
+		})
+	}
+}
+
+// TestAdvisoryKeepsIncompatibleShare: a share the verifier finds of a
+// format it does not know stays in service.
+func TestAdvisoryKeepsIncompatibleShare(t *testing.T) {
+	b := mem.New()
+	verify := func(kind string, shnum lafs.ShareNum, r io.ReaderAt, size int64) error {
+		return fmt.Errorf("%w: layout version 9", ErrShareIncompatible)
+	}
+	s := newTestServerOn(t, b, Config{VerifyShare: verify})
+	si := lafs.StorageIndex{0xc0, 8}
+	putImmutable(t, s, si, 0, []byte("a share of a later layout"), lease)
+	if err := s.AdviseCorruptImmutable(bg, si, 0, "cannot read it"); err != nil {
+		t.Fatal(err)
+	}
+	s.waitChecks()
+	if got, _ := s.ListImmutable(bg, si); len(got) != 1 || len(s.Quarantined()) != 0 {
+		t.Fatalf("listed %v, quarantined %+v", got, s.Quarantined())
+	}
+
+	// The self-checks say so of share layouts of later versions.
+	s = newTestServerOn(t, b, Config{VerifyShare: selfCheck})
+	later := bytes.Clone(chkShares(t, 9).Bytes(1))
+	binary.BigEndian.PutUint32(later, 3) // the layout version
+	putImmutable(t, s, si, 1, later, lease)
+	mut := bytes.Repeat([]byte{5}, 2000) // a mutable share's version byte: 5
+	putMutable(t, s, lafs.StorageIndex{0xc0, 9}, 0, mut, lease)
+	if err := s.AdviseCorruptImmutable(bg, si, 1, "cannot read it"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AdviseCorruptMutable(bg, lafs.StorageIndex{0xc0, 9}, 0, "cannot read it"); err != nil {
+		t.Fatal(err)
+	}
+	s.waitChecks()
+	if len(s.Quarantined()) != 0 {
+		t.Fatalf("quarantined %+v", s.Quarantined())
+	}
+}
+
+// TestAdvisoryKeepsShareWithTornLeaseRegion (the review's proof): a kill
+// -9 between add-lease's two writes (the lease record appended, then the
+// lease count in the header) leaves a container whose share data is
+// intact. It stays in service whatever an advisory says, its leases are
+// readable, and the next lease change repairs it.
+func TestAdvisoryKeepsShareWithTornLeaseRegion(t *testing.T) {
 	eachBackend(t, func(t *testing.T, open func() backend.Backend) {
 		b := open()
 		s, _ := quarantineServer(t, b)
-		si := lafs.StorageIndex{0xc0, 3}
-		put(t, b, si, 4, []byte("junk"))
-		if err := s.AdviseCorruptMutable(bg, si, 4, "unreadable"); err != nil {
+		shares := chkShares(t, 7)
+		si := lafs.StorageIndex{0xc0, 7}
+		putImmutable(t, s, si, 1, shares.Bytes(1), lease)
+		k := backend.Key{SI: si, Share: 1}
+		c := object(t, b, si, 1)
+		// The first write of add-lease, without the second.
+		rec := bytes.Repeat([]byte{0xab}, ImmutableLeaseSize)
+		if err := b.WriteAt(bg, k, rec, int64(len(c))); err != nil {
 			t.Fatal(err)
 		}
-		if got, _ := b.List(bg, si); len(got) != 0 {
-			t.Fatalf("the junk is still in service: %v", got)
+		b.Sync(bg, k)
+		if err := s.AdviseCorruptImmutable(bg, si, 1, "anything"); err != nil {
+			t.Fatal(err)
 		}
-		if q := s.Quarantined(); len(q) != 1 || q[0].Kind != "unknown" {
-			t.Fatalf("quarantined %+v", q)
+		s.waitChecks()
+		got, _ := s.ListImmutable(bg, si)
+		if !slices.Contains(got, 1) {
+			q := s.Quarantined()
+			t.Fatalf("share 1, whose data is intact, was quarantined: %+v", q)
 		}
-		// Its number can be allocated afresh.
-		res, err := s.AllocateBuckets(bg, si, lease, up, []lafs.ShareNum{4}, 10)
-		if err != nil || !slices.Equal(res.Allocated, []lafs.ShareNum{4}) {
-			t.Fatalf("allocate after the quarantine: %+v, %v", res, err)
+		if data, err := s.ReadImmutable(bg, si, 1, 0, 1<<20); err != nil || !bytes.Equal(data, shares.Bytes(1)) {
+			t.Errorf("read %d bytes, %v", len(data), err)
+		}
+		if ls, _ := leasesOf(t, b, si, 1); len(ls) != 1 || !ls[0].HasRenewSecret(lease.Renew, true) {
+			t.Errorf("leases %+v, want the upload's", ls)
+		}
+		if err := s.AddOrRenewLease(bg, si, lease2); err != nil {
+			t.Fatal(err)
+		}
+		after := object(t, b, si, 1)
+		info, err := ReadContainerInfo(bytes.NewReader(after), int64(len(after)))
+		if err != nil || info.DataLength != int64(len(shares.Bytes(1))) || len(info.Leases) != 2 {
+			t.Errorf("after a lease change Tahoe's rule reads %+v, %v", info, err)
 		}
 	})
 }
@@ -252,20 +400,21 @@ func TestAdvisoryCheckReadErrorKeepsShare(t *testing.T) {
 	m := mem.New()
 	fb := &failingBackend{Backend: m}
 	var log strings.Builder
-	s := newTestServerOn(t, fb, Config{VerifyShare: selfCheck, Logger: newTextLogger(&log)})
+	s := newTestServerOn(t, fb, Config{VerifyShare: selfCheck, Logger: newTextLogger(&syncWriter{w: &log})})
 	shares := chkShares(t, 4)
 	si := lafs.StorageIndex{0xc0, 5}
 	putImmutable(t, s, si, 0, shares.Bytes(0), lease)
 	flipShareByte(t, m, backend.Key{SI: si}, ImmutableHeaderSize, 0x24)
-	fb.failFrom = ImmutableHeaderSize + int64(len(shares.Bytes(0)))/2 // the hashes and the UEB
+	fb.failFrom.Store(ImmutableHeaderSize + int64(len(shares.Bytes(0)))/2) // the hashes and the UEB
 	if err := s.AdviseCorruptImmutable(bg, si, 0, "bad"); err != nil {
 		t.Fatal(err)
 	}
-	fb.failFrom = 0
+	s.waitChecks()
+	fb.failFrom.Store(0)
 	if got, _ := s.ListImmutable(bg, si); len(got) != 1 || s.Stats().QuarantinedShares != 0 {
 		t.Fatalf("a share that could not be read whole was quarantined: %v listed", got)
 	}
-	if !strings.Contains(log.String(), "could not check") {
+	if s.Close(); !strings.Contains(log.String(), "could not check") {
 		t.Errorf("the log says nothing of the failed check: %s", log.String())
 	}
 }
@@ -273,11 +422,24 @@ func TestAdvisoryCheckReadErrorKeepsShare(t *testing.T) {
 // failingBackend fails reads that reach past failFrom (when set).
 type failingBackend struct {
 	backend.Backend
-	failFrom int64
+	failFrom atomic.Int64
+}
+
+// syncWriter serializes writes to w, for loggers used from several
+// goroutines.
+type syncWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (w *syncWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.w.Write(p)
 }
 
 func (f *failingBackend) ReadAt(ctx context.Context, k backend.Key, p []byte, off int64) (int, error) {
-	if f.failFrom > 0 && off+int64(len(p)) > f.failFrom {
+	if from := f.failFrom.Load(); from > 0 && off+int64(len(p)) > from {
 		return 0, errors.New("read: input/output error")
 	}
 	return f.Backend.ReadAt(ctx, k, p, off)

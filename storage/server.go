@@ -2,6 +2,7 @@ package storage
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -9,6 +10,7 @@ import (
 	"math"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/lafs/lafs"
@@ -46,13 +48,21 @@ type Config struct {
 	AdvisoryDir string
 	// Logger receives the server's log; nil discards it.
 	Logger *slog.Logger
-	// VerifyShare, when set, checks a share a corruption advisory names;
-	// one that fails is taken out of service (quarantine.go). Without
-	// it advisories are only recorded.
+	// VerifyShare, when set, checks a share a corruption advisory names,
+	// in the background; one that fails is taken out of service
+	// (quarantine.go). Without it advisories are only recorded.
 	VerifyShare ShareVerifier
-	// QuarantineDir is where shares taken out of service are kept, as
-	// <si>/<shnum>.<time>; empty keeps them in memory (Quarantined).
+	// QuarantineDir is where the containers of shares taken out of
+	// service are kept for inspection, as <si>/<shnum>.<time>; empty
+	// keeps none (Quarantined lists them either way).
 	QuarantineDir string
+	// QuarantineMaxBytes caps what QuarantineDir holds: past it the
+	// oldest containers are deleted. Zero means
+	// DefaultQuarantineMaxBytes; negative keeps none.
+	QuarantineMaxBytes int64
+	// QuarantineMaxAge is how long a container stays in QuarantineDir;
+	// zero means DefaultQuarantineMaxAge.
+	QuarantineMaxAge time.Duration
 	// Crawl configures the crawler and lease expirer that Crawl runs.
 	Crawl CrawlConfig
 }
@@ -77,10 +87,12 @@ type Server struct {
 	promised uint64                   // sum of their allocated sizes
 	corrupt  map[backend.Key]struct{} // the shares found corrupt (corruptErr)
 
-	quarantined []QuarantinedShare // guarded by mu
-	verifying   chan struct{}      // one advisory check at a time
+	quarantined []QuarantinedShare // the latest, guarded by mu
+	checks      checkQueue         // advisory checks (advise.go)
+	qdir        quarantineDir      // what QuarantineDir holds (quarantine_dir.go)
 	crawl       *crawler
 	crawlCounts crawlCounts
+	counters    counters // Tahoe's counts and latencies (counters.go)
 }
 
 var _ lafs.StorageServer = (*Server)(nil)
@@ -92,9 +104,8 @@ func New(b backend.Backend, cfg Config) (*Server, error) {
 	}
 	s := &Server{
 		b: b, cfg: cfg, now: cfg.Now, log: cfg.Logger,
-		uploads:   make(map[backend.Key]*upload),
-		corrupt:   make(map[backend.Key]struct{}),
-		verifying: make(chan struct{}, 1),
+		uploads: make(map[backend.Key]*upload),
+		corrupt: make(map[backend.Key]struct{}),
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -114,9 +125,19 @@ func New(b backend.Backend, cfg Config) (*Server, error) {
 			return nil, fmt.Errorf("storage: corruption advisory folder: %w", err)
 		}
 	}
+	if s.cfg.QuarantineMaxBytes == 0 {
+		s.cfg.QuarantineMaxBytes = DefaultQuarantineMaxBytes
+	}
+	if s.cfg.QuarantineMaxAge <= 0 {
+		s.cfg.QuarantineMaxAge = DefaultQuarantineMaxAge
+	}
+	s.checks.init()
 	if cfg.QuarantineDir != "" {
 		if err := os.MkdirAll(cfg.QuarantineDir, 0o700); err != nil {
 			return nil, fmt.Errorf("storage: quarantine folder: %w", err)
+		}
+		if err := s.loadQuarantine(); err != nil {
+			return nil, err
 		}
 	}
 	var err error
@@ -131,7 +152,8 @@ type Status struct {
 	// ReservedSpace is kept free ([storage]reserved_space).
 	ReservedSpace uint64
 	// AvailableSpace is what new shares may take: the backend's room
-	// less the reserved space, 0 when read-only (Tahoe's disk_avail).
+	// less the reserved space (and the quarantine's copies the backend
+	// does not see), 0 when read-only (Tahoe's disk_avail).
 	AvailableSpace uint64
 	// Allocated is what uploads in progress were promised.
 	Allocated uint64
@@ -141,7 +163,10 @@ type Status struct {
 	// last finished crawl cycle counted them; -1 before one finished.
 	Buckets, Shares int64
 	Stats           Stats
-	Crawler         CrawlerStatus
+	// Quarantine is what the checks of corruption advisories took out
+	// of service, and what they have yet to check.
+	Quarantine QuarantineStatus
+	Crawler    CrawlerStatus
 }
 
 // Status returns the server's state: space, counts, and what the crawler
@@ -162,6 +187,7 @@ func (s *Server) Status(ctx context.Context) (Status, error) {
 		Buckets:        -1,
 		Shares:         -1,
 		Stats:          s.Stats(),
+		Quarantine:     s.quarantineStatus(),
 		Crawler:        s.crawl.status(),
 	}
 	if last, ok := st.Crawler.LastCycle(); ok {
@@ -174,8 +200,12 @@ func (s *Server) Status(ctx context.Context) (Status, error) {
 }
 
 // Close aborts every upload in progress, as Tahoe does when its storage
-// service stops. The server stays usable.
+// service stops, and stops the checks of corruption advisories, waiting
+// for the one under way. The server stays usable, but advisories are
+// only recorded from then on.
 func (s *Server) Close() error {
+	s.checks.stop()
+	s.qdir.stopTimer()
 	s.mu.Lock()
 	ups := make([]*upload, 0, len(s.uploads))
 	for _, u := range s.uploads {
@@ -201,10 +231,13 @@ func (s *Server) availableSpace(ctx context.Context) (uint64, error) {
 	if err != nil {
 		return 0, s.backendErrf(err, "measuring the available space")
 	}
-	if avail < s.cfg.ReservedSpace {
+	// The quarantine's copies that the backend does not see count as
+	// used (see quarantineDir).
+	used := s.cfg.ReservedSpace + s.qdir.unseenBytes()
+	if avail < used {
 		return 0, nil
 	}
-	return avail - s.cfg.ReservedSpace, nil
+	return avail - used, nil
 }
 
 // maxImmutable is the largest allocation accepted given avail.
@@ -243,9 +276,36 @@ const (
 	// kindCorrupt is a file under a share's name that is no container:
 	// too short for a header, or beginning with neither kind's. Tahoe
 	// writes nothing else there, so it is a container of unknown kind,
-	// corrupted.
+	// corrupted, or one of a version this server does not know
+	// (errFutureContainer).
 	kindCorrupt
 )
+
+// errFutureContainer marks a file under a share's name that begins as a
+// container of a version this server does not know would: an immutable
+// version up to 255, or a mutable magic naming another version. It may be
+// a later Tahoe's, so it is never taken out of service (quarantine.go),
+// though it cannot be served.
+var errFutureContainer = errors.New("container of a version this server does not know")
+
+// futureHead reports whether head, no container this server reads, looks
+// like one of another version (errFutureContainer).
+func futureHead(head []byte) bool {
+	const mutablePrefix = "Tahoe mutable container v"
+	if len(head) >= len(mutablePrefix) && string(head[:len(mutablePrefix)]) == mutablePrefix {
+		digits := head[len(mutablePrefix):]
+		n := 0
+		for n < len(digits) && n < 4 && digits[n] >= '0' && digits[n] <= '9' {
+			n++
+		}
+		return n > 0 && n < len(digits) && digits[n] == '\n' && string(digits[:n]) != "1" && string(digits[:n]) != "2"
+	}
+	if len(head) < 4 {
+		return false
+	}
+	v := binary.BigEndian.Uint32(head)
+	return v > ImmutableV2 && v <= 255
+}
 
 // kindOfHead tells a container's kind from its first bytes (up to
 // mutableMagicSize of them): a mutable container's magic, else an
@@ -259,6 +319,9 @@ func kindOfHead(head []byte) (shareKind, error) {
 		return kindCorrupt, fmt.Errorf("%w: the file holds %d bytes, too few for any container header", ErrCorrupt, len(head))
 	}
 	if _, err := ParseImmutableHeader(head); err != nil {
+		if futureHead(head) {
+			return kindCorrupt, fmt.Errorf("%w: %w: the file begins as a container of another version", ErrCorrupt, errFutureContainer)
+		}
 		return kindCorrupt, fmt.Errorf("%w: neither a mutable container's magic nor an immutable container's version (1 or 2) begins the file", ErrCorrupt)
 	}
 	return kindImmutable, nil
@@ -374,6 +437,10 @@ type siLocks struct {
 type siLock struct {
 	sync.RWMutex
 	refs int
+	// writes counts the times the lock was taken for writing, so that
+	// a reader that let go of it in between can tell whether anything
+	// may have changed (the advisory checks, quarantine.go).
+	writes atomic.Uint64
 }
 
 func (l *siLocks) get(si lafs.StorageIndex) *siLock {
@@ -403,6 +470,7 @@ func (l *siLocks) put(si lafs.StorageIndex, k *siLock) {
 func (l *siLocks) lock(si lafs.StorageIndex) func() {
 	k := l.get(si)
 	k.Lock()
+	k.writes.Add(1)
 	return func() { k.Unlock(); l.put(si, k) }
 }
 

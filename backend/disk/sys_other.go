@@ -27,3 +27,6 @@ func rmdir(dir string) error {
 	}
 	return os.Remove(dir)
 }
+
+// isCrossDevice reports false: this system's errors are not classified.
+func isCrossDevice(err error) bool { return false }

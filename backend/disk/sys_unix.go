@@ -30,3 +30,7 @@ func syncDir(dir string) error {
 
 // rmdir removes dir if it is an empty directory.
 func rmdir(dir string) error { return unix.Rmdir(dir) }
+
+// isCrossDevice reports whether err says a link or rename crossed file
+// systems.
+func isCrossDevice(err error) bool { return errors.Is(err, unix.EXDEV) }

@@ -39,3 +39,7 @@ func rmdir(dir string) error {
 	}
 	return windows.RemoveDirectory(p)
 }
+
+// isCrossDevice reports whether err says a link or rename crossed
+// volumes.
+func isCrossDevice(err error) bool { return errors.Is(err, windows.ERROR_NOT_SAME_DEVICE) }
