@@ -19,7 +19,7 @@ const addAliasHelp = `usage: lafs [-d NODEDIR] add-alias [options] ALIAS[:] DIRC
 
 Add a new alias for an existing directory.`
 
-const listAliasesHelp = `usage: lafs [-d NODEDIR] list-aliases [--readonly-uri] [--json]
+const listAliasesHelp = `usage: lafs [-d NODEDIR] list-aliases [options]
 
 Display a table of all configured aliases.`
 
@@ -44,7 +44,7 @@ func newAlias(e *env, cmd, help string, args []string, nargs int) (s *session, n
 	fs := newFlagSet(e, cmd, help)
 	var sf storeFlags
 	sf.register(fs, e)
-	if err := parseFlags(fs, args, ""); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return nil, "", nil, err
 	}
 	if fs.NArg() != nargs {
@@ -160,7 +160,7 @@ func runListAliases(ctx context.Context, e *env, args []string) error {
 	sf.register(fs, e)
 	readonly := fs.Bool("readonly-uri", false, "show read-only dircaps instead of read-write ones")
 	asJSON := fs.Bool("json", false, "show JSON output")
-	if err := parseFlags(fs, args, ""); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() != 0 {

@@ -17,7 +17,7 @@ the same way (URI:DIR2 -> URI:DIR2-RO -> URI:DIR2-Verifier).`
 // runAttenuate diminishes a cap by one step: write -> read -> verify.
 func runAttenuate(ctx context.Context, e *env, args []string) error {
 	fs := newFlagSet(e, "attenuate", attenuateHelp)
-	if err := parseFlags(fs, args, ""); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {

@@ -91,7 +91,7 @@ func parseBackupFlags(e *env, args []string) (*backupOptions, *storeFlags, strin
 		}
 		return nil
 	})
-	if err := parseFlags(fset, args, "v"); err != nil {
+	if err := parseFlags(fset, args); err != nil {
 		return nil, nil, "", "", err
 	}
 	if fset.NArg() != 2 {

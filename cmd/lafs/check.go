@@ -27,7 +27,7 @@ func runCheck(ctx context.Context, e *env, args []string) error {
 	var o checkOptions
 	raw := fs.Bool("raw", false, "show the web API's JSON as it came")
 	registerCheckFlags(fs, &o)
-	if err := parseFlags(fs, args, ""); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	s, err := sf.open(e)

@@ -56,7 +56,7 @@ func runCp(ctx context.Context, e *env, args []string) error {
 	fs.BoolVar(&o.verbose, "verbose", false, "be noisy about what is happening")
 	fs.BoolVar(&o.verbose, "v", false, "short for --verbose")
 	fs.BoolVar(&o.capsOnly, "caps-only", false, "when copying to local files, write out filecaps instead of actual data (only useful for debugging and tree-comparison purposes)")
-	if err := parseFlags(fs, args, "rv"); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() < 2 {

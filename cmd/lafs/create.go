@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -28,40 +27,60 @@ func runCreateIntroducer(ctx context.Context, e *env, args []string) error {
 	return create(e, "create-introducer", node.KindIntroducer, args)
 }
 
+// createHelp is the help of create-node, create-client and
+// create-introducer.
+var createHelp = map[node.Kind]string{
+	node.KindNode: `usage: lafs create-node [options] [NODEDIR]
+
+Create a node in NODEDIR (default: the global -d directory, else ~/.tahoe):
+a client of the grid that also stores shares for it (unless --no-storage).
+Start it with "lafs run NODEDIR".`,
+	node.KindClient: `usage: lafs create-client [options] [NODEDIR]
+
+Create a client node in NODEDIR (default: the global -d directory, else
+~/.tahoe): it uploads and downloads through the grid and stores nothing.
+Start it with "lafs run NODEDIR".`,
+	node.KindIntroducer: `usage: lafs create-introducer [options] [NODEDIR]
+
+Create an introducer node in NODEDIR (default: the global -d directory,
+else ~/.tahoe): the node through which storage servers and clients find
+each other. Start it with "lafs run NODEDIR"; its address is then in
+NODEDIR/private/introducer.nurl.`,
+}
+
 // create implements Tahoe's create-node, create-client and
 // create-introducer, with their flags.
 func create(e *env, name string, kind node.Kind, args []string) error {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
+	fs := newFlagSet(e, name, createHelp[kind])
 	var o node.CreateOptions
 	o.Kind = kind
 	var introducers multiFlag
-	basedir := fs.String("basedir", "", "the node directory")
-	fs.StringVar(basedir, "C", "", "the node directory (short for --basedir)")
-	fs.StringVar(&o.Nickname, "nickname", "", "the node's nickname")
+	basedir := fs.String("basedir", "", "the node directory (instead of the `NODEDIR` argument)")
+	fs.StringVar(basedir, "C", "", "short for --basedir")
+	fs.StringVar(&o.Nickname, "nickname", "", "the node's `NAME`")
 	fs.StringVar(&o.Nickname, "n", "", "short for --nickname")
 	if kind != node.KindIntroducer {
-		fs.Var(&introducers, "introducer", "introducer address (NURL or fURL); may be repeated")
+		fs.Var(&introducers, "introducer", "the introducer's `ADDRESS` (NURL or fURL); may be repeated")
 		fs.Var(&introducers, "i", "short for --introducer")
-		fs.IntVar(&o.SharesNeeded, "shares-needed", 0, "shares needed to recover a file (k, default 3)")
-		fs.IntVar(&o.SharesHappy, "shares-happy", 0, "distinct servers an upload must reach (default 7)")
-		fs.IntVar(&o.SharesTotal, "shares-total", 0, "shares made of each file (N, default 10)")
-		fs.StringVar(&o.WebPort, "webport", "", `web API endpoint, or "none" (default tcp:3456:interface=127.0.0.1)`)
+		fs.IntVar(&o.SharesNeeded, "shares-needed", 0, "shares needed to recover a file (`K`, default 3)")
+		fs.IntVar(&o.SharesHappy, "shares-happy", 0, "distinct servers an upload must reach (`H`, default 7)")
+		fs.IntVar(&o.SharesTotal, "shares-total", 0, "shares made of each file (`N`, default 10)")
+		fs.StringVar(&o.WebPort, "webport", "", "web API `ENDPOINT`, or \"none\" (default tcp:3456:interface=127.0.0.1)")
 		fs.StringVar(&o.WebPort, "p", "", "short for --webport")
 	}
 	if kind != node.KindClient {
-		fs.StringVar(&o.Listen, "listen", "", `where to listen: "tcp" (default) or "none"`)
-		fs.StringVar(&o.Hostname, "hostname", "", "this host's name or address, for a free TCP port chosen now")
-		fs.StringVar(&o.Location, "location", "", "tub.location: connection hints to announce")
-		fs.StringVar(&o.Port, "port", "", "tub.port: endpoint to listen on, e.g. tcp:3457:interface=127.0.0.1")
+		fs.StringVar(&o.Listen, "listen", "", "where to listen: \"tcp\" (default) or \"none\"")
+		fs.StringVar(&o.Hostname, "hostname", "", "this host's `NAME` or address, for a free TCP port chosen now")
+		fs.StringVar(&o.Location, "location", "", "tub.location: connection `HINTS` to announce")
+		fs.StringVar(&o.Port, "port", "", "tub.port: `ENDPOINT` to listen on, e.g. tcp:3457:interface=127.0.0.1")
 	}
 	if kind == node.KindNode {
 		fs.BoolVar(&o.NoStorage, "no-storage", false, "do not offer storage")
-		fs.StringVar(&o.StorageDir, "storage-dir", "", "where to keep shares (default BASEDIR/storage)")
+		fs.StringVar(&o.StorageDir, "storage-dir", "", "where to keep shares (`DIR`, default NODEDIR/storage)")
 		fs.BoolVar(&o.Helper, "helper", false, "run an upload helper")
 	}
-	if err := fs.Parse(args); err != nil {
-		return usagef("%v", err)
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
 	o.Introducers = introducers
 	dir := *basedir

@@ -12,26 +12,24 @@ import (
 	"github.com/lafs/lafs/immutable"
 )
 
-const chkCapHelp = `usage: lafs debug chk-cap --convergence SECRET [--needed K] [--total N] [--segment-size BYTES] [FILE|-]
+const chkCapHelp = `usage: lafs debug chk-cap --convergence SECRET [options] [FILE|-]
 
 Print the capability that FILE (or standard input) would get if uploaded with
 the given convergence secret and encoding parameters, without any grid.
-SECRET is in the base32 form that a node's private/convergence holds.
-Files of 55 bytes or fewer get a LIT cap, as in Tahoe.`
+SECRET is in the base32 form that a node's private/convergence holds; it is
+required. Files of 55 bytes or fewer get a LIT cap, as in Tahoe.`
 
 // runDebugCHKCap computes a file's CHK cap offline, streaming it twice (once
 // for the convergent key, once to encode); standard input is spooled to a
 // temporary file first, so memory stays small whatever the size.
 func runDebugCHKCap(ctx context.Context, e *env, args []string) error {
-	fs := flag.NewFlagSet("chk-cap", flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
-	fs.Usage = func() { fmt.Fprintln(e.stderr, chkCapHelp) }
-	secretB32 := fs.String("convergence", "", "convergence secret, base32 (required)")
-	k := fs.Int("needed", lafs.DefaultParams.K, "shares needed (k)")
-	n := fs.Int("total", lafs.DefaultParams.N, "total shares (N)")
-	seg := fs.Int("segment-size", lafs.DefaultSegmentSize, "maximum segment size in bytes")
-	if err := fs.Parse(args); err != nil {
-		return usagef("%v", err)
+	fs := newFlagSet(e, "debug chk-cap", chkCapHelp)
+	secretB32 := fs.String("convergence", "", "the convergence `SECRET`, base32 (required)")
+	k := fs.Int("needed", lafs.DefaultParams.K, "shares needed (`K`)")
+	n := fs.Int("total", lafs.DefaultParams.N, "total shares (`N`)")
+	seg := fs.Int("segment-size", lafs.DefaultSegmentSize, "maximum segment size in `BYTES`")
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
 	if *secretB32 == "" && !flagSet(fs, "convergence") {
 		return usagef("lafs debug chk-cap: --convergence is required\n%s", chkCapHelp)

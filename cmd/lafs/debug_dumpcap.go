@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"encoding/base32"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net/url"
@@ -28,13 +26,7 @@ cap's read cap and verify cap. CAP may be any cap string, with or without a
 With a client's lease secret (--client-secret or --client-dir) it also
 prints the file's lease renewal and cancel secrets; with --nodeid as well,
 those for one storage server and, for a mutable write cap, the server's
-write enabler.
-
-options:
-  -n, --nodeid ID          a storage server's node id (base32), for its secrets
-  -c, --client-secret S    the client's lease secret (base32, as in private/secret)
-  -d, --client-dir DIR     read the lease secret from DIR/private/secret
-`
+write enabler.`
 
 // runDebugDumpCap implements "lafs debug dump-cap". Its output begins with
 // exactly what Tahoe 1.20's dump_cap prints (scripts/debug.py), blank lines
@@ -46,22 +38,22 @@ options:
 // print "unknown cap type", as in Tahoe. So does URI:DIR2-LIT, which Tahoe's
 // dump code has no case for; our read cap line follows it.
 func runDebugDumpCap(ctx context.Context, e *env, args []string) error {
-	fs := flag.NewFlagSet("lafs debug dump-cap", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
+	fs := newFlagSet(e, "debug dump-cap", dumpCapUsage)
 	var nodeID, clientSecret, clientDir string
 	for _, f := range []struct {
 		p           *string
 		long, short string
-	}{{&nodeID, "nodeid", "n"}, {&clientSecret, "client-secret", "c"}, {&clientDir, "client-dir", "d"}} {
-		fs.StringVar(f.p, f.long, "", "")
-		fs.StringVar(f.p, f.short, "", "")
+		usage       string
+	}{
+		{&nodeID, "nodeid", "n", "a storage server's node `ID` (base32), for its secrets"},
+		{&clientSecret, "client-secret", "c", "the client's lease `SECRET` (base32, as in private/secret)"},
+		{&clientDir, "client-dir", "d", "read the lease secret from `DIR`/private/secret"},
+	} {
+		fs.StringVar(f.p, f.long, "", f.usage)
+		fs.StringVar(f.p, f.short, "", "short for --"+f.long)
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprint(e.stdout, dumpCapUsage)
-			return nil
-		}
-		return usagef("lafs debug dump-cap: %v\n\n%s", err, strings.TrimSpace(dumpCapUsage))
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
 	if fs.NArg() != 1 {
 		return usagef("lafs debug dump-cap: want one CAP, have %d arguments\n\n%s", fs.NArg(), strings.TrimSpace(dumpCapUsage))

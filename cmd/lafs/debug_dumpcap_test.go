@@ -302,7 +302,8 @@ func TestDumpCapErrors(t *testing.T) {
 		t.Errorf("bad cap: %v does not wrap cap.ErrInvalid", err)
 	}
 	out, _, err := dumpCapRun(t, "--help")
-	if err != nil || !strings.Contains(out, "usage: lafs debug dump-cap") {
+	var x *exitError
+	if !errors.As(err, &x) || x.code != 0 || !strings.Contains(out, "usage: lafs debug dump-cap") {
 		t.Errorf("--help: %q, %v", out, err)
 	}
 }

@@ -10,7 +10,7 @@ import (
 	"github.com/lafs/lafs/storage"
 )
 
-const corruptShareHelp = `usage: lafs debug corrupt-share [--offset N] [--bit B] SHAREFILE
+const corruptShareHelp = `usage: lafs debug corrupt-share [options] SHAREFILE
 
 Damage a share file of a storage folder by flipping one bit, so that a
 client verifying or downloading it finds the share corrupt and uses
@@ -35,7 +35,7 @@ func runDebugCorruptShare(ctx context.Context, e *env, args []string) error {
 	fs.StringVar(&offsetArg, "offset", "block-random", "flip a bit of byte `N` of the file (decimal, or 0x hex)")
 	fs.StringVar(&offsetArg, "o", "block-random", "short for --offset")
 	bit := fs.Int("bit", -1, "flip bit `B` (0, the lowest, to 7); -1: a random one")
-	if err := parseFlags(fs, args, ""); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {

@@ -17,7 +17,7 @@ import (
 	"github.com/lafs/lafs/storage"
 )
 
-const dumpShareHelp = `usage: lafs debug dump-share [--offsets] [--leases-only] SHAREFILE...
+const dumpShareHelp = `usage: lafs debug dump-share [options] SHAREFILE...
 
 Print what a share file of a storage folder holds, laid out as Tahoe's
 "tahoe debug dump-share" prints it: the kind of share, its leases, its
@@ -35,7 +35,7 @@ func runDebugDumpShare(ctx context.Context, e *env, args []string) error {
 	fs := newFlagSet(e, "lafs debug dump-share", dumpShareHelp)
 	offsets := fs.Bool("offsets", false, "also print where each section of the share lies")
 	leasesOnly := fs.Bool("leases-only", false, "print only the leases of an immutable share, not its contents")
-	if err := parseFlags(fs, args, ""); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() == 0 {

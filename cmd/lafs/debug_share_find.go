@@ -49,7 +49,7 @@ with -d is catalogued.`
 // runDebugFindShares implements "lafs debug find-shares".
 func runDebugFindShares(ctx context.Context, e *env, args []string) error {
 	flags := newFlagSet(e, "lafs debug find-shares", findSharesHelp)
-	if err := parseFlags(flags, args, ""); err != nil {
+	if err := parseFlags(flags, args); err != nil {
 		return err
 	}
 	if flags.NArg() < 1 {
@@ -160,7 +160,7 @@ func sortShareNames(ents []os.DirEntry) []string {
 // runDebugCatalogShares implements "lafs debug catalog-shares".
 func runDebugCatalogShares(ctx context.Context, e *env, args []string) error {
 	flags := newFlagSet(e, "lafs debug catalog-shares", catalogSharesHelp)
-	if err := parseFlags(flags, args, ""); err != nil {
+	if err := parseFlags(flags, args); err != nil {
 		return err
 	}
 	dirs, err := nodeDirsArg(e, flags.Args(), "catalog-shares")

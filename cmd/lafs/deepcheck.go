@@ -30,7 +30,7 @@ func runDeepCheck(ctx context.Context, e *env, args []string) error {
 	registerCheckFlags(fs, &o)
 	fs.BoolVar(&verbose, "verbose", false, "show every object checked, with its health")
 	fs.BoolVar(&verbose, "v", false, "short for --verbose")
-	if err := parseFlags(fs, args, "v"); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	s, err := sf.open(e)

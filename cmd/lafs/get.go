@@ -5,10 +5,16 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"math/rand/v2"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
+
+	"github.com/lafs/lafs/cap"
 )
 
 const getHelp = `usage: lafs [-d NODEDIR] get [options] REMOTE_FILE [LOCAL_FILE|-]
@@ -28,7 +34,7 @@ func runGet(ctx context.Context, e *env, args []string) error {
 	fs := newFlagSet(e, "get", getHelp)
 	var sf storeFlags
 	sf.register(fs, e)
-	if err := parseFlags(fs, args, ""); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() < 1 || fs.NArg() > 2 {
@@ -38,11 +44,33 @@ func runGet(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	p, err := s.resolve(fs.Arg(0), defaultAlias)
+	from := fs.Arg(0)
+	p, err := s.resolve(from, defaultAlias)
 	if err != nil {
 		return err
 	}
 	p.path = strings.TrimLeft(p.path, "/")
+	c, err := typedCap(from, p, useRead)
+	if err != nil {
+		return err
+	}
+	if c == nil && p.path == "" {
+		c, _ = cap.Parse(p.root) // an alias's, checked by resolve
+	}
+	if p.path == "" && c != nil && cap.IsDir(c) {
+		return isDirSource(p)
+	}
+	to := fs.Arg(1)
+	if to == "" {
+		to = "-"
+	}
+	var save *saveFile
+	if to != "-" {
+		// Before anything is downloaded: may the target be written?
+		if save, err = planSave(to); err != nil {
+			return err
+		}
+	}
 	wc, err := s.client()
 	if err != nil {
 		return err
@@ -52,22 +80,19 @@ func runGet(ctx context.Context, e *env, args []string) error {
 		return failure(err, "Error during GET")
 	}
 	defer resp.Body.Close()
-	var out io.Writer = e.stdout
-	var tmp *os.File
-	to := fs.Arg(1)
-	if to == "" {
-		to = "-"
+	if strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") && p.path != "" {
+		// A directory answers with its HTML page; so may a file.
+		if n, err := wc.info(ctx, p); err == nil && n.isDir() {
+			return isDirSource(p)
+		}
 	}
-	if to != "-" {
-		// Write beside the target and rename, so a failed download
-		// leaves no partial file under the final name.
-		tmp, err = os.CreateTemp(filepath.Dir(to), "."+filepath.Base(to)+".lafs-*")
-		if err != nil {
+	var out io.Writer = e.stdout
+	if save != nil {
+		if err := save.open(); err != nil {
 			return err
 		}
-		defer os.Remove(tmp.Name())
-		defer tmp.Close()
-		out = tmp
+		defer save.abort()
+		out = save
 	}
 	// On a terminal, a progress line would mix with data sent to stdout.
 	pl := newProgressLine(e.stderr, to == "-", transferLine("downloading"))
@@ -76,15 +101,17 @@ func runGet(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	pl.finish()
-	if tmp != nil {
-		if err := tmp.Close(); err != nil {
-			return err
-		}
-		if err := os.Rename(tmp.Name(), to); err != nil {
-			return err
-		}
+	if save != nil {
+		return save.commit()
 	}
 	return nil
+}
+
+// isDirSource is the error of a get of a directory, which would save its
+// HTML page.
+func isDirSource(p gridPath) error {
+	return failf("error: %s is a directory, and lafs get copies one file: lafs cp -r %s LOCAL_DIR copies a directory, lafs ls %s lists it",
+		p, shellWord(p.name), shellWord(p.name))
 }
 
 // maxResumes bounds how often receive asks again for the rest of a file
@@ -105,6 +132,10 @@ func receive(ctx context.Context, wc *webClient, p gridPath, resp *http.Response
 		n, err := io.Copy(w, resp.Body)
 		resp.Body.Close()
 		done += n
+		var se *saveError
+		if errors.As(err, &se) {
+			return failf("error: %v", se)
+		}
 		if err == nil {
 			if total >= 0 && done != total {
 				return failf("Error during GET: the transfer ended after %d of %d bytes", done, total)
@@ -149,4 +180,182 @@ func downloadFailure(ae *apiError) string {
 		text = strings.TrimSpace(full)
 	}
 	return fmt.Sprintf("%s: %s", ae.status, text)
+}
+
+// saveFile is where get saves a download to a local file, as Tahoe's
+// open(path, "wb") and cp would, but safely: a file the user may not
+// write is refused (never replaced behind its read-only mode); a new file
+// gets the mode the umask gives (0666 less the umask); a file replaced
+// keeps its mode. The download goes to a temporary file beside the
+// target, renamed over it once the whole file has come, so that a failed
+// download leaves the old file, or nothing, under the target's name.
+// Symbolic links are followed to the file they name. A target that is
+// no regular file (a device, a FIFO), or whose directory may not be
+// written, is written in place, as Tahoe writes every file.
+type saveFile struct {
+	name     string      // the target as the user named it, for messages
+	path     string      // the file to write: name with symbolic links followed
+	existing bool        // path is a regular file, to be replaced
+	mode     fs.FileMode // an existing file's permission bits, kept
+	direct   bool        // write path in place: no temporary file
+	f        *os.File    // open: the temporary file, or path when direct
+	tmp      string      // the temporary file's name, "" when direct
+}
+
+// saveError is a failure to write the local file, as opposed to the
+// transfer: it is not worth asking the node for the rest again.
+type saveError struct {
+	name string
+	err  error
+}
+
+func (e *saveError) Error() string {
+	return fmt.Sprintf("cannot save to %s: %v", quoteLocal(e.name, true), withoutPath(e.err))
+}
+
+func (e *saveError) Unwrap() error { return e.err }
+
+// planSave checks, before a download, that get may write the local file
+// name, and says why not in words that name it.
+func planSave(name string) (*saveFile, error) {
+	q := quoteLocal(name, true)
+	s := &saveFile{name: name, path: name}
+	fi, err := os.Lstat(name)
+	if err == nil && fi.Mode()&fs.ModeSymlink != 0 {
+		target, err := filepath.EvalSymlinks(name)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			return nil, failf("error: %s is a symbolic link to a file that does not exist; not writing through it", q)
+		case err != nil:
+			return nil, failf("error: cannot follow the symbolic link %s: %v", q, withoutPath(err))
+		}
+		s.path = target
+		fi, err = os.Stat(target)
+	}
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		dir := filepath.Dir(s.path)
+		st, err := os.Stat(dir)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			return nil, failf("error: cannot save to %s: there is no directory %s", q, quoteLocal(dir, true))
+		case err != nil:
+			return nil, failf("error: cannot save to %s: %v", q, withoutPath(err))
+		case !st.IsDir():
+			return nil, failf("error: cannot save to %s: %s is not a directory", q, quoteLocal(dir, true))
+		}
+		return s, nil
+	case err != nil:
+		return nil, failf("error: cannot save to %s: %v", q, withoutPath(err))
+	case fi.IsDir():
+		return nil, failf("error: %s is a directory; lafs get saves one file: name the file to write (%s)",
+			q, quoteLocal(filepath.Join(name, "NAME"), true))
+	case !fi.Mode().IsRegular():
+		s.direct = true
+		return s, nil
+	}
+	// An existing file is replaced only if the user may write it, as
+	// the kernel decides (mode bits, ACLs, root): opening it for writing,
+	// without truncating it, asks.
+	f, err := os.OpenFile(s.path, os.O_WRONLY, 0)
+	if errors.Is(err, fs.ErrPermission) || errors.Is(err, syscall.EROFS) {
+		return nil, failf("error: %s is not writable (mode %04o): lafs get does not replace a file you may not write; "+
+			"make it writable (chmod u+w) or remove it first", q, fi.Mode().Perm())
+	}
+	if err == nil {
+		f.Close()
+	}
+	s.existing, s.mode = true, fi.Mode().Perm()
+	return s, nil
+}
+
+// open opens what the download is written to.
+func (s *saveFile) open() error {
+	if !s.direct {
+		// A new file is created 0666 and the umask takes its part; a
+		// file to replace gets its old mode at commit.
+		perm := fs.FileMode(0o666)
+		if s.existing {
+			perm = 0o600
+		}
+		f, err := createTemp(filepath.Dir(s.path), "."+filepath.Base(s.path)+".lafs-", perm)
+		switch {
+		case err == nil:
+			s.f, s.tmp = f, f.Name()
+			return nil
+		case !s.existing || !errors.Is(err, fs.ErrPermission):
+			return failf("error: %v", &saveError{s.name, err})
+		}
+		// A writable file in a directory the user may not write: in
+		// place, as Tahoe and cp do.
+		s.direct = true
+	}
+	f, err := os.OpenFile(s.path, os.O_WRONLY|os.O_TRUNC, 0)
+	if err != nil {
+		return failf("error: %v", &saveError{s.name, err})
+	}
+	s.f = f
+	return nil
+}
+
+// Write writes to the file; its errors are *saveError.
+func (s *saveFile) Write(b []byte) (int, error) {
+	n, err := s.f.Write(b)
+	if err != nil {
+		err = &saveError{s.name, err}
+	}
+	return n, err
+}
+
+// commit ends a complete download: the temporary file, given the mode of
+// the file it replaces, is renamed over it.
+func (s *saveFile) commit() error {
+	f := s.f
+	s.f = nil
+	if s.existing && s.tmp != "" {
+		if err := f.Chmod(s.mode); err != nil {
+			f.Close()
+			return failf("error: %v", &saveError{s.name, err})
+		}
+	}
+	if err := f.Close(); err != nil {
+		return failf("error: %v", &saveError{s.name, err})
+	}
+	if s.tmp != "" {
+		if err := os.Rename(s.tmp, s.path); err != nil {
+			var le *os.LinkError
+			if errors.As(err, &le) {
+				err = le.Err
+			}
+			return failf("error: %v", &saveError{s.name, err})
+		}
+		s.tmp = ""
+	}
+	return nil
+}
+
+// abort closes the file of a download that did not complete and removes
+// the temporary file; after commit it does nothing.
+func (s *saveFile) abort() {
+	if s.f != nil {
+		s.f.Close()
+		s.f = nil
+	}
+	if s.tmp != "" {
+		os.Remove(s.tmp)
+		s.tmp = ""
+	}
+}
+
+// createTemp creates a new file in dir named prefix and random digits,
+// with perm (less the umask), as os.CreateTemp does with 0600.
+func createTemp(dir, prefix string, perm fs.FileMode) (*os.File, error) {
+	for tries := 0; ; tries++ {
+		name := filepath.Join(dir, prefix+strconv.FormatUint(uint64(rand.Uint32()), 10))
+		f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, perm)
+		if errors.Is(err, fs.ErrExist) && tries < 100 {
+			continue
+		}
+		return f, err
+	}
 }

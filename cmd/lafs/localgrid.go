@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -14,33 +12,40 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/lafs/lafs/node"
 )
 
-const localGridHelp = `usage: lafs local-grid [--storage-nodes N] [--web-port PORT]
-                       [--shares-needed K] [--shares-happy H] [--shares-total N] [DIR]
+const localGridHelp = `usage: lafs local-grid [options] [DIR]
 
 Create (the first time) and run a whole grid on 127.0.0.1: an introducer, N
 storage nodes (default 10) and a client node whose web API listens on PORT
 (default 3456), each in its own node directory under DIR (default
 ./lafs-grid), each a "lafs run NODEDIR" process whose output goes to
-NODEDIR/logs/lafs.log. Then, in another terminal:
+NODEDIR/logs/lafs.log. Once it runs, local-grid prints the commands to use
+it from another terminal, such as "lafs -d DIR/client put FILE".
 
-  lafs -d DIR/client put FILE
-  lafs -d DIR/client get CAP OUT
+On a grid that exists, --web-port rewrites the client's web.port and the
+--shares options its [client] encoding in DIR/client/tahoe.cfg; without
+them the grid runs as configured. --storage-nodes adds storage nodes; to
+remove some, stop the grid and delete their directories (local-grid never
+deletes a node: the shares it holds would go with it). Without
+--storage-nodes every storage node of DIR runs.
 
 local-grid prints each node's pid once it serves. When a node's process
 exits (a crash, kill -9, an error), the others keep running: local-grid
-names the node, says how it ended (exit status or signal) and shows its last
-log lines, then starts it again after 1s, doubling the wait while it keeps
-dying within a minute of starting (up to 30s), and says when it is back. A
-node that fails 5 times in a row is reported as unable to start and is
-still tried every 30s, so that it rejoins once the cause (a taken port, a
-broken tahoe.cfg, a full disk) is fixed. Only the introducer must start
-once before the others are started (they are created with its address);
-if it cannot, local-grid stops.
+names the node, says how it ended (exit status or signal, or the port it
+found taken) and shows its last log lines, then starts it again after 1s,
+doubling the wait while it keeps dying within a minute of starting (up to
+30s), and says when it is back. A node that fails 5 times in a row is
+reported as unable to start and is still tried every 30s, so that it
+rejoins once the cause (a taken port, a broken tahoe.cfg, a full disk) is
+fixed. Only the introducer must start once before the others are started
+(they are created with its address); if it cannot, local-grid stops.
 
 Ctrl-C (SIGINT or SIGTERM) stops every node, also one waiting to be
-restarted, and local-grid exits once they are all gone.`
+restarted, and local-grid exits once they are all gone. The nodes also
+stop when local-grid dies any other way (even by SIGKILL).`
 
 // The names local-grid gives its nodes, which are also their directories
 // under DIR.
@@ -56,32 +61,31 @@ func storageName(i int) string { return fmt.Sprintf("storage-%02d", i) }
 // processes (each a plain "lafs run NODEDIR"), each kept running by its
 // own supervisor (supervisedNode.supervise) until ctx ends.
 func runLocalGrid(ctx context.Context, e *env, args []string) error {
-	fs := flag.NewFlagSet("local-grid", flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
-	fs.Usage = func() { fmt.Fprintln(e.stderr, localGridHelp) }
-	nStorage := fs.Int("storage-nodes", 10, "number of storage nodes")
-	webPort := fs.Int("web-port", 3456, "the client's web API port on 127.0.0.1")
-	k := fs.Int("shares-needed", 3, "k")
-	happy := fs.Int("shares-happy", 7, "servers of happiness")
-	total := fs.Int("shares-total", 10, "N")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return &exitError{code: 0} // fs.Usage has printed the help
-		}
-		return usagef("%v", err)
+	fs := newFlagSet(e, "local-grid", localGridHelp)
+	nStorage := fs.Int("storage-nodes", 10, "how many storage nodes, `N`, the grid has (on a grid that exists, the default is as many as it has)")
+	webPort := fs.Int("web-port", 3456, "the client's web API `PORT` on 127.0.0.1 (0: any free port)")
+	k := fs.Int("shares-needed", 3, "shares needed to recover a file, `K`")
+	happy := fs.Int("shares-happy", 7, "servers an upload must reach, `H`")
+	total := fs.Int("shares-total", 10, "shares made of each file, `N`")
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
 	dir := "lafs-grid"
 	if fs.NArg() == 1 {
 		dir = fs.Arg(0)
 	} else if fs.NArg() > 1 {
-		return usagef("%s", localGridHelp)
+		return usagef("lafs local-grid: one DIR at most\nRun 'lafs local-grid --help' for the options.")
 	}
 	if *nStorage < 1 {
-		return usagef("--storage-nodes must be at least 1")
+		return usagef("lafs local-grid: --storage-nodes must be at least 1")
 	}
 	dir, err := filepath.Abs(dir)
 	if err != nil {
 		return fmt.Errorf("grid directory: %w", err)
+	}
+	layout, err := planGrid(dir, *nStorage, flagSet(fs, "storage-nodes"))
+	if err != nil {
+		return err
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("grid directory: %w", err)
@@ -91,9 +95,49 @@ func runLocalGrid(ctx context.Context, e *env, args []string) error {
 		return fmt.Errorf("finding the lafs binary to run the nodes: %w", err)
 	}
 	g := &localGrid{exe: exe, stdout: e.stdout, policy: defaultRestartPolicy}
+	if err := g.openParentPipe(); err != nil {
+		return err
+	}
+	defer g.closeParentPipe()
 	gctx, stopGrid := context.WithCancel(context.Background())
 	defer g.wait()
 	defer stopGrid()
+
+	clientDir := filepath.Join(dir, clientName)
+	webEndpoint := fmt.Sprintf("tcp:%d:interface=127.0.0.1", *webPort)
+	shares := map[string]int{"shares.needed": *k, "shares.happy": *happy, "shares.total": *total}
+	if layout.clientExists {
+		// Options given for a grid that exists are applied to it.
+		if flagSet(fs, "web-port") {
+			if err := g.applyConfig(clientDir, "node", map[string]string{"web.port": webEndpoint}); err != nil {
+				return err
+			}
+		}
+		set := map[string]string{}
+		for _, f := range []string{"shares-needed", "shares-happy", "shares-total"} {
+			if flagSet(fs, f) {
+				key := strings.Replace(f, "-", ".", 1)
+				set[key] = strconv.Itoa(shares[key])
+			}
+		}
+		if err := g.applyConfig(clientDir, "client", set); err != nil {
+			return err
+		}
+		// Nodes added to the grid get the client's encoding.
+		cfg, err := node.ReadConfig(clientDir)
+		if err != nil {
+			return err
+		}
+		cc := cfg.Client()
+		*k, *happy, *total = cc.SharesNeeded, cc.SharesHappy, cc.SharesTotal
+	}
+	switch g.toCreate = layout.toCreate(); g.toCreate {
+	case 0:
+	case 1:
+		g.printf("creating 1 node in %s", dir)
+	default:
+		g.printf("creating %d nodes in %s", g.toCreate, dir)
+	}
 
 	// The introducer first: the others are created with its NURL, which it
 	// writes when it first runs.
@@ -123,9 +167,9 @@ func runLocalGrid(ctx context.Context, e *env, args []string) error {
 	introNURL := nurls[0]
 
 	shareFlags := []string{"--shares-needed", strconv.Itoa(*k), "--shares-happy", strconv.Itoa(*happy), "--shares-total", strconv.Itoa(*total)}
-	storage := make([]*supervisedNode, *nStorage)
-	for i := range storage {
-		name := storageName(i)
+	storage := make([]*supervisedNode, len(layout.storage))
+	for i, idx := range layout.storage {
+		name := storageName(idx)
 		d := filepath.Join(dir, name)
 		args := append([]string{"--webport", "none", "--hostname", "127.0.0.1", "--introducer", introNURL, "--nickname", name}, shareFlags...)
 		if err := g.createIfMissing(e, d, "create-node", args...); err != nil {
@@ -138,8 +182,7 @@ func runLocalGrid(ctx context.Context, e *env, args []string) error {
 		g.printf("stopping the grid")
 		return nil
 	}
-	clientDir := filepath.Join(dir, clientName)
-	cargs := append([]string{"--webport", fmt.Sprintf("tcp:%d:interface=127.0.0.1", *webPort), "--introducer", introNURL, "--nickname", clientName}, shareFlags...)
+	cargs := append([]string{"--webport", webEndpoint, "--introducer", introNURL, "--nickname", clientName}, shareFlags...)
 	if err := g.createIfMissing(e, clientDir, "create-client", cargs...); err != nil {
 		return err
 	}
@@ -164,12 +207,10 @@ func runLocalGrid(ctx context.Context, e *env, args []string) error {
 			down = append(down, s.name)
 		}
 	}
-	webURL := fmt.Sprintf("http://127.0.0.1:%d/", *webPort)
-	if u := readNodeURL(clientDir); u != "" {
-		webURL = u
-	}
+	webURL := ""
 	connected := 0
 	if _, up := client.status(); up {
+		webURL = readNodeURL(clientDir)
 		connected = waitServers(ctx, webURL, serving, 30*time.Second)
 		if ctx.Err() != nil {
 			g.printf("stopping the grid")
@@ -178,12 +219,15 @@ func runLocalGrid(ctx context.Context, e *env, args []string) error {
 	} else {
 		down = append(down, clientName)
 	}
-	g.printf("local grid running in %s: introducer, %d storage nodes (%d connected to the client), client", dir, *nStorage, connected)
+	g.printf("local grid running in %s: introducer, %d storage nodes (%d connected to the client), client", dir, len(storage), connected)
 	if len(down) > 0 {
 		g.printf("not running yet: %s (see above; local-grid keeps trying)", strings.Join(down, ", "))
 	}
-	g.printf("web API: %s", webURL)
-	g.printf("try:     lafs -d %s put FILE\n         lafs -d %s get CAP OUT", clientDir, clientDir)
+	if webURL != "" {
+		g.printf("web API: %s", webURL)
+	}
+	lafsCmd := lafsCommand(exe)
+	g.printf("try:     %s -d %s put FILE\n         %s -d %s get CAP OUT", lafsCmd, shellQuote(clientDir), lafsCmd, shellQuote(clientDir))
 	g.printf("Ctrl-C stops the grid.")
 	<-ctx.Done()
 	g.printf("stopping the grid")
@@ -245,6 +289,13 @@ type localGrid struct {
 	stdout io.Writer
 
 	wg sync.WaitGroup // one for each supervisor running
+
+	toCreate, created int // nodes this run makes, and has made
+
+	// parentR and parentW are the pipe through which the nodes learn
+	// that local-grid has gone (see exitWithParent): each node holds the
+	// read end, only local-grid the write end.
+	parentR, parentW *os.File
 }
 
 // printf prints one line of local-grid's own output.
@@ -259,6 +310,8 @@ func (g *localGrid) say(format string, a ...any) {
 	g.printf("%s %s", time.Now().Format("15:04:05"), fmt.Sprintf(format, a...))
 }
 
+// createIfMissing makes the node in dir with "lafs VERB ARGS dir" unless
+// it exists, and says so.
 func (g *localGrid) createIfMissing(e *env, dir, verb string, args ...string) error {
 	if _, err := os.Stat(filepath.Join(dir, "tahoe.cfg")); err == nil {
 		return nil
@@ -268,13 +321,21 @@ func (g *localGrid) createIfMissing(e *env, dir, verb string, args ...string) er
 	if code := run(context.Background(), sub, append(append([]string{verb}, args...), dir)); code != 0 {
 		return fmt.Errorf("%s %s: %s", verb, dir, strings.TrimSpace(errOut.String()))
 	}
+	g.created++
+	g.say("created %s (%d of %d)", filepath.Base(dir), g.created, g.toCreate)
 	return nil
 }
 
 // node returns the (not yet started) node that runs "lafs run dir". ready
 // is the text of the node's log that says it serves.
 func (g *localGrid) node(name, dir, ready string) *supervisedNode {
-	return newSupervisedNode(name, dir, g.exe, ready, g.policy, g.say)
+	n := newSupervisedNode(name, dir, g.exe, ready, g.policy, g.say)
+	if g.parentR != nil {
+		n.extraFiles = []*os.File{g.parentR}
+		n.env = []string{parentFDEnv + "=3"}
+	}
+	n.diagnose = func() []string { return portProblems(name, dir) }
+	return n
 }
 
 // start keeps n running under its supervisor until ctx ends.

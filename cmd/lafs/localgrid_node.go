@@ -14,8 +14,6 @@ import (
 	"sync"
 	"syscall"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 // restartPolicy says how local-grid restarts a node whose process exits.
@@ -72,6 +70,13 @@ type supervisedNode struct {
 	// backNote, when set, adds to the line saying the node is back
 	// (the client's web API address, which may have changed).
 	backNote func() string
+	// diagnose, when set, is asked why a node died before it was ready
+	// (a port another program holds); its lines go into the report.
+	diagnose func() []string
+	// extraFiles and env are given to the process besides the usual
+	// (the pipe of exitWithParent and its descriptor's number).
+	extraFiles []*os.File
+	env        []string
 
 	readyOnce sync.Once
 	readyc    chan struct{} // closed when the node first serves
@@ -133,12 +138,19 @@ func (n *supervisedNode) supervise(ctx context.Context) {
 		quick++
 		if n.mustStart && !everUp && quick >= n.policy.warnAfter {
 			n.report(r, "giving up")
-			n.failure = fmt.Errorf("%s could not start: %d failures in a row, the last: %s (its log: %s)", n.name, quick, r.summary(), n.logPath)
+			why := ""
+			if n.diagnose != nil {
+				if d := n.diagnose(); len(d) > 0 {
+					why = "; " + strings.Join(d, "; ")
+				}
+			}
+			n.failure = fmt.Errorf("%s could not start: %d failures in a row, the last: %s%s (its log: %s)", n.name, quick, r.summary(), why, n.logPath)
 			close(n.failedc)
 			return
 		}
 		wait := n.policy.backoff(quick)
 		n.report(r, "restarting in "+wait.String())
+		n.tried() // after the report, which the grid's summary refers to
 		if quick == n.policy.warnAfter {
 			n.say("%s cannot start: it failed %d times in a row. The rest of the grid keeps running; local-grid keeps trying %s, waiting up to %s between tries, so that it rejoins once the cause above is fixed (Ctrl-C stops the grid).",
 				n.name, quick, n.name, n.policy.max)
@@ -158,6 +170,11 @@ func (n *supervisedNode) supervise(ctx context.Context) {
 func (n *supervisedNode) report(r runResult, next string) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s died: %s; %s", r.who(n.name), r.summary(), next)
+	if !r.served && n.diagnose != nil {
+		for _, l := range n.diagnose() {
+			fmt.Fprintf(&b, "\n%s%s", reportIndent, l)
+		}
+	}
 	for _, l := range r.why() {
 		fmt.Fprintf(&b, "\n%s%s", reportIndent, l)
 	}
@@ -217,7 +234,7 @@ func describeExit(ps *os.ProcessState) string {
 		return "ended"
 	}
 	if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-		name := unix.SignalName(ws.Signal())
+		name := signalName(ws.Signal())
 		if name == "" {
 			name = fmt.Sprintf("signal %d", int(ws.Signal()))
 		}
@@ -241,25 +258,24 @@ func (n *supervisedNode) runOnce(ctx context.Context, restart bool) runResult {
 	defer runtime.UnlockOSThread()
 
 	if err := os.MkdirAll(filepath.Dir(n.logPath), 0o700); err != nil {
-		n.tried()
 		return runResult{startErr: fmt.Errorf("log directory: %w", err)}
 	}
 	logf, err := os.OpenFile(n.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
-		n.tried()
 		return runResult{startErr: fmt.Errorf("opening its log: %w", err)}
 	}
 	defer logf.Close()
 	out := newNodeOutput(logf, n.ready)
 	cmd := exec.Command(n.argv[0], n.argv[1:]...)
 	cmd.Stdout, cmd.Stderr = out, out
-	// Its own process group, so that a Ctrl-C in the terminal reaches
-	// local-grid only, which then stops every node in order.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.ExtraFiles = n.extraFiles
+	if len(n.env) > 0 {
+		cmd.Env = append(os.Environ(), n.env...)
+	}
+	cmd.SysProcAttr = nodeProcAttr()
 	setParentDeathSignal(cmd.SysProcAttr)
 	start := time.Now()
 	if err := cmd.Start(); err != nil {
-		n.tried()
 		return runResult{startErr: fmt.Errorf("starting %s: %w", n.argv[0], err)}
 	}
 	pid := cmd.Process.Pid
@@ -301,7 +317,6 @@ func (n *supervisedNode) runOnce(ctx context.Context, restart bool) runResult {
 			n.say("%s (pid %d) is not ready after %s; still waiting (its log: %s)", n.name, pid, n.policy.readyTimeout, n.logPath)
 			n.tried()
 		case <-exited:
-			n.tried()
 			return finish(served)
 		case <-ctx.Done():
 			stopProcess(cmd.Process, exited, n.policy.stopGrace)

@@ -269,3 +269,31 @@ func TestLocalGridSupervisorCannotExec(t *testing.T) {
 		t.Errorf("reason %q", m[2])
 	}
 }
+
+// TestLocalGridSupervisorDiagnose: the report on a node that died before
+// it was ready says what diagnose found (a port another program holds),
+// and the node's first try has its outcome only once that is said; a node
+// that had served is not diagnosed.
+func TestLocalGridSupervisorDiagnose(t *testing.T) {
+	n, out := shNode(t, "echo 'listen tcp 127.0.0.1:3456: bind: address already in use' >&2; exit 1", fastPolicy)
+	n.diagnose = func() []string {
+		return []string{"port 3456 is taken by another program: storage-07 cannot listen there"}
+	}
+	superviseInBackground(t, n)
+	<-n.triedc
+	if !strings.Contains(out.String(), "died:") {
+		t.Errorf("the first try had its outcome before the report:\n%s", out)
+	}
+	waitFor(t, out, `storage-07 \(pid \d+\) died: exited with status 1 after \S+, before it was ready; restarting in 20ms\n +port 3456 is taken by another program: storage-07 cannot listen there\n +listen tcp 127.0.0.1:3456: bind: address already in use\n`)
+
+	served, out2 := shNode(t, "echo READY; exec sleep 1000", fastPolicy)
+	served.diagnose = func() []string { return []string{"DIAGNOSED"} }
+	superviseInBackground(t, served)
+	<-served.readyc
+	pid, _ := served.status()
+	syscall.Kill(pid, syscall.SIGKILL)
+	waitFor(t, out2, `storage-07 is back`)
+	if strings.Contains(out2.String(), "DIAGNOSED") {
+		t.Errorf("a node that had served was diagnosed:\n%s", out2)
+	}
+}

@@ -5,6 +5,6 @@ package main
 import "syscall"
 
 // setParentDeathSignal does nothing where the kernel has no parent-death
-// signal: there a node outlives a local-grid that is killed with SIGKILL
-// (a Ctrl-C still stops every node).
+// signal: there the pipe of exitWithParent alone stops a node whose
+// local-grid died.
 func setParentDeathSignal(a *syscall.SysProcAttr) {}

@@ -17,11 +17,13 @@ import (
 	"github.com/lafs/lafs/internal/testutil"
 )
 
-// TestHeavyLocalGrid runs `lafs local-grid` as a user would: it starts, a
-// file goes in and out through the CLI, and Ctrl-C stops every node.
+// TestHeavyLocalGrid runs `lafs local-grid` as a user would, in a
+// directory whose name has a space: it says what it creates, starts, a
+// file goes in through the command it printed (run by the shell exactly as
+// printed) and out through the CLI, and Ctrl-C stops every node.
 func TestHeavyLocalGrid(t *testing.T) {
 	testutil.Heavy(t)
-	dir := filepath.Join(t.TempDir(), "grid")
+	dir := filepath.Join(t.TempDir(), "my grid")
 	cmd := exec.Command(lafsBinary(t), "local-grid", "--storage-nodes", "4", "--shares-happy", "4", "--web-port", "0", dir)
 	var out syncBuffer
 	cmd.Stdout, cmd.Stderr = &out, &out
@@ -41,14 +43,32 @@ func TestHeavyLocalGrid(t *testing.T) {
 	if !strings.Contains(out.String(), "4 connected") {
 		t.Errorf("not every storage node connected:\n%s", out.String())
 	}
-	client := filepath.Join(dir, "client")
-	data := bytes.Repeat([]byte("local grid test data\n"), 5000)
-	capOut, errOut, code := runCmd(t, data, "-d", client, "put", "-")
-	if code != 0 {
-		t.Fatalf("put: %s", errOut)
+	progress := []string{"creating 6 nodes in " + dir, "created introducer (1 of 6)", "created storage-00 (2 of 6)", "created storage-03 (5 of 6)", "created client (6 of 6)"}
+	for _, p := range progress {
+		if !strings.Contains(out.String(), p) {
+			t.Errorf("no %q:\n%s", p, out.String())
+		}
 	}
+
+	// The hint, run by the shell as printed.
+	m := regexp.MustCompile(`(?m)^try: +(.*) put FILE$`).FindStringSubmatch(out.String())
+	if m == nil {
+		t.Fatalf("no put hint:\n%s", out.String())
+	}
+	src := filepath.Join(t.TempDir(), "a file")
+	data := bytes.Repeat([]byte("local grid test data\n"), 5000)
+	if err := os.WriteFile(src, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	put := exec.Command("sh", "-c", m[1]+" put "+shellQuote(src))
+	put.Env = append(os.Environ(), "PATH=/usr/bin:/bin") // no lafs on it
+	capOut, err := put.Output()
+	if err != nil {
+		t.Fatalf("the printed hint %q failed: %v", m[1]+" put FILE", err)
+	}
+	client := filepath.Join(dir, "client")
 	dst := filepath.Join(t.TempDir(), "out")
-	if _, errOut, code := runCmd(t, nil, "-d", client, "get", strings.TrimSpace(capOut), dst); code != 0 {
+	if _, errOut, code := runCmd(t, nil, "-d", client, "get", strings.TrimSpace(string(capOut)), dst); code != 0 {
 		t.Fatalf("get: %s", errOut)
 	}
 	if got, _ := os.ReadFile(dst); !bytes.Equal(got, data) {
@@ -62,6 +82,94 @@ func TestHeavyLocalGrid(t *testing.T) {
 	}
 	if pids, _ := exec.Command("pgrep", "-f", "lafs run "+dir).Output(); len(bytes.TrimSpace(pids)) > 0 {
 		t.Errorf("nodes still running after local-grid stopped: %s", pids)
+	}
+}
+
+// nodePids reads the pids local-grid printed for its nodes.
+func nodePids(out string) map[string]int {
+	pids := map[string]int{}
+	for _, m := range regexp.MustCompile(`(?m)^\S+ (\S+) (?:running|is back) \(pid (\d+)\)`).FindAllStringSubmatch(out, -1) {
+		pids[m[1]], _ = strconv.Atoi(m[2])
+	}
+	return pids
+}
+
+// running reports whether pid is a live process (a zombie is not: it is
+// dead, waiting for whoever inherited it to reap it).
+func running(pid int) bool {
+	if syscall.Kill(pid, 0) != nil {
+		return false
+	}
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return true // no /proc: trust kill
+	}
+	// pid (comm) STATE ...: comm may hold spaces, so look after the last ")".
+	s := string(stat)
+	if i := strings.LastIndexByte(s, ')'); i >= 0 && i+2 < len(s) {
+		return s[i+2] != 'Z' && s[i+2] != 'X'
+	}
+	return true
+}
+
+// TestHeavyLocalGridSIGKILL kills local-grid itself with SIGKILL, which it
+// cannot catch: every node must still stop, none left orphaned.
+func TestHeavyLocalGridSIGKILL(t *testing.T) {
+	testutil.Heavy(t)
+	dir := filepath.Join(t.TempDir(), "grid")
+	cmd := exec.Command(lafsBinary(t), "local-grid", "--storage-nodes", "2",
+		"--shares-needed", "1", "--shares-happy", "2", "--shares-total", "2", "--web-port", "0", dir)
+	var out syncBuffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	var pids map[string]int
+	defer func() {
+		cmd.Process.Kill()
+		for _, pid := range pids {
+			if running(pid) {
+				syscall.Kill(pid, syscall.SIGKILL)
+			}
+		}
+	}()
+	deadline := time.Now().Add(60 * time.Second)
+	for !strings.Contains(out.String(), "Ctrl-C stops the grid") {
+		if time.Now().After(deadline) {
+			t.Fatalf("local-grid did not come up:\n%s", out.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	pids = nodePids(out.String())
+	if len(pids) != 4 {
+		t.Fatalf("pids of %d nodes, want 4: %v\n%s", len(pids), pids, out.String())
+	}
+	for name, pid := range pids {
+		if !running(pid) {
+			t.Fatalf("%s (pid %d) is not running", name, pid)
+		}
+	}
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	<-done
+	deadline = time.Now().Add(20 * time.Second)
+	for {
+		var left []string
+		for name, pid := range pids {
+			if running(pid) {
+				left = append(left, fmt.Sprintf("%s (pid %d)", name, pid))
+			}
+		}
+		if len(left) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after SIGKILL of local-grid these nodes still run: %s", strings.Join(left, ", "))
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
 

@@ -54,7 +54,7 @@ func runLs(ctx context.Context, e *env, args []string) error {
 	fs.BoolVar(&o.classify, "classify", false, "append '/' to directory names, and '*' to mutable")
 	fs.BoolVar(&o.classify, "F", false, "short for --classify")
 	fs.BoolVar(&o.json, "json", false, "show the raw JSON output")
-	if err := parseFlags(fs, args, "lF"); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 1 {
@@ -70,6 +70,9 @@ func runLs(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	p.path = strings.TrimSuffix(strings.TrimLeft(p.path, "/"), "/")
+	if _, err := typedCap(where, p, useRead); err != nil {
+		return err
+	}
 	wc, err := s.client()
 	if err != nil {
 		return err
@@ -83,14 +86,19 @@ func runLs(ctx context.Context, e *env, args []string) error {
 	}
 	if o.json {
 		if !printableJSON(body) {
-			return failf("The JSON response contained unprintable characters:\n%s", quoteName(string(body), false))
+			return failf("The JSON response contained unprintable characters:\n%s", hideCaps(quoteName(string(body), false), where))
 		}
 		fmt.Fprintf(e.stdout, "%s\n", body)
 		return nil
 	}
+	if n, err := parseNode(body); err == nil && p.path == "" && !n.isDir() && !n.isFile() {
+		// The node took the cap for one of a kind it does not know.
+		return failf("error: %s is no directory or file the node knows: nothing to list", p)
+	}
 	out, warn, err := formatListing(body, p.path, o, e.now(), e.zone())
 	if err != nil {
-		return err
+		// It may show the answer, which holds the directory's caps.
+		return failf("%s", hideCaps(err.Error(), where))
 	}
 	fmt.Fprint(e.stdout, out)
 	fmt.Fprint(e.stderr, warn)

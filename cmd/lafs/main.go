@@ -11,7 +11,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"sort"
 	"strings"
 	"syscall"
 	"time"
@@ -29,6 +28,10 @@ type env struct {
 	// zone dates are shown in (nil: the local one). Tests set both.
 	clock func() time.Time
 	tz    *time.Location
+	// probe, when set, learns a verb's flags and a verb table's commands
+	// as their help is printed (see help.go): completion and the help
+	// tests run "VERB --help" with it to find every verb's options.
+	probe *helpProbe
 }
 
 // now is the time of day by the env's clock.
@@ -75,10 +78,17 @@ func usagef(format string, a ...any) error { return &usageError{fmt.Sprintf(form
 // commands lists every verb; nested verbs (debug dump-cap) live in their own tables.
 func commands() []command {
 	return []command{
-		{"create-node", "create a node (storage server and client)", runCreateNode},
-		{"create-client", "create a client node (no storage)", runCreateClient},
+		{"create-node", "create a node (storage server and client)", withoutJoin("create-node", runCreateNode)},
+		{"create-client", "create a client node (no storage)", withoutJoin("create-client", runCreateClient)},
 		{"create-introducer", "create an introducer node", runCreateIntroducer},
 		{"run", "run a node in the foreground", runRun},
+		{"stop", "stop the node running in a node directory", runStop},
+		{"status", "show the node's statistics and its current and recent operations", runStatus},
+		{"webopen", "open a web browser at a file or directory (or the welcome page)", runWebopen},
+		{"invite", "invite a client to the grid (not implemented yet)",
+			notImplemented("invite", "makes an invite code with which a new client joins the grid")},
+		{"grid-manager", "manage a grid manager's storage certificates (not implemented yet)",
+			notImplemented("grid-manager", "creates a grid manager and the certificates it gives storage servers")},
 		{"local-grid", "create and run a whole grid on 127.0.0.1", runLocalGrid},
 		{"put", "upload a file (unlinked, or to alias:path) and print its cap", runPut},
 		{"get", "download a file (a cap or alias:path)", runGet},
@@ -99,18 +109,15 @@ func commands() []command {
 		{"stats", "count and size everything reachable from a directory", runStats},
 		{"attenuate", "print a cap's read cap, or a read cap's verify cap", runAttenuate},
 		{"debug", "debugging tools: dump-cap, chk-cap, dump-share, find-shares, catalog-shares, corrupt-share", runDebug},
-		{"admin", "node administration: print-server-entry", runAdmin},
+		{"admin", "node administration: print-server-entry, generate-keypair, derive-pubkey", runAdmin},
+		{"config", "read and change tahoe.cfg: list, get, set, unset", runConfig},
 		{"version", "print the version", runVersion},
+		{"completion", "print a bash or zsh script completing lafs command lines", runCompletion},
 	}
 }
 
 // Version is the program version; the build may override it with -ldflags.
 var Version = "0.1.0-dev"
-
-func runVersion(ctx context.Context, e *env, args []string) error {
-	fmt.Fprintf(e.stdout, "lafs %s\n", Version)
-	return nil
-}
 
 func lookup(table []command, name string) (command, bool) {
 	for _, c := range table {
@@ -121,22 +128,14 @@ func lookup(table []command, name string) (command, bool) {
 	return command{}, false
 }
 
-func listCommands(w io.Writer, prefix string, table []command) {
-	sort.Slice(table, func(i, j int) bool { return table[i].name < table[j].name })
-	fmt.Fprintf(w, "usage: %s COMMAND [ARGS]\n\ncommands:\n", prefix)
-	for _, c := range table {
-		fmt.Fprintf(w, "  %-16s %s\n", c.name, c.short)
-	}
-}
-
-// dispatch runs the command that args[0] names out of table.
+// dispatch runs the command that args[0] names out of table; "help VERB
+// ARGS" is "VERB ARGS --help", and "help" or --help alone lists the table.
 func dispatch(ctx context.Context, e *env, prefix string, table []command, args []string) error {
+	if len(args) > 1 && args[0] == "help" {
+		args = append(append([]string(nil), args[1:]...), "--help")
+	}
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		listCommands(e.stdout, prefix, table)
-		if len(args) == 0 {
-			return usagef("%s: no command given", prefix)
-		}
-		return nil
+		return listCommands(e, prefix, table, len(args) == 0)
 	}
 	c, ok := lookup(table, args[0])
 	if !ok {
@@ -146,7 +145,8 @@ func dispatch(ctx context.Context, e *env, prefix string, table []command, args 
 }
 
 // globalOptions takes Tahoe's global options from before the command:
-// -d/--node-directory DIR (also -dDIR, --node-directory=DIR).
+// -d/--node-directory DIR (also -dDIR, --node-directory=DIR), and
+// --version (-V), which is the version command.
 func globalOptions(e *env, args []string) ([]string, error) {
 	for len(args) > 0 {
 		a := args[0]
@@ -160,6 +160,8 @@ func globalOptions(e *env, args []string) ([]string, error) {
 			e.nodeDir, args = strings.TrimPrefix(a, "--node-directory="), args[1:]
 		case strings.HasPrefix(a, "-d") && len(a) > 2:
 			e.nodeDir, args = a[2:], args[1:]
+		case a == "--version" || a == "-V" || a == "--version-and-path":
+			return []string{"version"}, nil // Tahoe's, which ignores what follows
 		default:
 			return args, nil
 		}
@@ -176,6 +178,11 @@ func run(ctx context.Context, e *env, args []string) int {
 	if err == nil {
 		return 0
 	}
+	var sg *signalled
+	if errors.As(context.Cause(ctx), &sg) {
+		fmt.Fprintf(e.stderr, "lafs: %v\n", sg)
+		return 128 + int(sg.sig)
+	}
 	var ue *usageError
 	var ce *exitError
 	switch {
@@ -184,13 +191,26 @@ func run(ctx context.Context, e *env, args []string) int {
 		return 2
 	case errors.As(err, &ce):
 		if ce.msg != "" {
-			fmt.Fprintln(e.stderr, ce.msg)
+			// No cap the user did not type, whatever the verb put in.
+			fmt.Fprintln(e.stderr, hideCaps(ce.msg, args...))
 		}
 		return ce.code
 	default:
-		fmt.Fprintf(e.stderr, "lafs: %v\n", err)
+		fmt.Fprintf(e.stderr, "lafs: %v\n", hideCaps(err.Error(), args...))
 		return 1
 	}
+}
+
+// signalled is the cause of a command's context when a signal stopped it:
+// the command then exits with 128 + the signal's number, as a shell
+// reports a process the signal killed (130 for Ctrl-C, 143 for SIGTERM).
+type signalled struct{ sig syscall.Signal }
+
+func (s *signalled) Error() string {
+	if s.sig == syscall.SIGINT {
+		return "interrupted"
+	}
+	return "stopped by " + s.sig.String()
 }
 
 // exitError ends a command with a chosen exit code and message.
@@ -202,10 +222,18 @@ type exitError struct {
 func (x *exitError) Error() string { return strings.TrimSpace(x.msg) }
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	ctx, cancel := context.WithCancelCause(context.Background())
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		s := <-sigs
+		// A second signal stops the process at once, cleanup or not.
+		signal.Reset(os.Interrupt, syscall.SIGTERM)
+		sig, _ := s.(syscall.Signal)
+		cancel(&signalled{sig})
+	}()
+	ctx = exitWithParent(ctx, os.Getenv) // a local-grid node stops with its grid
 	e := &env{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv}
 	code := run(ctx, e, os.Args[1:])
-	stop()
 	os.Exit(code)
 }

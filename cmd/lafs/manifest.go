@@ -35,7 +35,7 @@ func runManifest(ctx context.Context, e *env, args []string) error {
 	fs.BoolVar(&o.repairCap, "repair-cap", false, "show only the repair cap of each object")
 	fs.BoolVar(&o.raw, "raw", false, "show the web API's JSON lines as they came")
 	fs.BoolVar(&o.raw, "r", false, "short for --raw")
-	if err := parseFlags(fs, args, "sr"); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 1 {

@@ -29,7 +29,7 @@ func moveOrLink(ctx context.Context, e *env, name, help string, move bool, args 
 	fs := newFlagSet(e, name, help)
 	var sf storeFlags
 	sf.register(fs, e)
-	if err := parseFlags(fs, args, ""); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() != 2 {

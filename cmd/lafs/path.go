@@ -209,8 +209,11 @@ func resolvePath(aliases map[string]string, arg, def string) (gridPath, error) {
 	name := p[:colon]
 	c, ok := aliases[name]
 	if !ok {
-		return gridPath{}, &exitError{code: 1, msg: fmt.Sprintf(
-			"error: Unknown alias %s, please create it with 'lafs add-alias' or 'lafs create-alias'.", quoteName(name, true))}
+		msg := fmt.Sprintf("error: Unknown alias %s, please create it with 'lafs add-alias' or 'lafs create-alias'.", quoteName(name, true))
+		if strings.EqualFold(strings.TrimPrefix(strings.TrimPrefix(name, cap.ReadOnlyPrefix), cap.ImmutablePrefix), "URI") {
+			msg += "\n(If that is a cap: caps begin with URI: in capitals.)"
+		}
+		return gridPath{}, &exitError{code: 1, msg: msg}
 	}
 	root, err := aliasDircap(name, c)
 	return gridPath{root: root, path: p[colon+1:], name: p}, err
@@ -245,7 +248,7 @@ type storeFlags struct {
 
 func (s *storeFlags) register(fs *flag.FlagSet, e *env) {
 	s.nodeFlags.register(fs, e)
-	fs.StringVar(&s.dirCap, "dir-cap", "", "the directory cap to use as the default 'tahoe:' alias")
+	fs.StringVar(&s.dirCap, "dir-cap", "", "the directory cap, `DIRCAP`, to use as the default 'tahoe:' alias")
 }
 
 // session is what a file-store verb works with: the aliases and the web
@@ -260,6 +263,11 @@ type session struct {
 
 // open reads the aliases; the web API's URL is found on first use.
 func (s *storeFlags) open(e *env) (*session, error) {
+	if s.url == "" {
+		if err := s.checkDir(); err != nil {
+			return nil, err
+		}
+	}
 	aliases, err := readAliases(s.dir)
 	if err != nil {
 		return nil, err
@@ -274,11 +282,11 @@ func (s *storeFlags) open(e *env) (*session, error) {
 // time (unless --node-url gave the URL).
 func (s *session) client() (*webClient, error) {
 	if s.wc == nil {
-		b, err := s.nf.base()
+		wc, err := s.nf.client()
 		if err != nil {
 			return nil, err
 		}
-		s.wc = newWebClient(b)
+		s.wc = wc
 	}
 	return s.wc, nil
 }
@@ -291,55 +299,4 @@ func (s *session) resolve(arg, def string) (gridPath, error) {
 // failf ends a verb with exit code 1 and a message on stderr.
 func failf(format string, a ...any) error {
 	return &exitError{code: 1, msg: fmt.Sprintf(format, a...)}
-}
-
-// newFlagSet is a verb's flag set: errors and help go to stderr.
-func newFlagSet(e *env, name, help string) *flag.FlagSet {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
-	fs.Usage = func() {
-		fmt.Fprintln(e.stderr, help)
-		fmt.Fprintln(e.stderr, "\noptions:")
-		fs.PrintDefaults()
-	}
-	return fs
-}
-
-// parseFlags parses a verb's command line. Bundled short flags ("-lF") are
-// split first, as getopt does, when every letter is one of bools.
-func parseFlags(fs *flag.FlagSet, args []string, bools string) error {
-	var out []string
-	for i := 0; i < len(args); i++ {
-		a := args[i]
-		if a == "--" || !strings.HasPrefix(a, "-") || a == "-" {
-			out = append(out, args[i:]...)
-			break
-		}
-		if len(a) > 2 && a[1] != '-' && strings.Trim(a[1:], bools) == "" {
-			for _, c := range a[1:] {
-				out = append(out, "-"+string(c))
-			}
-			continue
-		}
-		out = append(out, a)
-		// A flag that takes a value takes the next argument whole.
-		name := strings.TrimLeft(a, "-")
-		if f := fs.Lookup(name); f != nil && !strings.Contains(name, "=") && !isBoolFlag(f) && i+1 < len(args) {
-			i++
-			out = append(out, args[i])
-		}
-	}
-	if err := fs.Parse(out); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return &exitError{code: 0}
-		}
-		return usagef("%v", err)
-	}
-	return nil
-}
-
-// isBoolFlag reports whether a flag takes no value.
-func isBoolFlag(f *flag.Flag) bool {
-	b, ok := f.Value.(interface{ IsBoolFlag() bool })
-	return ok && b.IsBoolFlag()
 }

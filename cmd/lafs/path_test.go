@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -172,21 +171,5 @@ func TestQuoteName(t *testing.T) {
 		if got := quoteName(tt.in, tt.quotemarks); got != tt.want {
 			t.Errorf("quoteName(%q, %v) = %s, want %s", tt.in, tt.quotemarks, got, tt.want)
 		}
-	}
-}
-
-func TestParseFlagsBundled(t *testing.T) {
-	fs := newFlagSet(&env{stderr: io.Discard}, "x", "help")
-	l := fs.Bool("l", false, "")
-	f := fs.Bool("F", false, "")
-	d := fs.String("d", "", "")
-	if err := parseFlags(fs, []string{"-lF", "-d", "-lF", "golden:", "-l"}, "lF"); err != nil {
-		t.Fatal(err)
-	}
-	if !*l || !*f || *d != "-lF" || strings.Join(fs.Args(), " ") != "golden: -l" {
-		t.Errorf("l=%v F=%v d=%q args=%q", *l, *f, *d, fs.Args())
-	}
-	if err := parseFlags(newFlagSet(&env{stderr: io.Discard}, "x", "h"), []string{"-lz"}, "lF"); err == nil {
-		t.Error("-lz accepted")
 	}
 }

@@ -24,6 +24,7 @@ type progressLine struct {
 	on       bool
 	render   func(progress) string
 	begin    time.Time
+	started  time.Time // begin before the first phase (setPhase)
 	last     time.Time
 	width    int // of the line shown, 0 if none is
 	finished bool
@@ -35,6 +36,10 @@ type progress struct {
 	bytes, totalBytes int64 // moved so far, of how many (-1: not known)
 	done, total       int   // files (or backup's targets) done, of how many
 	elapsed           time.Duration
+	// phase is what the verb does now, when its work goes through
+	// phases (put: "sending", then the node's "hashing" and "encoding
+	// and pushing"); bytes, totalBytes and elapsed are the phase's.
+	phase string
 }
 
 // rate is the transfer rate in MB/s.
@@ -53,9 +58,18 @@ func isTerminal(w io.Writer) bool {
 }
 
 // transferLine is the line of put and get: "uploading [####......] 41.0%
-// 1.2MiB/3.0MiB 5.1 MB/s", or without the bar when the size is not known.
+// 1.2MiB/3.0MiB 5.1 MB/s", or without the bar when the size is not known;
+// "uploading: hashing [...", with the phase, in a phase; just the phase
+// in one that counts no bytes.
 func transferLine(what string) func(progress) string {
 	return func(p progress) string {
+		what := what
+		if p.phase != "" {
+			what += ": " + p.phase
+			if p.totalBytes < 0 && p.bytes == 0 {
+				return what + " "
+			}
+		}
 		if p.totalBytes <= 0 {
 			return fmt.Sprintf("%s %s %.1f MB/s ", what, human(p.bytes), p.rate())
 		}
@@ -63,6 +77,46 @@ func transferLine(what string) func(progress) string {
 		bar := strings.Repeat("#", int(pct/5)) + strings.Repeat(".", 20-int(pct/5))
 		return fmt.Sprintf("%s [%s] %5.1f%% %s/%s %.1f MB/s ", what, bar, pct, human(p.bytes), human(p.totalBytes), p.rate())
 	}
+}
+
+// shown reports whether the line is drawn at all (on a terminal).
+func (l *progressLine) shown() bool { return l.on }
+
+// setPhase starts a phase of the verb's work named name, which will move
+// total bytes (-1: not known): the bytes and the rate count from now. The
+// phase it is in already goes on.
+func (l *progressLine) setPhase(name string, total int64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.p.phase == name && l.p.totalBytes == total {
+		return
+	}
+	if l.started.IsZero() {
+		l.started = l.begin
+	}
+	l.p.phase, l.p.bytes, l.p.totalBytes = name, 0, total
+	l.begin = time.Now()
+	l.draw(true)
+}
+
+// endPhases shows the verb's work as one again, all its n bytes moved, at
+// the rate since the line began.
+func (l *progressLine) endPhases(n int64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !l.started.IsZero() {
+		l.begin = l.started
+	}
+	l.p.phase, l.p.bytes, l.p.totalBytes = "", n, n
+	l.draw(true)
+}
+
+// setBytes sets how many bytes the phase has moved.
+func (l *progressLine) setBytes(n int64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.p.bytes = n
+	l.draw(false)
 }
 
 // setTotals sets how many bytes (-1: not known) and items are to come.

@@ -7,6 +7,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/lafs/lafs/cap"
 	"github.com/lafs/lafs/webapi"
 )
 
@@ -36,7 +37,7 @@ func runPut(ctx context.Context, e *env, args []string) error {
 	format := fs.String("format", "", "file format: SDMF or MDMF for mutable, CHK (default) for immutable (case-insensitive)")
 	mutable := fs.Bool("mutable", false, "create a mutable file instead of an immutable one (like --format=SDMF)")
 	fs.BoolVar(mutable, "m", false, "short for --mutable")
-	if err := parseFlags(fs, args, "m"); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 2 {
@@ -71,6 +72,11 @@ func runPut(ctx context.Context, e *env, args []string) error {
 			}
 			dest.slash = true // Tahoe's uri/$ROOT/path, even without a path
 		}
+		if c, err := typedCap(to, dest, useWrite); err != nil {
+			return err
+		} else if c != nil && c.IsReadOnly() {
+			return failf("error: %s is a read-only cap: put cannot change what it names", cap.Kind(c))
+		}
 	}
 	var q []string
 	if *mutable {
@@ -102,7 +108,9 @@ func runPut(ctx context.Context, e *env, args []string) error {
 	}
 	pl := newProgressLine(e.stderr, false, transferLine("uploading"))
 	pl.setTotals(size, 0)
-	a, err := wc.upload(ctx, dest, query(q...), pl.reader(body), size)
+	// On a terminal, the line follows the node's hashing, encoding and
+	// pushing once the file is sent (status.go).
+	a, err := uploadFollowed(ctx, wc, dest, query(q...), pl.reader(body), size, pl)
 	pl.finish()
 	if err != nil {
 		return failure(err, "Error")

@@ -105,9 +105,16 @@ func TestHeavyRepair(t *testing.T) {
 	if !strings.Contains(out, "Not Healthy: 9 shares") || !strings.Contains(out, "corrupt shares:") {
 		t.Errorf("verify with a damaged share:\n%s", out)
 	}
+	// The node checks the share in the background after the advisory.
 	quarantine := filepath.Join(g.storeDirs[holder], "storage", "corrupt", si)
-	if ents, err := os.ReadDir(quarantine); err != nil || len(ents) != 1 {
-		t.Errorf("the node did not take the damaged share out of service: %v %v", ents, err)
+	var ents []os.DirEntry
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if ents, _ = os.ReadDir(quarantine); len(ents) == 1 {
+			break
+		}
+	}
+	if len(ents) != 1 {
+		t.Errorf("the node did not take the damaged share out of service: %v", ents)
 	}
 	start = time.Now()
 	out, _, code = lafs("check", "--verify", "--repair", c)

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"log/slog"
 	"os"
@@ -12,15 +11,20 @@ import (
 	"github.com/lafs/lafs/node"
 )
 
+const runHelp = `usage: lafs run [options] [NODEDIR]
+
+Run the node in NODEDIR (default: the global -d directory, else ~/.tahoe)
+in the foreground, logging to standard error, until Ctrl-C (SIGINT) or
+SIGTERM.`
+
 // runRun runs a node in the foreground until SIGINT or SIGTERM.
 func runRun(ctx context.Context, e *env, args []string) error {
-	fs := flag.NewFlagSet("run", flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
-	basedir := fs.String("basedir", "", "the node directory")
+	fs := newFlagSet(e, "run", runHelp)
+	basedir := fs.String("basedir", "", "the node directory (instead of the `NODEDIR` argument)")
 	fs.StringVar(basedir, "C", "", "short for --basedir")
-	fs.Bool("allow-stdin-close", false, "accepted for Tahoe compatibility")
-	if err := fs.Parse(args); err != nil {
-		return usagef("%v", err)
+	fs.Bool("allow-stdin-close", false, "accepted for Tahoe compatibility; does nothing")
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
 	dir := *basedir
 	if fs.NArg() == 1 && dir == "" {

@@ -37,7 +37,7 @@ func runStats(ctx context.Context, e *env, args []string) error {
 	var raw bool
 	fs.BoolVar(&raw, "raw", false, "show the web API's JSON as it came")
 	fs.BoolVar(&raw, "r", false, "short for --raw")
-	if err := parseFlags(fs, args, "r"); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 1 {

@@ -28,7 +28,7 @@ func unlink(ctx context.Context, e *env, name string, args []string) error {
 	fs := newFlagSet(e, name, help)
 	var sf storeFlags
 	sf.register(fs, e)
-	if err := parseFlags(fs, args, ""); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {

@@ -22,12 +22,16 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"syscall"
 )
 
 // webClient makes the calls of one command to a node's web API.
 type webClient struct {
 	base string // the web API, ending in "/"
 	hc   *http.Client
+	// notRunning is what errors add when the node refuses connections:
+	// how to start it.
+	notRunning string
 }
 
 func newWebClient(base string) *webClient { return &webClient{base: base, hc: httpClient} }
@@ -81,11 +85,16 @@ func isStatus(err error, code int) bool {
 // requestError is a call that got no answer, or whose answer broke off.
 type requestError struct {
 	method, at string
-	err        error // never a *url.Error, whose text holds the URL
+	err        error  // never a *url.Error, whose text holds the URL
+	hint       string // a line of advice, or ""
 }
 
 func (e *requestError) Error() string {
-	return fmt.Sprintf("talking to the node's web API: %s %s: %v", e.method, e.at, e.err)
+	msg := fmt.Sprintf("talking to the node's web API: %s %s: %v", e.method, e.at, e.err)
+	if e.hint != "" {
+		msg += "\n" + e.hint
+	}
+	return msg
 }
 
 func (e *requestError) Unwrap() error { return e.err }
@@ -100,7 +109,7 @@ func noAnswer(method, at string, err error) error {
 		}
 		err = ue.Err
 	}
-	return &requestError{method, at, err}
+	return &requestError{method: method, at: at, err: err}
 }
 
 // pyQuote percent-encodes s as Python's urllib.parse.quote(s, safe="/"):
@@ -173,6 +182,8 @@ func errorAnswer(method string, p gridPath, resp *http.Response) error {
 	text := answerText(resp, b)
 	if p.root != "" {
 		text = scrub(text, resp.Request.URL, p)
+	} else {
+		text = hideCaps(text, p.name)
 	}
 	return &apiError{method: method, at: p.String(), code: resp.StatusCode, status: resp.Status, text: text}
 }
@@ -193,7 +204,11 @@ func (c *webClient) roundTrip(ctx context.Context, method, u, at string, body io
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
-		return nil, noAnswer(method, at, err)
+		err = noAnswer(method, at, err)
+		if errors.Is(err, syscall.ECONNREFUSED) && c.notRunning != "" {
+			err.(*requestError).hint = c.notRunning
+		}
+		return nil, err
 	}
 	return resp, nil
 }
@@ -544,5 +559,39 @@ func scrub(text string, u *url.URL, p gridPath) string {
 		text = strings.ReplaceAll(text, pyQuote(p.root), name)
 		text = strings.ReplaceAll(text, p.root, name)
 	}
-	return text
+	return hideCaps(text, p.name)
+}
+
+// capToken is a cap as it may appear in text: plain, or percent-encoded
+// once or twice as in URLs ("URI%3ADIR2%3A..."), with its "ro." or "imm."
+// prefix; it has at least one character after its kind, so that the name
+// of a kind alone ("URI:CHK:") is no cap.
+var capToken = regexp.MustCompile(`(?:(?:ro|imm)\.)?URI(?::|%3[Aa]|%253[Aa])[A-Za-z0-9][A-Za-z0-9-]*` +
+	`(?::|%3[Aa]|%253[Aa])[A-Za-z0-9]+(?:(?::|%3[Aa]|%253[Aa])[A-Za-z0-9]*)*`)
+
+// hiddenCap stands in messages for a cap that hideCaps took out.
+const hiddenCap = "(a cap)"
+
+// hideCaps replaces every cap in text by hiddenCap, except those found
+// in typed (what the user typed: a cap the user gave may be shown back).
+func hideCaps(text string, typed ...string) string {
+	if !strings.Contains(text, "URI") {
+		return text
+	}
+	return capToken.ReplaceAllStringFunc(text, func(tok string) string {
+		plain := tok
+		for strings.Contains(plain, "%") {
+			u, err := url.PathUnescape(plain)
+			if err != nil || u == plain {
+				break
+			}
+			plain = u
+		}
+		for _, t := range typed {
+			if t != "" && strings.Contains(t, plain) {
+				return tok
+			}
+		}
+		return hiddenCap
+	})
 }
