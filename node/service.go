@@ -54,8 +54,11 @@ type Node struct {
 
 	mu      sync.Mutex
 	servers []*http.Server
-	closers []func()
-	errc    chan error
+	// newConns are the servers' connections that sent no request yet,
+	// closed first when the node stops (shutdown.go).
+	newConns []*newConns
+	closers  []func()
+	errc     chan error
 }
 
 // load reads the node directory's configuration and identity.
@@ -529,8 +532,10 @@ func autoAddresses(bound net.IP) []string {
 
 func (n *Node) serveTLS(ln net.Listener, h http.Handler) {
 	s := storagehttp.NewServer(h, n.Identity.TLSCert)
+	nc := trackNewConns(s)
 	n.mu.Lock()
 	n.servers = append(n.servers, s)
+	n.newConns = append(n.newConns, nc)
 	n.mu.Unlock()
 	go func() {
 		if err := s.ServeTLS(ln, "", ""); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -559,8 +564,10 @@ func newWebServer(h http.Handler) *http.Server {
 
 func (n *Node) serve(ln net.Listener, h http.Handler) {
 	s := newWebServer(h)
+	nc := trackNewConns(s)
 	n.mu.Lock()
 	n.servers = append(n.servers, s)
+	n.newConns = append(n.newConns, nc)
 	n.mu.Unlock()
 	go func() {
 		if err := s.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -579,19 +586,35 @@ func (n *Node) addCloser(f func()) {
 // seconds.
 func (n *Node) Close() error {
 	n.mu.Lock()
-	servers, closers := n.servers, n.closers
-	n.servers, n.closers = nil, nil
+	servers, closers, silent := n.servers, n.closers, n.newConns
+	n.servers, n.closers, n.newConns = nil, nil, nil
 	n.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	var wg sync.WaitGroup
-	for _, s := range servers {
+	for i, s := range servers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			// Connections that sent no request are closed now and while
+			// the server shuts down (one may be accepted meanwhile).
+			stopped := make(chan struct{})
+			go func() {
+				tick := time.NewTicker(50 * time.Millisecond)
+				defer tick.Stop()
+				for {
+					silent[i].closeAll()
+					select {
+					case <-stopped:
+						return
+					case <-tick.C:
+					}
+				}
+			}()
 			if err := s.Shutdown(ctx); err != nil {
 				s.Close()
 			}
+			close(stopped)
 		}()
 	}
 	wg.Wait()
