@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/lafs/lafs"
@@ -463,10 +464,22 @@ func (s *Server) immutableLeases(ctx context.Context, k backend.Key, h Immutable
 // by stale ones (some expired, which the next cycle removes), and never
 // fewer. Were the count or the cut durable first, a crash could leave the
 // first n of the old records in use and drop a lease kept.
+//
+// A share of 4 GiB or more (its length field saturated) is read by
+// Tahoe's rule alone, which misreads the container whenever the count or
+// the size changes alone: there the count and the size stay as they are,
+// and each expired record is overwritten in place, in one 72-byte write,
+// with a copy of the kept lease that expires last. Any subset of those
+// writes leaves every record a lease, the kept ones untouched; a copy
+// expires with its original, or is replaced the same way if that one is
+// renewed, and a new lease takes the place of one (immutable.go).
 func (s *Server) removeImmutableLeases(ctx context.Context, k backend.Key, h ImmutableHeader, lo int64, leases []Lease, expired []int) error {
 	drop := make(map[int]bool, len(expired))
 	for _, i := range expired {
 		drop[i] = true
+	}
+	if h.DataLength == math.MaxUint32 {
+		return s.overwriteExpiredImmutableLeases(ctx, k, lo, leases, expired, drop)
 	}
 	var buf []byte
 	n := 0
@@ -489,6 +502,30 @@ func (s *Server) removeImmutableLeases(ctx context.Context, k backend.Key, h Imm
 	}
 	if err := s.b.Truncate(ctx, k, lo+int64(n)*ImmutableLeaseSize); err != nil {
 		return s.backendErrf(err, "%s", what)
+	}
+	return s.backendErrf(s.b.Sync(ctx, k), "%s", what)
+}
+
+// overwriteExpiredImmutableLeases overwrites each expired lease record
+// of a container whose length field is saturated with a copy of the kept
+// lease that expires last (see removeImmutableLeases). With no lease
+// kept it does nothing: such a share is deleted instead.
+func (s *Server) overwriteExpiredImmutableLeases(ctx context.Context, k backend.Key, lo int64, leases []Lease, expired []int, drop map[int]bool) error {
+	keep := -1
+	for i, l := range leases {
+		if !drop[i] && (keep < 0 || l.Expiration > leases[keep].Expiration) {
+			keep = i
+		}
+	}
+	if keep < 0 {
+		return nil
+	}
+	what := fmt.Sprintf("removing expired leases of %s", shareName(kindImmutable, k))
+	rec := leases[keep].AppendImmutable(nil)
+	for _, i := range expired {
+		if err := s.b.WriteAt(ctx, k, rec, lo+int64(i)*ImmutableLeaseSize); err != nil {
+			return s.backendErrf(err, "%s", what)
+		}
 	}
 	return s.backendErrf(s.b.Sync(ctx, k), "%s", what)
 }

@@ -539,6 +539,15 @@ func (s *Server) repairTornImmutable(ctx context.Context, k backend.Key, h *Immu
 // durable together; a crash between them, or one that keeps only the
 // second, leaves a torn container whose leases in use are the old ones
 // (immutable_container.go).
+//
+// A share of 4 GiB or more (its length field saturated) is read by
+// Tahoe's rule alone, which every change of the count or the size alone
+// misreads: there a new lease takes the place of the lease that expires
+// first, in one 72-byte write, and the count and the size stay as they
+// are. That never shortens the share's life (the new lease outlives the
+// one it replaces, by any expiry rule), though the holder of a lease
+// replaced while still valid finds it gone at its next renewal, and adds
+// it again.
 func (s *Server) addOrRenewImmutableLease(ctx context.Context, k backend.Key, owner uint32, secrets lafs.LeaseSecrets, now time.Time, avail uint64) error {
 	h, lay, err := s.openImmutable(ctx, k)
 	if err != nil {
@@ -549,6 +558,7 @@ func (s *Server) addOrRenewImmutableLease(ctx context.Context, k backend.Key, ow
 	}
 	lo, size := lay.dataEnd, lay.size
 	exp := expirationFrom(now)
+	victim, victimExp := int64(-1), uint32(0)
 	buf := make([]byte, ImmutableLeaseSize*min(leaseBatch, int64(h.NumLeases)))
 	for i := int64(0); i < int64(h.NumLeases); {
 		n := min(leaseBatch, int64(h.NumLeases)-i)
@@ -562,6 +572,9 @@ func (s *Server) addOrRenewImmutableLease(ctx context.Context, k backend.Key, ow
 				return s.corruptErr(kindImmutable, k, err)
 			}
 			if !l.HasRenewSecret(secrets.Renew, h.hashed()) {
+				if victim < 0 || l.Expiration < victimExp {
+					victim, victimExp = i+j, l.Expiration
+				}
 				continue
 			}
 			if exp > l.Expiration {
@@ -575,6 +588,9 @@ func (s *Server) addOrRenewImmutableLease(ctx context.Context, k backend.Key, ow
 		}
 		i += n
 	}
+	if h.DataLength == math.MaxUint32 {
+		return s.replaceImmutableLease(ctx, k, h, lo, victim, victimExp, newLease(owner, secrets, exp, lafs.NodeID{}, h.hashed()), now)
+	}
 	if avail < ImmutableLeaseSize {
 		return fmt.Errorf("%w: no room for a lease on %s", lafs.ErrNoSpace, shareName(kindImmutable, k))
 	}
@@ -587,6 +603,25 @@ func (s *Server) addOrRenewImmutableLease(ctx context.Context, k backend.Key, ow
 	}
 	h.NumLeases++
 	if err := s.b.WriteAt(ctx, k, h.Append(nil), 0); err != nil {
+		return s.backendErrf(err, "adding a lease to %s", shareName(kindImmutable, k))
+	}
+	return s.backendErrf(s.b.Sync(ctx, k), "adding a lease to %s", shareName(kindImmutable, k))
+}
+
+// replaceImmutableLease puts l in place of lease record victim (which
+// expires at victimExp) of a container whose length field is saturated,
+// in one write, leaving the count and the size as they are (see
+// addOrRenewImmutableLease). A container with no lease record has no
+// place for one: lafs.ErrNotAllowed.
+func (s *Server) replaceImmutableLease(ctx context.Context, k backend.Key, h ImmutableHeader, lo, victim int64, victimExp uint32, l Lease, now time.Time) error {
+	if victim < 0 {
+		return fmt.Errorf("%w: %s is a share of 4 GiB or more with no lease record, and a lease cannot be added to one safely", lafs.ErrNotAllowed, shareName(kindImmutable, k))
+	}
+	if int64(victimExp) > now.Unix() {
+		s.log.Warn("share of 4 GiB or more: a new lease takes the place of the one that expires first, still valid",
+			"si", k.SI, "share", k.Share, "leases", h.NumLeases, "replaced_expiration", victimExp)
+	}
+	if err := s.b.WriteAt(ctx, k, l.AppendImmutable(nil), lo+victim*ImmutableLeaseSize); err != nil {
 		return s.backendErrf(err, "adding a lease to %s", shareName(kindImmutable, k))
 	}
 	return s.backendErrf(s.b.Sync(ctx, k), "adding a lease to %s", shareName(kindImmutable, k))

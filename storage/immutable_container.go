@@ -36,6 +36,13 @@ import (
 // share, or the lease expirer, writes the container back into the state
 // Tahoe's rule reads. A container whose size agrees with neither rule was
 // truncated, extended or had its header damaged: it is corrupt.
+//
+// A share of 4 GiB or more saturates the length field, which then says
+// nothing, and Tahoe's rule alone reads the container: no torn state can
+// be told from a good one there. So for such containers no lease change
+// touches the count or the size: an expired lease record is overwritten
+// with a copy of a kept lease, and a new lease takes the place of the
+// record that expires first, each in one 72-byte write.
 
 // ImmutableHeaderSize is the size of an immutable container's header.
 const ImmutableHeaderSize = 12

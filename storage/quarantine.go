@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"time"
 
@@ -184,8 +185,12 @@ func (r *shareAt) ReadAt(p []byte, off int64) (int, error) {
 	return n, err
 }
 
-// span is where a share's data may lie in its container.
-type span struct{ start, size int64 }
+// span is where a share's data may lie in its container, and as which
+// kind of share it is to be checked there.
+type span struct {
+	kind        shareKind
+	start, size int64
+}
 
 // checkVerdict is what the check of an advised share found: bad, or kept
 // for the reason given.
@@ -197,9 +202,11 @@ type checkVerdict struct {
 // checkSpans finds where the data of share k, which an advisory says is
 // of kind want, may lie: where the server reads it and, if elsewhere,
 // where Tahoe's rule finds it. A container whose header does not fit its
-// file gives the spans its header's fields give, clamped to the file.
-// kept is set instead for a share that is to stay without a check. The
-// caller holds si's lock for reading.
+// file gives the spans its header's fields give, clamped to the file. A
+// container whose first bytes are damaged, so that its kind is unclear,
+// gives the spans of both kinds, want's first: the advisory's word for
+// the kind is no proof of it. kept is set instead for a share that is to
+// stay without a check. The caller holds si's lock for reading.
 func (s *Server) checkSpans(ctx context.Context, want shareKind, k backend.Key) (spans []span, kept string, err error) {
 	kind, kerr := s.shareKindOf(ctx, k)
 	switch {
@@ -217,17 +224,61 @@ func (s *Server) checkSpans(ctx context.Context, want shareKind, k backend.Key) 
 	if err != nil {
 		return nil, "", s.backendErrf(err, "reading %s", shareName(kind, k))
 	}
-	add := func(start, n int64) {
-		n = max(0, min(n, size-start))
-		for _, sp := range spans {
-			if sp == (span{start, n}) {
-				return
-			}
+	if kind != kindCorrupt {
+		return s.kindSpans(ctx, kind, kind, k, size, nil)
+	}
+	other := kindMutable
+	if want == kindMutable {
+		other = kindImmutable
+	}
+	// Each kind the file is long enough to be gives its spans; one whose
+	// header fields give no place for the data leaves the share as it is,
+	// since its data cannot be shown bad under that reading.
+	for _, as := range []shareKind{want, other} {
+		if as == other && size < containerHeaderSize(as) {
+			continue
 		}
-		spans = append(spans, span{start, n})
+		var why string
+		spans, why, err = s.kindSpans(ctx, as, kind, k, size, spans)
+		if err != nil {
+			return nil, "", err
+		}
+		if why != "" && size >= containerHeaderSize(as) {
+			return nil, why, nil
+		}
+		if why != "" {
+			kept = why
+		}
+	}
+	if len(spans) == 0 {
+		return nil, kept, nil
+	}
+	return spans, "", nil
+}
+
+// containerHeaderSize is the least size of a container of kind with room
+// for its share data's place.
+func containerHeaderSize(kind shareKind) int64 {
+	if kind == kindMutable {
+		return MutableDataOffset
+	}
+	return ImmutableHeaderSize
+}
+
+// kindSpans appends to spans where the data of share k may lie read as a
+// share of kind as; kind is what the file's first bytes say it is
+// (kindCorrupt when they are damaged), size its size. kept is set when
+// no span was found for as.
+func (s *Server) kindSpans(ctx context.Context, as, kind shareKind, k backend.Key, size int64, spans []span) (_ []span, kept string, err error) {
+	found := len(spans)
+	add := func(start, n int64) {
+		sp := span{as, start, max(0, min(n, size-start))}
+		if !slices.Contains(spans, sp) {
+			spans = append(spans, sp)
+		}
 	}
 	head := make([]byte, MutableHeaderSize)
-	switch want {
+	switch as {
 	case kindImmutable:
 		if kind == kindImmutable {
 			h, lay, err := s.openImmutable(ctx, k)
@@ -243,7 +294,7 @@ func (s *Server) checkSpans(ctx context.Context, want shareKind, k backend.Key) 
 			}
 		}
 		if size < ImmutableHeaderSize {
-			return nil, "the file is too short for a container header: there is no share data to check", nil
+			return spans, "the file is too short for an immutable container header: there is no share data to check", nil
 		}
 		if err := s.readFull(ctx, kind, k, head[:ImmutableHeaderSize], 0); err != nil {
 			return nil, "", err
@@ -262,14 +313,14 @@ func (s *Server) checkSpans(ctx context.Context, want shareKind, k backend.Key) 
 		if kind == kindMutable {
 			m, err := s.openMutable(ctx, k)
 			if err == nil {
-				return []span{{MutableDataOffset, int64(m.h.DataLength)}}, "", nil
+				return append(spans, span{kindMutable, MutableDataOffset, int64(m.h.DataLength)}), "", nil
 			}
 			if !errors.Is(err, lafs.ErrCorruptContainer) {
 				return nil, "", err
 			}
 		}
 		if size < MutableDataOffset {
-			return nil, "the file is too short for a container header: there is no share data to check", nil
+			return spans, "the file is too short for a mutable container header: there is no share data to check", nil
 		}
 		if err := s.readFull(ctx, kind, k, head, 0); err != nil {
 			return nil, "", err
@@ -280,8 +331,8 @@ func (s *Server) checkSpans(ctx context.Context, want shareKind, k backend.Key) 
 		}
 		add(MutableDataOffset, int64(min(n, math.MaxInt64)))
 	}
-	if len(spans) == 0 {
-		return nil, "its header gives no place for the share data: there is none to check", nil
+	if len(spans) == found {
+		return spans, "its header gives no place for the share data: there is none to check", nil
 	}
 	return spans, "", nil
 }
@@ -301,7 +352,7 @@ func (s *Server) verifyAdvised(ctx context.Context, want shareKind, k backend.Ke
 	var bad error
 	for i, sp := range spans {
 		r := &shareAt{ctx: ctx, b: s.b, k: k, lock: pin, start: sp.start, size: sp.size}
-		verdict := s.cfg.VerifyShare(kindString(want), k.Share, r, r.size)
+		verdict := s.cfg.VerifyShare(kindString(sp.kind), k.Share, r, r.size)
 		if r.err != nil {
 			if ctx.Err() != nil {
 				return checkVerdict{}, ctx.Err()
@@ -314,15 +365,29 @@ func (s *Server) verifyAdvised(ctx context.Context, want shareKind, k backend.Ke
 		switch {
 		case verdict == nil && i == 0:
 			return checkVerdict{kept: "it passes its self-check"}, nil
+		case verdict == nil && sp.kind != want:
+			return checkVerdict{kept: fmt.Sprintf("its container's header is damaged, and its data passes the self-check of %s share (%d bytes at %d)", kindArticle(sp.kind), sp.size, sp.start)}, nil
 		case verdict == nil:
 			return checkVerdict{kept: fmt.Sprintf("its data passes its self-check where Tahoe finds it (%d bytes at %d), though not where its header says", sp.size, sp.start)}, nil
-		case errors.Is(verdict, ErrShareIncompatible):
+		case errors.Is(verdict, ErrShareIncompatible) && sp.kind == want:
+			// A layout the verifier does not know is no proof of
+			// damage; but data the verifier does not know as a share
+			// of the kind the advisory did not name is simply not
+			// one (a damaged header is checked as both kinds).
 			return checkVerdict{kept: "the verifier does not know its format: " + verdict.Error()}, nil
 		case bad == nil:
 			bad = verdict
 		}
 	}
 	return checkVerdict{bad: bad}, nil
+}
+
+// kindArticle is "an immutable" or "a mutable".
+func kindArticle(kind shareKind) string {
+	if kind == kindImmutable {
+		return "an immutable"
+	}
+	return "a mutable"
 }
 
 // checkAdvised checks the share an advisory named and quarantines it if

@@ -256,6 +256,9 @@ func TestAdvisoryOnFilesThatAreNoContainer(t *testing.T) {
 		{"mutable v3 magic", futureMutable, true, false},
 		{"immutable version damaged, data good", imm(0x54616f68, good), false, false},
 		{"immutable version damaged, data bad", imm(0x54616f68, bad), false, true},
+		// The advisory's kind is no proof: the data is checked as both.
+		{"immutable version damaged, data good, mutable advisory", imm(0x54616f68, good), true, false},
+		{"immutable version damaged, data bad, mutable advisory", imm(0x54616f68, bad), true, true},
 		{"garbage under a damaged header", imm(0xeeeeeeee, bytes.Repeat([]byte{0xee}, 2000)), false, true},
 		{"header fields giving no place for data", bytes.Repeat([]byte{0xff}, 2000), false, false},
 	} {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"math"
 	"slices"
 	"sync"
 	"testing"
@@ -281,4 +282,195 @@ func TestTornLeaseRegionRead(t *testing.T) {
 			}
 		})
 	}
+}
+
+// bigBackend presents one object as a container of gap more bytes of
+// share data than it holds: virtual bytes [at, at+gap) are zeros that are
+// not stored, so a test can have a share of 4 GiB or more without
+// writing it. Writes into the gap fail.
+type bigBackend struct {
+	backend.Backend
+	k       backend.Key
+	at, gap int64
+}
+
+func (b *bigBackend) Size(ctx context.Context, k backend.Key) (int64, error) {
+	n, err := b.Backend.Size(ctx, k)
+	if k == b.k && err == nil {
+		n += b.gap
+	}
+	return n, err
+}
+
+func (b *bigBackend) ReadAt(ctx context.Context, k backend.Key, p []byte, off int64) (int, error) {
+	if k != b.k {
+		return b.Backend.ReadAt(ctx, k, p, off)
+	}
+	n := 0
+	for n < len(p) {
+		v := off + int64(n)
+		switch {
+		case v < b.at:
+			m, err := b.Backend.ReadAt(ctx, k, p[n:min(len(p), n+int(b.at-v))], v)
+			n += m
+			if err != nil {
+				return n, err
+			}
+		case v < b.at+b.gap:
+			m := int(min(int64(len(p)-n), b.at+b.gap-v))
+			clear(p[n : n+m])
+			n += m
+		default:
+			m, err := b.Backend.ReadAt(ctx, k, p[n:], v-b.gap)
+			return n + m, err
+		}
+	}
+	return n, nil
+}
+
+func (b *bigBackend) WriteAt(ctx context.Context, k backend.Key, p []byte, off int64) error {
+	if k != b.k {
+		return b.Backend.WriteAt(ctx, k, p, off)
+	}
+	switch {
+	case off+int64(len(p)) <= b.at:
+		return b.Backend.WriteAt(ctx, k, p, off)
+	case off >= b.at+b.gap:
+		return b.Backend.WriteAt(ctx, k, p, off-b.gap)
+	}
+	return fmt.Errorf("test: write of %d bytes at %d into the share data", len(p), off)
+}
+
+func (b *bigBackend) Truncate(ctx context.Context, k backend.Key, size int64) error {
+	if k == b.k {
+		if size < b.at+b.gap {
+			return fmt.Errorf("test: truncate to %d cuts the share data", size)
+		}
+		size -= b.gap
+	}
+	return b.Backend.Truncate(ctx, k, size)
+}
+
+// checkLargeCrashStates checks every state a crash could leave of a
+// container of bigData bytes of share data (held as a header and lease
+// records, see bigBackend): Tahoe's rule, the only one for a saturated
+// length field, finds the share data whole, and the leases in use
+// include must and are among may.
+func checkLargeCrashStates(t *testing.T, cb *crashBackend, start []byte, bigData int64, must, may []byte) {
+	t.Helper()
+	names, states := cb.states(start)
+	if cb.on && len(states) < 2 {
+		t.Fatalf("only %d states recorded", len(states))
+	}
+	for i, st := range states {
+		h, err := ParseImmutableHeader(st)
+		if err != nil {
+			t.Errorf("%s: %v", names[i], err)
+			continue
+		}
+		lay, err := h.layout(int64(len(st)) + bigData)
+		if err != nil {
+			t.Errorf("%s: %v", names[i], err)
+			continue
+		}
+		if want := ImmutableHeaderSize + bigData; lay.dataEnd != want {
+			t.Errorf("%s: share data ends at %d, want %d", names[i], lay.dataEnd, want)
+			continue
+		}
+		var got []Lease
+		for off := lay.dataEnd - bigData; off < int64(len(st)); off += ImmutableLeaseSize {
+			l, err := ParseImmutableLease(st[off : off+ImmutableLeaseSize])
+			if err != nil {
+				t.Fatalf("%s: %v", names[i], err)
+			}
+			got = append(got, l)
+		}
+		ids := leaseSet(got)
+		for _, id := range must {
+			if !slices.Contains(ids, id) {
+				t.Errorf("%s: leases in use %v lack %d", names[i], ids, id)
+			}
+		}
+		for _, id := range ids {
+			if !slices.Contains(may, id) {
+				t.Errorf("%s: leases in use %v hold %d", names[i], ids, id)
+			}
+		}
+	}
+}
+
+// largeContainer is a container of 5 GiB of share data (not held: see
+// bigBackend) with leases whose renew secrets begin with ids.
+func largeContainer(t *testing.T, si lafs.StorageIndex, exp []uint32, ids ...byte) (*crashBackend, *bigBackend, []byte, int64) {
+	const bigData = int64(5) << 30
+	c := &ImmutableContainer{Header: ImmutableHeader{Version: ImmutableV1, DataLength: math.MaxUint32}}
+	for i, id := range ids {
+		c.Leases = append(c.Leases, newLease(OwnerClient, v1Secrets(id), exp[i], lafs.NodeID{}, false))
+	}
+	start := c.Bytes()
+	cb := &crashBackend{Mem: mem.New()}
+	put(t, cb, si, 0, start)
+	return cb, &bigBackend{Backend: cb, k: backend.Key{SI: si}, at: ImmutableHeaderSize, gap: bigData}, start, bigData
+}
+
+// TestExpiryCrashSafeLargeShare: on a share of 4 GiB or more (its length
+// field saturated, so that only Tahoe's rule reads it) the expirer never
+// changes the count or the size, whatever a crash keeps of its writes:
+// leases [B valid, A expired] never become "A in use, B's record share
+// data" (the review's torn state [B, A] with count 1).
+func TestExpiryCrashSafeLargeShare(t *testing.T) {
+	si := lafs.StorageIndex{0xa4}
+	expired, valid := uint32(t0.Add(-day).Unix()), uint32(t0.Add(10*day).Unix())
+	cb, bb, start, bigData := largeContainer(t, si, []uint32{valid, expired, expired}, 2, 1, 3)
+	s := newTestServerOn(t, bb, Config{Now: func() time.Time { return t0 }})
+	cb.record(backend.Key{SI: si})
+	var cc CycleCounts
+	if err := s.examineBucket(bg, si, t0, ExpiryConfig{Enabled: true}, &cc); err != nil {
+		t.Fatal(err)
+	}
+	if cc.LeasesRemoved.All != 2 {
+		t.Fatalf("%d leases removed, want 2", cc.LeasesRemoved.All)
+	}
+	checkLargeCrashStates(t, cb, start, bigData, []byte{2}, []byte{1, 2, 3})
+	// Afterwards only B is in use (in every record), and the next cycle
+	// removes nothing.
+	checkLargeCrashStates(t, &crashBackend{}, get(t, cb, si, 0), bigData, []byte{2}, []byte{2})
+	cc = CycleCounts{}
+	if err := s.examineBucket(bg, si, t0, ExpiryConfig{Enabled: true}, &cc); err != nil {
+		t.Fatal(err)
+	}
+	if cc.LeasesRemoved.All != 0 || cc.Actual.All.Shares != 0 {
+		t.Errorf("second cycle removed %d leases, deleted %d shares", cc.LeasesRemoved.All, cc.Actual.All.Shares)
+	}
+}
+
+// TestAddLeaseCrashSafeLargeShare: on a share of 4 GiB or more a new
+// lease takes the place of the lease that expires first, in one write;
+// no crash state reads share bytes as a lease or a lease as share data.
+func TestAddLeaseCrashSafeLargeShare(t *testing.T) {
+	si := lafs.StorageIndex{0xa5}
+	expired, valid := uint32(t0.Add(-day).Unix()), uint32(t0.Add(10*day).Unix())
+	cb, bb, start, bigData := largeContainer(t, si, []uint32{valid, expired}, 1, 2)
+	now := t0
+	s := newTestServerOn(t, bb, Config{Now: func() time.Time { return now }})
+	cb.record(backend.Key{SI: si})
+	if err := s.AddOrRenewLease(bg, si, v1Secrets(3)); err != nil {
+		t.Fatal(err)
+	}
+	checkLargeCrashStates(t, cb, start, bigData, []byte{1}, []byte{1, 2, 3})
+	after := get(t, cb, si, 0)
+	checkLargeCrashStates(t, &crashBackend{}, after, bigData, []byte{1, 3}, []byte{1, 3})
+	// Renewing, a day later, keeps the records in place too.
+	now = t0.Add(day)
+	if err := s.AddOrRenewLease(bg, si, v1Secrets(1)); err != nil {
+		t.Fatal(err)
+	}
+	if got := get(t, cb, si, 0); len(got) != len(start) {
+		t.Errorf("container of %d bytes (besides its share data), want %d", len(got), len(start))
+	}
+	// With every lease valid, the one that expires first gives way.
+	if err := s.AddOrRenewLease(bg, si, v1Secrets(4)); err != nil {
+		t.Fatal(err)
+	}
+	checkLargeCrashStates(t, &crashBackend{}, get(t, cb, si, 0), bigData, []byte{1, 4}, []byte{1, 4})
 }
