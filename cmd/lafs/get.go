@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -189,13 +190,19 @@ func downloadFailure(ae *apiError) string {
 // keeps its mode. The download goes to a temporary file beside the
 // target, renamed over it once the whole file has come, so that a failed
 // download leaves the old file, or nothing, under the target's name.
-// Symbolic links are followed to the file they name. A target that is
-// no regular file (a device, a FIFO), or whose directory may not be
-// written, is written in place, as Tahoe writes every file.
+// What the target was is checked again at the end: a file that appeared
+// there during the download is not replaced, and one that changed is
+// checked as at the start. Symbolic links are followed to the file they
+// name. A target that is no regular file (a device, a FIFO), or whose
+// directory may not be written, is written in place, as Tahoe writes
+// every file; so is a file with other hard links or another owner, or
+// one the rename may not replace (a sticky directory), from the complete
+// temporary file.
 type saveFile struct {
 	name     string      // the target as the user named it, for messages
 	path     string      // the file to write: name with symbolic links followed
 	existing bool        // path is a regular file, to be replaced
+	fi       fs.FileInfo // an existing file as planSave saw it
 	mode     fs.FileMode // an existing file's permission bits, kept
 	direct   bool        // write path in place: no temporary file
 	f        *os.File    // open: the temporary file, or path when direct
@@ -230,7 +237,7 @@ func planSave(name string) (*saveFile, error) {
 			return nil, failf("error: cannot follow the symbolic link %s: %v", q, withoutPath(err))
 		}
 		s.path = target
-		fi, err = os.Stat(target)
+		fi, err = os.Lstat(target)
 	}
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
@@ -254,19 +261,26 @@ func planSave(name string) (*saveFile, error) {
 		s.direct = true
 		return s, nil
 	}
-	// An existing file is replaced only if the user may write it, as
-	// the kernel decides (mode bits, ACLs, root): opening it for writing,
-	// without truncating it, asks.
+	if err := s.mayWrite(fi); err != nil {
+		return nil, err
+	}
+	s.existing, s.fi, s.mode = true, fi, fi.Mode().Perm()
+	return s, nil
+}
+
+// mayWrite refuses to replace the existing file fi (at s.path) unless the
+// user may write it, as the kernel decides (mode bits, ACLs, root):
+// opening it for writing, without truncating it, asks.
+func (s *saveFile) mayWrite(fi fs.FileInfo) error {
 	f, err := os.OpenFile(s.path, os.O_WRONLY, 0)
 	if errors.Is(err, fs.ErrPermission) || errors.Is(err, syscall.EROFS) {
-		return nil, failf("error: %s is not writable (mode %04o): lafs get does not replace a file you may not write; "+
-			"make it writable (chmod u+w) or remove it first", q, fi.Mode().Perm())
+		return failf("error: %s is not writable (mode %04o): lafs get does not replace a file you may not write; "+
+			"make it writable (chmod u+w) or remove it first", quoteLocal(s.name, true), fi.Mode().Perm())
 	}
 	if err == nil {
 		f.Close()
 	}
-	s.existing, s.mode = true, fi.Mode().Perm()
-	return s, nil
+	return nil
 }
 
 // open opens what the download is written to.
@@ -307,31 +321,181 @@ func (s *saveFile) Write(b []byte) (int, error) {
 	return n, err
 }
 
-// commit ends a complete download: the temporary file, given the mode of
-// the file it replaces, is renamed over it.
+// errNoReplace is renameNoReplace's answer where it cannot refuse to
+// replace a file atomically.
+var errNoReplace = errors.New("no atomic rename without replacing")
+
+// commit ends a complete download: the temporary file, flushed to disk
+// and given the mode of the file it replaces, is renamed over it (or
+// copied into it, see saveFile), and the directory flushed. The target
+// is looked at again first: a file that appeared there meanwhile is not
+// replaced, nor one that changed and may no longer be written; the
+// download is then kept in the temporary file, which the error names.
 func (s *saveFile) commit() error {
 	f := s.f
 	s.f = nil
-	if s.existing && s.tmp != "" {
-		if err := f.Chmod(s.mode); err != nil {
-			f.Close()
+	if s.tmp == "" {
+		if err := f.Close(); err != nil {
 			return failf("error: %v", &saveError{s.name, err})
 		}
+		return nil
 	}
-	if err := f.Close(); err != nil {
+	err := f.Sync()
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
 		return failf("error: %v", &saveError{s.name, err})
 	}
-	if s.tmp != "" {
-		if err := os.Rename(s.tmp, s.path); err != nil {
-			var le *os.LinkError
-			if errors.As(err, &le) {
-				err = le.Err
-			}
-			return failf("error: %v", &saveError{s.name, err})
+	cur, err := os.Lstat(s.path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		// Absent, at the start or since: a new file, never put over
+		// one that comes in the meantime.
+		if err := s.chmodTemp(); err != nil {
+			return err
 		}
-		s.tmp = ""
+		if err := s.renameNew(); err != nil {
+			return err
+		}
+		return s.syncDir()
+	case err != nil:
+		return failf("error: %v", &saveError{s.name, err})
+	case !s.existing:
+		return s.keep("it appeared during the download, and lafs get does not replace a file it did not check")
+	case changed(s.fi, cur):
+		if !cur.Mode().IsRegular() {
+			return s.keep("it was replaced during the download by something that is not a regular file")
+		}
+		if err := s.mayWrite(cur); err != nil {
+			return s.keep(fmt.Sprintf("it changed during the download and is now not writable (mode %04o); "+
+				"lafs get does not replace a file you may not write", cur.Mode().Perm()))
+		}
+		s.mode = cur.Mode().Perm()
+	}
+	if sharedFile(cur) {
+		return s.writeInPlace()
+	}
+	if err := s.chmodTemp(); err != nil {
+		return err
+	}
+	if err := os.Rename(s.tmp, s.path); err != nil {
+		if errors.Is(err, fs.ErrPermission) {
+			// The directory lets no rename replace the file (a sticky
+			// one): write it in place, as Tahoe does.
+			return s.writeInPlace()
+		}
+		return failf("error: %v", &saveError{s.name, linkErr(err)})
+	}
+	s.tmp = ""
+	return s.syncDir()
+}
+
+// changed says whether the file now at a path (b) differs from what was
+// there before (a): another file, or another mode, size or time.
+func changed(a, b fs.FileInfo) bool {
+	return !os.SameFile(a, b) || a.Mode() != b.Mode() || a.Size() != b.Size() || !a.ModTime().Equal(b.ModTime())
+}
+
+// chmodTemp gives the temporary file the mode of the file it replaces.
+func (s *saveFile) chmodTemp() error {
+	if !s.existing {
+		return nil
+	}
+	if err := os.Chmod(s.tmp, s.mode); err != nil {
+		return failf("error: %v", &saveError{s.name, linkErr(err)})
 	}
 	return nil
+}
+
+// renameNew renames the temporary file to the target, unless a file is
+// there: atomically where the system can (renameat2 RENAME_NOREPLACE, or
+// a hard link), else after one more look.
+func (s *saveFile) renameNew() error {
+	err := renameNoReplace(s.tmp, s.path)
+	if errors.Is(err, errNoReplace) {
+		if err = os.Link(s.tmp, s.path); err == nil {
+			os.Remove(s.tmp)
+		} else if !errors.Is(err, fs.ErrExist) {
+			// No hard links here either: as close as a rename gets.
+			if _, lerr := os.Lstat(s.path); errors.Is(lerr, fs.ErrNotExist) {
+				err = os.Rename(s.tmp, s.path)
+			}
+		}
+	}
+	switch {
+	case errors.Is(err, fs.ErrExist):
+		return s.keep("it appeared during the download, and lafs get does not replace a file it did not check")
+	case err != nil:
+		return failf("error: %v", &saveError{s.name, linkErr(err)})
+	}
+	s.tmp = ""
+	return nil
+}
+
+// writeInPlace copies the complete temporary file into the target, which
+// keeps its owner, mode and links, and removes the temporary file.
+func (s *saveFile) writeInPlace() error {
+	src, err := os.Open(s.tmp)
+	if err != nil {
+		return failf("error: %v", &saveError{s.name, linkErr(err)})
+	}
+	defer src.Close()
+	dst, err := os.OpenFile(s.path, os.O_WRONLY|os.O_TRUNC, 0)
+	if err != nil {
+		return s.keep(fmt.Sprintf("it could not be written in place: %v", withoutPath(err)))
+	}
+	_, err = io.Copy(dst, src)
+	if err == nil {
+		err = dst.Sync()
+	}
+	if cerr := dst.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return s.keep(fmt.Sprintf("writing it in place failed: %v", withoutPath(err)))
+	}
+	src.Close()
+	os.Remove(s.tmp)
+	s.tmp = ""
+	return nil
+}
+
+// keep ends a commit that did not replace the target: the download stays
+// in the temporary file, which the error names with why.
+func (s *saveFile) keep(why string) error {
+	tmp := s.tmp
+	s.tmp = ""
+	return failf("error: not saved to %s: %s; the download is kept in %s",
+		quoteLocal(s.name, true), why, quoteLocal(tmp, true))
+}
+
+// syncDir flushes the target's directory, so that the rename lasts.
+// Windows cannot flush a directory, and some filesystems refuse to.
+func (s *saveFile) syncDir() error {
+	if runtime.GOOS == "windows" {
+		return nil
+	}
+	d, err := os.Open(filepath.Dir(s.path))
+	if err != nil {
+		return nil // the file is saved; nothing to flush it by
+	}
+	err = d.Sync()
+	d.Close()
+	if err != nil && !errors.Is(err, syscall.EINVAL) && !errors.Is(err, errors.ErrUnsupported) {
+		return failf("error: %s is saved, but flushing its directory failed: %v", quoteLocal(s.name, true), withoutPath(err))
+	}
+	return nil
+}
+
+// linkErr is the system error inside a *os.LinkError, which names both
+// paths.
+func linkErr(err error) error {
+	var le *os.LinkError
+	if errors.As(err, &le) {
+		return le.Err
+	}
+	return err
 }
 
 // abort closes the file of a download that did not complete and removes

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -150,5 +151,157 @@ func TestGetGzipNamedFile(t *testing.T) {
 		if b, _ := os.ReadFile(dst); !bytes.Equal(b, data) {
 			t.Errorf("get of a .gz file (cut at %d): %d bytes, not the file's %d", cut, len(b), len(data))
 		}
+	}
+}
+
+// saveTo runs a get's local side: plan, open, then during (the download)
+// write data and commit.
+func saveTo(t *testing.T, target string, during func(), data string) error {
+	t.Helper()
+	s, err := planSave(target)
+	if err != nil {
+		t.Fatalf("planSave: %v", err)
+	}
+	if err := s.open(); err != nil {
+		t.Fatalf("open: %v", err)
+	}
+	defer s.abort()
+	if during != nil {
+		during()
+	}
+	if _, err := s.Write([]byte(data)); err != nil {
+		t.Fatal(err)
+	}
+	return s.commit()
+}
+
+// dirNames lists dir.
+func dirNames(t *testing.T, dir string) []string {
+	t.Helper()
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range ents {
+		names = append(names, e.Name())
+	}
+	return names
+}
+
+// A file that appears at an absent target during the download is not
+// replaced; the download stays in the temporary file the error names.
+func TestGetSaveAppearedMeanwhile(t *testing.T) {
+	dir := t.TempDir()
+	target := filepath.Join(dir, "out")
+	err := saveTo(t, target, func() { os.WriteFile(target, []byte("precious"), 0o400) }, "downloaded")
+	if err == nil || !strings.Contains(err.Error(), "appeared during the download") {
+		t.Fatalf("commit over a file that appeared meanwhile: %v", err)
+	}
+	if b, _ := os.ReadFile(target); string(b) != "precious" {
+		t.Errorf("the file that appeared was changed: %q", b)
+	}
+	names := dirNames(t, dir)
+	if len(names) != 2 {
+		t.Fatalf("directory holds %v, want the file and the kept download", names)
+	}
+	kept := filepath.Join(dir, names[0])
+	if !strings.Contains(err.Error(), "kept in '"+kept+"'") {
+		t.Errorf("error does not name the kept download %s: %v", kept, err)
+	}
+	if b, _ := os.ReadFile(kept); string(b) != "downloaded" {
+		t.Errorf("kept download holds %q", b)
+	}
+}
+
+// A new file is saved, with no temporary file left.
+func TestGetSaveNew(t *testing.T) {
+	dir := t.TempDir()
+	target := filepath.Join(dir, "out")
+	if err := saveTo(t, target, nil, "downloaded"); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(target); string(b) != "downloaded" {
+		t.Errorf("saved %q", b)
+	}
+	if names := dirNames(t, dir); len(names) != 1 {
+		t.Errorf("directory holds %v", names)
+	}
+}
+
+// A file made read-only during the download is checked again at commit:
+// refused for a user who may not write it; for root, who may, replaced
+// with its new mode, not the one seen at the start.
+func TestGetSaveMadeReadOnlyMeanwhile(t *testing.T) {
+	dir := t.TempDir()
+	target := filepath.Join(dir, "out")
+	os.WriteFile(target, []byte("old"), 0o644)
+	err := saveTo(t, target, func() { os.Chmod(target, 0o444) }, "downloaded")
+	b, _ := os.ReadFile(target)
+	fi, _ := os.Stat(target)
+	if os.Geteuid() != 0 && runtime.GOOS != "windows" {
+		if err == nil || !strings.Contains(err.Error(), "now not writable (mode 0444)") {
+			t.Errorf("commit over a file made read-only: %v", err)
+		}
+		if string(b) != "old" {
+			t.Errorf("file made read-only was changed: %q", b)
+		}
+		return
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(b) != "downloaded" || fi.Mode().Perm() != 0o444 {
+		t.Errorf("saved %q mode %04o, want the download with mode 0444", b, fi.Mode().Perm())
+	}
+}
+
+// A file replaced by another one during the download: the new one's mode
+// is kept.
+func TestGetSaveReplacedMeanwhile(t *testing.T) {
+	dir := t.TempDir()
+	target := filepath.Join(dir, "out")
+	os.WriteFile(target, []byte("old"), 0o644)
+	err := saveTo(t, target, func() {
+		os.Remove(target)
+		os.WriteFile(target, []byte("other"), 0o600)
+	}, "downloaded")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(target)
+	fi, _ := os.Stat(target)
+	if string(b) != "downloaded" || (runtime.GOOS != "windows" && fi.Mode().Perm() != 0o600) {
+		t.Errorf("saved %q mode %04o", b, fi.Mode().Perm())
+	}
+}
+
+// A file with another hard link is written in place, as Tahoe's
+// open(path, "wb") does: both names read the download.
+func TestGetSaveHardLink(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("links are not looked at on Windows")
+	}
+	dir := t.TempDir()
+	target := filepath.Join(dir, "out")
+	other := filepath.Join(dir, "other")
+	os.WriteFile(target, []byte("old"), 0o640)
+	if err := os.Link(target, other); err != nil {
+		t.Skip(err)
+	}
+	if err := saveTo(t, target, nil, "downloaded"); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{target, other} {
+		if b, _ := os.ReadFile(p); string(b) != "downloaded" {
+			t.Errorf("%s reads %q", filepath.Base(p), b)
+		}
+	}
+	a, _ := os.Stat(target)
+	if o, _ := os.Stat(other); !os.SameFile(a, o) || a.Mode().Perm() != 0o640 {
+		t.Errorf("the link was broken or the mode changed: %04o", a.Mode().Perm())
+	}
+	if names := dirNames(t, dir); len(names) != 2 {
+		t.Errorf("directory holds %v", names)
 	}
 }

@@ -105,115 +105,45 @@ func tooManyNodes(dir string, existing []int, n int) error {
 }
 
 // applyConfig sets keys of section in the node's tahoe.cfg to the given
-// values, changing only their lines, after checking that the node would
-// accept the result. It says what it changed.
+// values with node.EditConfig, which changes only their lines and writes
+// the file only if the node would accept the result. It says what it
+// changed.
 func (g *localGrid) applyConfig(nodeDir, section string, set map[string]string) error {
 	if len(set) == 0 {
 		return nil
 	}
-	path := filepath.Join(nodeDir, "tahoe.cfg")
-	kind, err := node.IdentifyKind(nodeDir)
-	if err != nil {
-		return fmt.Errorf("%s: %w", nodeDir, err)
-	}
-	cfg, err := node.ReadConfig(nodeDir)
-	if err != nil {
-		return err
-	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return err
-	}
-	text := string(b)
 	keys := make([]string, 0, len(set))
 	for k := range set {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
 	var changes []string
-	for _, k := range keys {
-		old, _ := cfg.Get(section, k)
-		if strings.TrimSpace(old) == set[k] {
-			continue
+	changed, err := node.EditConfig(nodeDir, func(f *node.CfgFile) error {
+		changes = changes[:0]
+		for _, k := range keys {
+			old, _, err := f.Get(section, k)
+			if err != nil {
+				return err
+			}
+			if strings.TrimSpace(old) == set[k] {
+				continue
+			}
+			if err := f.Set(section, k, set[k]); err != nil {
+				return err
+			}
+			changes = append(changes, fmt.Sprintf("%s = %s (was %q)", k, set[k], old))
 		}
-		text = setINIValue(text, section, k, set[k])
-		changes = append(changes, fmt.Sprintf("%s = %s (was %q)", k, set[k], old))
-	}
-	if len(changes) == 0 {
 		return nil
+	})
+	path := filepath.Join(nodeDir, "tahoe.cfg")
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
 	}
-	if _, err := node.ParseConfigKind(path, []byte(text), kind); err != nil {
-		return fmt.Errorf("not changing %s: %w", path, err)
-	}
-	if err := writeFileAtomic(path, []byte(text)); err != nil {
-		return err
+	if !changed {
+		return nil
 	}
 	for _, c := range changes {
 		g.printf("%s: set [%s] %s in %s", filepath.Base(nodeDir), section, c, path)
-	}
-	return nil
-}
-
-// setINIValue sets key in section of an INI text: the key's line is
-// replaced (its comments and every other line stay as they are), or,
-// when the section lacks the key, a line is added after its last setting;
-// a missing section is added at the end.
-func setINIValue(text, section, key, value string) string {
-	lines := strings.SplitAfter(text, "\n")
-	newLine := key + " = " + value + "\n"
-	in, found, last := false, false, -1
-	for i, l := range lines {
-		t := strings.TrimSpace(l)
-		if strings.HasPrefix(t, "[") {
-			if in {
-				break
-			}
-			in = t == "["+section+"]"
-			if in {
-				found, last = true, i
-			}
-			continue
-		}
-		if !in || t == "" || t[0] == '#' || t[0] == ';' {
-			continue
-		}
-		last = i
-		if k, _, ok := strings.Cut(t, "="); ok && strings.TrimSpace(k) == key {
-			lines[i] = newLine
-			return strings.Join(lines, "")
-		}
-		if k, _, ok := strings.Cut(t, ":"); ok && strings.TrimSpace(k) == key {
-			lines[i] = newLine
-			return strings.Join(lines, "")
-		}
-	}
-	if !found {
-		if text != "" && !strings.HasSuffix(text, "\n") {
-			text += "\n"
-		}
-		return text + "\n[" + section + "]\n" + newLine
-	}
-	if !strings.HasSuffix(lines[last], "\n") {
-		lines[last] += "\n"
-	}
-	out := append(lines[:last+1:last+1], newLine)
-	return strings.Join(append(out, lines[last+1:]...), "")
-}
-
-// writeFileAtomic replaces path's contents, keeping its mode, so that a
-// crash leaves the old file or the new one.
-func writeFileAtomic(path string, data []byte) error {
-	mode := os.FileMode(0o600)
-	if fi, err := os.Stat(path); err == nil {
-		mode = fi.Mode().Perm()
-	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, data, mode); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		os.Remove(tmp)
-		return err
 	}
 	return nil
 }

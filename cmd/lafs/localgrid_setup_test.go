@@ -4,15 +4,19 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/lafs/lafs/node"
 )
 
 // fakeGridNodes makes node directories (a tahoe.cfg each) under dir.
@@ -72,25 +76,50 @@ func TestLocalGridPlan(t *testing.T) {
 	}
 }
 
-func TestLocalGridSetINIValue(t *testing.T) {
-	const cfg = "# top\n[node]\nnickname = x\n# web.port = 1\nweb.port = tcp:3456:interface=127.0.0.1\ntub.port = tcp:1\n\n[client]\n# shares\nshares.needed = 3\n\n[storage]\nenabled = true\n"
-	for _, tt := range []struct {
-		section, key, value, want string
-	}{
-		{"node", "web.port", "tcp:0", strings.Replace(cfg, "web.port = tcp:3456:interface=127.0.0.1", "web.port = tcp:0", 1)},
-		{"client", "shares.needed", "2", strings.Replace(cfg, "shares.needed = 3", "shares.needed = 2", 1)},
-		{"client", "shares.total", "5", strings.Replace(cfg, "shares.needed = 3\n", "shares.needed = 3\nshares.total = 5\n", 1)},
-		{"helper", "enabled", "false", cfg + "\n[helper]\nenabled = false\n"},
+// applyConfig edits tahoe.cfg as the node reads it: a BOM, a key spelled
+// in capitals, a value continued on the next line, a repeated section.
+func TestLocalGridApplyConfigForms(t *testing.T) {
+	const line = "web.port = tcp:3456:interface=127.0.0.1\n"
+	const want = "tcp:9999:interface=127.0.0.1"
+	for name, edit := range map[string]func(string) string{
+		"bom":  func(s string) string { return "\ufeff" + s },
+		"case": func(s string) string { return strings.Replace(s, line, "Web.Port = tcp:3456:interface=127.0.0.1\n", 1) },
+		"continuation": func(s string) string {
+			return strings.Replace(s, line, "web.port = tcp:3456\n  :interface=127.0.0.1\n", 1)
+		},
+		"dupsection": func(s string) string { return s + "\n[node]\nweb.port = tcp:4567:interface=127.0.0.1\n" },
 	} {
-		if got := setINIValue(cfg, tt.section, tt.key, tt.value); got != tt.want {
-			t.Errorf("set [%s] %s = %s:\n%s\nwant:\n%s", tt.section, tt.key, tt.value, got, tt.want)
+		dir := createNode(t, "create-client", filepath.Join(t.TempDir(), "client"), "--webport", "tcp:3456:interface=127.0.0.1")
+		path := filepath.Join(dir, "tahoe.cfg")
+		before, _ := os.ReadFile(path)
+		if !strings.Contains(string(before), line) {
+			t.Fatalf("create-client wrote no %q:\n%s", line, before)
 		}
-	}
-	if got := setINIValue("[node]\nweb.port: 80", "node", "web.port", "81"); got != "[node]\nweb.port = 81\n" {
-		t.Errorf("key: value form: %q", got)
-	}
-	if got := setINIValue("[client]\nx = 1", "client", "y", "2"); got != "[client]\nx = 1\ny = 2\n" {
-		t.Errorf("no final newline: %q", got)
+		os.WriteFile(path, []byte(edit(string(before))), 0o600)
+		os.Chmod(path, 0o640)
+		g := &localGrid{stdout: io.Discard}
+		if err := g.applyConfig(dir, "node", map[string]string{"web.port": want}); err != nil {
+			t.Errorf("%s: %v", name, err)
+			continue
+		}
+		after, _ := os.ReadFile(path)
+		cfg, err := node.ReadConfig(dir)
+		if err != nil {
+			t.Errorf("%s: the node cannot read the result: %v\n%s", name, err, after)
+			continue
+		}
+		if got := cfg.Node().WebPort; got != want {
+			t.Errorf("%s: web.port reads %q, want %q:\n%s", name, got, want, after)
+		}
+		if name != "dupsection" && strings.Count(string(after), "[node]") != 1 {
+			t.Errorf("%s: [node] added again:\n%s", name, after)
+		}
+		if fi, _ := os.Stat(path); fi.Mode().Perm() != 0o640 {
+			t.Errorf("%s: mode now %04o", name, fi.Mode().Perm())
+		}
+		if ents, _ := os.ReadDir(dir); slices.ContainsFunc(ents, func(e os.DirEntry) bool { return strings.Contains(e.Name(), ".tmp") }) {
+			t.Errorf("%s: a temporary file is left: %v", name, ents)
+		}
 	}
 }
 
