@@ -209,10 +209,13 @@ func TestLockNodeDirOtherProcess(t *testing.T) {
 	if !strings.Contains(err.Error(), fmt.Sprintf("pid %d", cmd.Process.Pid)) {
 		t.Errorf("refusal does not name the other pid: %v", err)
 	}
+	if st, err := NodeDirState(dir); err != nil || st.Holder != cmd.Process.Pid || !st.Verified {
+		t.Errorf("NodeDirState of another process's node = %+v, %v (want it the holder, verified)", st, err)
+	}
 	cmd.Process.Kill()
 	cmd.Wait()
 	st, err := NodeDirState(dir)
-	if err != nil || st.Running || st.PID != cmd.Process.Pid {
+	if err != nil || st.Running || st.Verified || st.Holder != 0 || st.PID != cmd.Process.Pid {
 		t.Errorf("NodeDirState after SIGKILL = %+v, %v (want the stale pid, not running)", st, err)
 	}
 	l, err := LockNodeDir(dir)
