@@ -17,21 +17,15 @@ import (
 // directory) has no shares: its result is nil, and it is always healthy.
 // opt.Repair is ignored (see CheckAndRepair).
 func (c *Client) Check(ctx context.Context, k cap.Cap, opt lafs.CheckOptions) (*lafs.CheckResult, error) {
-	if d, ok := k.(*cap.Dir); ok {
-		k = d.File
+	f, err := checkTarget(k)
+	if err != nil || f == nil {
+		return nil, err
 	}
-	defer c.count.check(k)()
-	switch k := k.(type) {
-	case *cap.LIT:
-		return nil, nil
-	case *cap.CHK:
-		return c.checkImmutable(ctx, k.Verifier().(*cap.CHKVerifier), opt)
-	case *cap.CHKVerifier:
-		return c.checkImmutable(ctx, k, opt)
-	case *cap.MutableWrite, *cap.MutableRead, *cap.MutableVerifier:
-		return mutable.Check(ctx, c.peers, k, c.mutableOptions(), opt)
+	defer c.count.check()()
+	if v, ok := f.(*cap.CHKVerifier); ok {
+		return immutable.Check(ctx, c.peers.ServersFor(v.StorageIndex), v, c.cfg.LeaseSecret, opt)
 	}
-	return nil, fmt.Errorf("%w: %s cannot be checked", ErrUnknownCap, cap.Kind(k))
+	return mutable.Check(ctx, c.peers, f, c.mutableOptions(), opt)
 }
 
 // CheckAndRepair checks k as Check does and, when opt.Repair is set and
@@ -40,27 +34,32 @@ func (c *Client) Check(ctx context.Context, k cap.Cap, opt lafs.CheckOptions) (*
 // Repairing a mutable file needs its write cap; an immutable file's
 // verify cap is enough. A LIT file gives a nil result.
 func (c *Client) CheckAndRepair(ctx context.Context, k cap.Cap, opt lafs.CheckOptions) (*lafs.RepairResult, error) {
+	f, err := checkTarget(k)
+	if err != nil || f == nil {
+		return nil, err
+	}
+	defer c.count.check()()
+	if v, ok := f.(*cap.CHKVerifier); ok {
+		return immutable.CheckAndRepair(ctx, c.peers, v, immutable.RepairOptions{LeaseSecret: c.cfg.LeaseSecret, Check: opt})
+	}
+	return mutable.CheckAndRepair(ctx, c.peers, f, c.mutableOptions(), opt)
+}
+
+// checkTarget is what a check of k works on: the file under a directory
+// cap, an immutable file's verify cap, or the mutable file's own cap
+// (whose write cap a repair needs). It is nil for a LIT file, which has
+// no shares.
+func checkTarget(k cap.Cap) (cap.Cap, error) {
 	if d, ok := k.(*cap.Dir); ok {
 		k = d.File
 	}
-	defer c.count.check(k)()
 	switch k := k.(type) {
 	case *cap.LIT:
 		return nil, nil
 	case *cap.CHK:
-		return c.repairImmutable(ctx, k.Verifier().(*cap.CHKVerifier), opt)
-	case *cap.CHKVerifier:
-		return c.repairImmutable(ctx, k, opt)
-	case *cap.MutableWrite, *cap.MutableRead, *cap.MutableVerifier:
-		return mutable.CheckAndRepair(ctx, c.peers, k, c.mutableOptions(), opt)
+		return k.Verifier(), nil
+	case *cap.CHKVerifier, *cap.MutableWrite, *cap.MutableRead, *cap.MutableVerifier:
+		return k, nil
 	}
 	return nil, fmt.Errorf("%w: %s cannot be checked", ErrUnknownCap, cap.Kind(k))
-}
-
-func (c *Client) checkImmutable(ctx context.Context, v *cap.CHKVerifier, opt lafs.CheckOptions) (*lafs.CheckResult, error) {
-	return immutable.Check(ctx, c.peers.ServersFor(v.StorageIndex), v, c.cfg.LeaseSecret, opt)
-}
-
-func (c *Client) repairImmutable(ctx context.Context, v *cap.CHKVerifier, opt lafs.CheckOptions) (*lafs.RepairResult, error) {
-	return immutable.CheckAndRepair(ctx, c.peers, v, immutable.RepairOptions{LeaseSecret: c.cfg.LeaseSecret, Check: opt})
 }

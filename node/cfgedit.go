@@ -617,7 +617,7 @@ func suggestKey(kind Kind, section, key string) string {
 	best, bestDist := "", len(want)/3+2
 	for _, k := range KnownConfigKeys(kind) {
 		name := k.Section + "." + k.Key
-		if d := editDistance(strings.ToLower(want), name); d < bestDist {
+		if d := EditDistance(strings.ToLower(want), name); d < bestDist {
 			best, bestDist = name, d
 		}
 	}
@@ -627,8 +627,10 @@ func suggestKey(kind Kind, section, key string) string {
 	return fmt.Sprintf(" (did you mean %s?)", best)
 }
 
-// editDistance is the Levenshtein distance between a and b, in bytes.
-func editDistance(a, b string) int {
+// EditDistance is the Levenshtein distance between a and b, in bytes:
+// what the "did you mean" suggestions of the config keys (here) and of
+// the CLI (mistyped cap kinds) go by.
+func EditDistance(a, b string) int {
 	prev := make([]int, len(b)+1)
 	cur := make([]int, len(b)+1)
 	for j := range prev {

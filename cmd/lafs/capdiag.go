@@ -19,6 +19,7 @@ import (
 
 	"github.com/lafs/lafs"
 	"github.com/lafs/lafs/cap"
+	"github.com/lafs/lafs/node"
 )
 
 // capField is one ':'-separated field of a cap, after its kind.
@@ -147,7 +148,7 @@ func unknownKind(kind string, hasFields bool) string {
 		if strings.EqualFold(k, kind) {
 			return fmt.Sprintf("there is no kind URI:%s: kinds are written in capitals (URI:%s)", kind, k)
 		}
-		if d := kindDistance(k, kind); d < bestDist || d == bestDist && k < best {
+		if d := node.EditDistance(k, kind); d < bestDist || d == bestDist && k < best {
 			best, bestDist = k, d
 		}
 	}
@@ -306,27 +307,6 @@ func capPlural(n int) string {
 		return ""
 	}
 	return "s"
-}
-
-// kindDistance is the Levenshtein distance of two short strings.
-func kindDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
 
 // capUse is what a verb does with the object a cap names.
