@@ -46,6 +46,9 @@ type State struct {
 	Version          string
 	AvailableSpace   uint64
 	NURL             string
+	// Unsupported says why the server cannot be used (see
+	// Broker.AddUnsupported); empty for a server the broker connects to.
+	Unsupported string
 }
 
 type entry struct {
@@ -106,12 +109,18 @@ func (b *Broker) Close() {
 
 var furlTubID = regexp.MustCompile(`^pb://([a-z2-7]+)@`)
 
+// ErrNoNURL is returned (wrapped) by Add for an announcement without
+// anonymous-storage-NURLs: a server that speaks only Foolscap, such as
+// Tahoe before 1.19, which the broker cannot reach.
+var ErrNoNURL = errors.New("announcement has no anonymous-storage-NURLs")
+
 // Add learns of (or updates) the server id from its announcement. An
 // announcement with a lower seqnum than one already known is ignored, as
-// Tahoe does; a newer one replaces the connection.
+// Tahoe does; a newer one replaces the connection, or the record of an
+// unsupported server.
 func (b *Broker) Add(id string, ann Announcement) error {
 	if len(ann.NURLs) == 0 {
-		return fmt.Errorf("server %s: announcement has no anonymous-storage-NURLs (a Foolscap-only server cannot be used yet)", id)
+		return fmt.Errorf("server %s: %w", id, ErrNoNURL)
 	}
 	srv := &lafs.Server{ID: id, Nickname: ann.Nickname}
 	if m := furlTubID.FindStringSubmatch(ann.FURL); m != nil {
@@ -140,6 +149,30 @@ func (b *Broker) Add(id string, ann Announcement) error {
 	b.wg.Add(1)
 	go b.maintain(ctx, e, srv)
 	return nil
+}
+
+// AddUnsupported records the server id, known from its announcement,
+// as one the broker cannot use, for reason (shown on status pages). Such
+// a server is listed by States, never dialled, and never given by
+// ServersFor. As in Add, an announcement with a lower seqnum than one
+// already known is ignored; a newer one replaces the server's connection,
+// and a later usable announcement given to Add replaces this record.
+func (b *Broker) AddUnsupported(id string, ann Announcement, reason string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	latency, since := new(lafs.Latency), time.Now()
+	if old, ok := b.byID[id]; ok {
+		if ann.Seqnum < old.ann.Seqnum || (ann.Seqnum == old.ann.Seqnum && old.state.Unsupported == "") {
+			return
+		}
+		old.cancel()
+		latency = old.latency
+		if old.state.Unsupported != "" {
+			since = old.state.Since // still unsupported
+		}
+	}
+	b.byID[id] = &entry{ann: ann, latency: latency, cancel: func() {},
+		state: State{ID: id, Nickname: ann.Nickname, Since: since, Version: ann.Version, Unsupported: reason}}
 }
 
 func sameAnn(a, c Announcement) bool {
@@ -302,7 +335,8 @@ func Permute(si lafs.StorageIndex, servers []*lafs.Server) []*lafs.Server {
 	return out
 }
 
-// States reports every known server's connection state, sorted by id.
+// States reports every known server's connection state, sorted by id,
+// those recorded by AddUnsupported among them.
 func (b *Broker) States() []State {
 	b.mu.Lock()
 	defer b.mu.Unlock()

@@ -129,3 +129,70 @@ func TestStaticServers(t *testing.T) {
 		}
 	}
 }
+
+func TestBrokerUnsupported(t *testing.T) {
+	tg := testgrid.New(t, 1)
+	var dialed atomic.Int32
+	dial := func(ctx context.Context, nurl string) (lafs.StorageServer, error) {
+		dialed.Add(1)
+		return tg.Servers[0].Storage, nil
+	}
+	b := grid.NewBroker(dial, nil, grid.WithCheckEvery(20*time.Millisecond))
+	defer b.Close()
+	old := grid.Announcement{Nickname: "old", FURL: "pb://x@tcp:h:1/z", Version: "tahoe-lafs/1.17.1", Seqnum: 3}
+	err := b.Add("v0-u", old)
+	if !errors.Is(err, grid.ErrNoNURL) {
+		t.Fatalf("Add without NURLs: %v, want ErrNoNURL", err)
+	}
+	b.AddUnsupported("v0-u", old, "no NURL")
+	b.AddUnsupported("v0-u", grid.Announcement{Nickname: "older", Seqnum: 2}, "stale") // older: ignored
+	st := b.States()
+	if len(st) != 1 || st[0].ID != "v0-u" || st[0].Connected || st[0].Unsupported != "no NURL" ||
+		st[0].Nickname != "old" || st[0].Version != "tahoe-lafs/1.17.1" || st[0].Since.IsZero() {
+		t.Fatalf("states: %+v", st)
+	}
+	var si lafs.StorageIndex
+	if got := b.ServersFor(si); len(got) != 0 {
+		t.Fatalf("an unsupported server is offered: %+v", got)
+	}
+	b.MarkFailed("v0-u", errors.New("x"))
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	err = b.WaitConnected(ctx, 1)
+	cancel()
+	if !errors.Is(err, grid.ErrTimeout) {
+		t.Errorf("WaitConnected counts an unsupported server: %v", err)
+	}
+	if n := dialed.Load(); n != 0 {
+		t.Fatalf("an unsupported server was dialled %d times", n)
+	}
+
+	// A later announcement with a NURL makes it a usable server.
+	if err := b.Add("v0-u", ann("new", "n1", 4)); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel = context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := b.WaitConnected(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	if got := b.ServersFor(si); len(got) != 1 || got[0].ID != "v0-u" {
+		t.Fatalf("servers: %+v", got)
+	}
+	if st := b.States(); len(st) != 1 || !st[0].Connected || st[0].Unsupported != "" || st[0].Nickname != "new" {
+		t.Fatalf("states: %+v", st)
+	}
+	// An unsupported record never replaces a usable server of the same
+	// or a newer announcement.
+	b.AddUnsupported("v0-u", grid.Announcement{Nickname: "same", Seqnum: 4}, "no NURL")
+	if st := b.States(); st[0].Unsupported != "" || st[0].Nickname != "new" {
+		t.Fatalf("states: %+v", st)
+	}
+	// A newer one does: the server stopped announcing a NURL.
+	b.AddUnsupported("v0-u", grid.Announcement{Nickname: "newer", Seqnum: 5}, "no NURL")
+	if st := b.States(); st[0].Unsupported != "no NURL" || st[0].Connected {
+		t.Fatalf("states: %+v", st)
+	}
+	if got := b.ServersFor(si); len(got) != 0 {
+		t.Fatalf("a server that became unsupported is still offered: %+v", got)
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/lafs/lafs"
+	"github.com/lafs/lafs/introducer/foolscap"
 	"github.com/lafs/lafs/nurl"
 )
 
@@ -57,6 +58,8 @@ type Client struct {
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
 	kick     chan struct{} // wakes the publisher
+	first    chan struct{} // closed once the first poll ended
+	firstOne sync.Once
 
 	mu           sync.Mutex
 	closed       bool
@@ -65,6 +68,8 @@ type Client struct {
 	lastReceived time.Time
 	lastErr      error
 	rejected     int
+	lastAttempt  time.Time
+	nextAttempt  time.Time
 	instance     []byte
 	known        map[string]known  // server id -> newest accepted storage announcement
 	pub          map[string]Signed // service -> our newest announcement
@@ -88,6 +93,15 @@ type clientConfig struct {
 	myVersion  string
 	dial       func(ctx context.Context, network, addr string) (net.Conn, error)
 	log        *slog.Logger
+	tub        *foolscap.Tub // for Tahoe's introducers (Clients)
+	cacheDir   string        // where Clients keeps announcement caches
+}
+
+func (c clientConfig) logger() *slog.Logger {
+	if c.log == nil {
+		return slog.Default()
+	}
+	return c.log
 }
 
 // OnAnnouncement sets the function that receives storage announcements.
@@ -187,6 +201,7 @@ func NewClient(u, nickname string, opts ...ClientOption) (*Client, error) {
 		ctx:    ctx,
 		cancel: cancel,
 		kick:   make(chan struct{}, 1),
+		first:  make(chan struct{}),
 		since:  time.Now(),
 		known:  map[string]known{},
 		pub:    map[string]Signed{},
@@ -206,6 +221,7 @@ func (c *Client) Close() error {
 	c.mu.Unlock()
 	c.cancel()
 	c.wg.Wait()
+	c.firstOne.Do(func() { close(c.first) })
 	c.tr.CloseIdleConnections()
 	return nil
 }
@@ -215,27 +231,38 @@ func (c *Client) Close() error {
 // it reconnects. A later call for the same service replaces it: its seqnum
 // must be higher. An announcement that does not verify is refused.
 func (c *Client) Publish(s Signed) error {
-	service, seqnum, err := checkSigned(s)
-	if err != nil {
-		return err
-	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {
 		return ErrClosed
 	}
-	if old, ok := c.pub[service]; ok {
-		if bytes.Equal(old.Msg, s.Msg) && old.Key == s.Key {
-			return nil
-		}
-		if _, oldSeq, _ := checkSigned(old); oldSeq >= seqnum && old.Key == s.Key {
-			return fmt.Errorf("%w: seqnum %d is not above the %d already published", ErrBadAnnouncement, seqnum, oldSeq)
-		}
+	service, changed, err := setPublished(c.pub, s)
+	if err != nil || !changed {
+		return err
 	}
-	c.pub[service] = s
 	c.sent[service] = false
 	c.wake()
 	return nil
+}
+
+// setPublished makes s the announcement to publish for its service in
+// pub, after checking it: a different announcement from the same key
+// needs a higher seqnum. It reports whether pub changed.
+func setPublished(pub map[string]Signed, s Signed) (service string, changed bool, err error) {
+	service, seqnum, err := checkSigned(s)
+	if err != nil {
+		return "", false, err
+	}
+	if old, ok := pub[service]; ok {
+		if bytes.Equal(old.Msg, s.Msg) && old.Key == s.Key {
+			return service, false, nil
+		}
+		if _, oldSeq, _ := checkSigned(old); oldSeq >= seqnum && old.Key == s.Key {
+			return "", false, fmt.Errorf("%w: seqnum %d is not above the %d already published", ErrBadAnnouncement, seqnum, oldSeq)
+		}
+	}
+	pub[service] = s
+	return service, true, nil
 }
 
 // checkSigned verifies one of our own announcements before it is sent.
@@ -250,6 +277,9 @@ func checkSigned(s Signed) (service string, seqnum int64, err error) {
 	return checkAnnouncement(a)
 }
 
+// firstAttempt is closed once the first poll has succeeded or failed.
+func (c *Client) firstAttempt() <-chan struct{} { return c.first }
+
 func (c *Client) wake() {
 	select {
 	case c.kick <- struct{}{}:
@@ -260,8 +290,12 @@ func (c *Client) wake() {
 // Status is the state of a client's connection to its introducer, for the
 // welcome page (Tahoe's introducers.statuses).
 type Status struct {
-	// NURL is the introducer's NURL with the swissnum censored.
-	NURL string
+	// Address is the introducer's NURL or fURL with the swissnum
+	// censored.
+	Address string
+	// Protocol is "https" for our introducer protocol, "foolscap" for
+	// Tahoe's.
+	Protocol string
 	// Connected tells whether the last poll succeeded.
 	Connected bool
 	// Since is when Connected last changed (or the client started).
@@ -277,6 +311,13 @@ type Status struct {
 	// form), which an honest introducer never relays.
 	Servers  int
 	Rejected int
+	// Hint is the connection hint in use while connected, as Tahoe
+	// names it ("tcp:HOST:PORT").
+	Hint string
+	// LastAttempt is when the client last tried to connect, and
+	// NextAttempt when it will try again while it waits after a
+	// failure (zero otherwise).
+	LastAttempt, NextAttempt time.Time
 }
 
 // Summary says in a few words how the connection is, as Tahoe's
@@ -284,11 +325,11 @@ type Status struct {
 func (s Status) Summary() string {
 	switch {
 	case s.Connected:
-		return "connected to " + s.NURL
+		return "connected to " + s.Address
 	case s.LastError != nil:
 		return "not connected: " + s.LastError.Error()
 	}
-	return "connecting to " + s.NURL
+	return "connecting to " + s.Address
 }
 
 // Status returns the state of the connection.
@@ -296,12 +337,16 @@ func (c *Client) Status() Status {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return Status{
-		NURL:         c.censored,
+		Address:      c.censored,
+		Protocol:     "https",
 		Connected:    c.connected,
 		Since:        c.since,
 		LastReceived: c.lastReceived,
 		LastError:    c.lastErr,
 		Servers:      len(c.known),
 		Rejected:     c.rejected,
+		Hint:         "tcp:" + c.nurl.Address(),
+		LastAttempt:  c.lastAttempt,
+		NextAttempt:  c.nextAttempt,
 	}
 }

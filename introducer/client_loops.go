@@ -44,13 +44,22 @@ func (c *Client) pollLoop() {
 	hasAfter := false
 	for c.ctx.Err() == nil {
 		start := time.Now()
+		if !hasAfter {
+			c.mu.Lock()
+			c.lastAttempt, c.nextAttempt = start, time.Time{}
+			c.mu.Unlock()
+		}
 		resp, err := c.poll(hasAfter, after)
 		if c.ctx.Err() != nil {
 			return
 		}
 		if err != nil {
 			c.failed(err, true)
+			c.firstOne.Do(func() { close(c.first) })
 			hasAfter = false
+			c.mu.Lock()
+			c.nextAttempt = time.Now().Add(backoff)
+			c.mu.Unlock()
 			if !c.sleep(backoff) {
 				return
 			}
@@ -59,6 +68,7 @@ func (c *Client) pollLoop() {
 		}
 		backoff = c.cfg.minBackoff
 		c.succeeded(resp.Instance)
+		c.firstOne.Do(func() { close(c.first) })
 		c.deliver(resp.Announcements)
 		after, hasAfter = resp.Version, true
 		if d := minPollInterval - time.Since(start); d > 0 && !c.sleep(d) {
@@ -117,15 +127,7 @@ func (c *Client) deliver(anns []wireSigned) {
 		if seen && bytes.Equal(old.msg, s.Msg) {
 			continue // the one we have; its signature is irrelevant
 		}
-		ann, err := Verify(s)
-		var service string
-		var seqnum int64
-		if err == nil {
-			service, seqnum, err = checkAnnouncement(ann)
-		}
-		if err == nil && service != StorageService {
-			err = fmt.Errorf("%w: service-name %q in answer to a poll for %q", ErrBadAnnouncement, service, StorageService)
-		}
+		ann, seqnum, err := verifyRelayed(s, StorageService)
 		if err != nil {
 			rejected++
 			lastErr = err
@@ -148,6 +150,23 @@ func (c *Client) deliver(anns []wireSigned) {
 		c.cfg.log.Warn("introducer relayed announcements that do not verify; ignored them",
 			"introducer", c.censored, "count", rejected, "err", lastErr)
 	}
+}
+
+// verifyRelayed checks an announcement an introducer relayed for the
+// service want: its signature, its form, its service name.
+func verifyRelayed(s Signed, want string) (Announcement, int64, error) {
+	ann, err := Verify(s)
+	if err != nil {
+		return nil, 0, err
+	}
+	service, seqnum, err := checkAnnouncement(ann)
+	if err != nil {
+		return nil, 0, err
+	}
+	if service != want {
+		return nil, 0, fmt.Errorf("%w: service-name %q relayed to a subscriber of %q", ErrBadAnnouncement, service, want)
+	}
+	return ann, seqnum, nil
 }
 
 // publishLoop publishes our announcements whenever some are not yet

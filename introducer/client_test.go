@@ -47,7 +47,7 @@ func TestRoundTrip(t *testing.T) {
 	}
 
 	waitFor(t, "the publisher to see it", 5*time.Second, func() bool { return pubc.Status().Servers == 1 })
-	if st := pubc.Status(); !st.Connected || st.LastError != nil || strings.Contains(st.NURL, ti.swissnum) {
+	if st := pubc.Status(); !st.Connected || st.LastError != nil || strings.Contains(st.Address, ti.swissnum) {
 		t.Errorf("publisher status: %+v", st)
 	}
 	// The introducer lists both clients as subscribers.
@@ -214,8 +214,24 @@ func TestNewClientURLs(t *testing.T) {
 			t.Errorf("error shows the swissnum: %v", err)
 		}
 	}
-	if !strings.Contains(ErrFoolscap.Error(), "private/servers.yaml") {
-		t.Error(ErrFoolscap)
+}
+
+// Clients takes a fURL only with a tub to reach it through.
+func TestClientsFURLNeedsTub(t *testing.T) {
+	cs := NewClients("n", nil, fast()...)
+	defer cs.Close()
+	furl := "pb://ntf3hdaw72avdtkhcpmo7akiwuqxpnjt@tcp:127.0.0.1:1/ii3uumoswissnum"
+	err := cs.Add("tahoe", furl)
+	if !errors.Is(err, ErrFoolscap) || strings.Contains(err.Error(), "ii3uumo") {
+		t.Errorf("Add without a tub: %v", err)
+	}
+	cs2 := NewClients("n", nil, fast(WithFoolscapTub(newTub(t, "cs")))...)
+	defer cs2.Close()
+	if err := cs2.Add("tahoe", furl); err != nil {
+		t.Errorf("Add with a tub: %v", err)
+	}
+	if st := cs2.Statuses()["tahoe"]; st.Protocol != "foolscap" || strings.Contains(st.Address, "ii3uumo") {
+		t.Errorf("status %+v", st)
 	}
 }
 

@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/lafs/lafs"
+	"github.com/lafs/lafs/introducer/foolscap"
 	"github.com/lafs/lafs/nurl"
 )
 
@@ -79,6 +80,9 @@ type testIntro struct {
 	mu       sync.Mutex
 	hs       *http.Server
 	ln       *memListener // a memory introducer's listener while started
+	// tub serves Foolscap on the same port (not for memory introducers);
+	// each start makes a new one, as a restarted process would.
+	tub *foolscap.Tub
 }
 
 // startIntro starts an introducer with its own certificate.
@@ -146,6 +150,16 @@ func (ti *testIntro) start() {
 	if err != nil {
 		ti.t.Fatal(err)
 	}
+	if !ti.mem {
+		tub, err := foolscap.NewTub(ti.cert, foolscap.WithLogger(quietLog()))
+		if err != nil {
+			ti.t.Fatal(err)
+		}
+		tub.SetLocation("tcp:" + ti.addr)
+		tub.Register(ti.swissnum, ti.Server.FoolscapService())
+		ti.tub = tub
+		ln = foolscap.Demux(ln, func(c net.Conn) { tub.ServeConn(context.Background(), c) })
+	}
 	conf := nurl.ServerTLSConfig(ti.cert)
 	if ti.mem {
 		// A net.Pipe has no buffer, and a TLS 1.3 server writes its
@@ -172,7 +186,39 @@ func (ti *testIntro) stop() {
 		ti.hs.Close()
 		ti.hs = nil
 	}
+	if ti.tub != nil {
+		ti.tub.Close()
+		ti.tub = nil
+	}
 	ti.ln = nil
+}
+
+// FURL is the introducer's fURL, for Tahoe's nodes.
+func (ti *testIntro) FURL() string {
+	return foolscap.FURL{TubID: foolscap.TubIDOf(ti.cert.Certificate[0]), Hints: []string{"tcp:" + ti.addr}, Name: ti.swissnum}.String()
+}
+
+// newTub makes a Foolscap tub with the named certificate.
+func newTub(t testing.TB, certName string) *foolscap.Tub {
+	t.Helper()
+	tub, err := foolscap.NewTub(testCert(t, certName), foolscap.WithLogger(quietLog()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tub.Close() })
+	return tub
+}
+
+// newFoolscapClient starts a Foolscap client and closes it at the end of
+// the test.
+func newFoolscapClient(t testing.TB, tub *foolscap.Tub, furl string, opts ...ClientOption) *FoolscapClient {
+	t.Helper()
+	c, err := NewFoolscapClient(tub, furl, "tester", fast(opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
 }
 
 // dial connects to a memory introducer, as WithDialContext wants; it is

@@ -67,16 +67,20 @@ type service struct {
 }
 
 type record struct {
-	signed Signed
-	ann    Announcement
-	seqnum int64
-	when   time.Time
+	signed   Signed
+	ann      Announcement
+	seqnum   int64
+	when     time.Time
+	protocol string // how it came: "https" or "foolscap"
 }
 
 type subscriber struct {
 	service, nickname, version, remote string
+	protocol                           string // "https" or "foolscap"
+	tubID                              string // a Foolscap subscriber's tub
 	since, lastSeen                    time.Time
-	polling                            int
+	polling                            int           // polls waiting, or 1 while a Foolscap subscriber is connected
+	stop                               chan struct{} // closed to stop a Foolscap subscriber's feed
 }
 
 // ServerOption configures NewServer.
@@ -245,7 +249,7 @@ func (s *Server) handlePublish(w http.ResponseWriter, r *http.Request) {
 		writeError(w, badRequest("%v", err))
 		return
 	}
-	outcome, version, err := s.publish(name, seqnum, signed, ann)
+	outcome, version, err := s.publish(name, seqnum, signed, ann, "https")
 	if err != nil {
 		writeError(w, err)
 		return
@@ -256,7 +260,7 @@ func (s *Server) handlePublish(w http.ResponseWriter, r *http.Request) {
 
 // publish enters an announcement in the table, keeping per (service, key)
 // only the one with the highest seqnum.
-func (s *Server) publish(name string, seqnum int64, signed Signed, ann Announcement) (string, uint64, error) {
+func (s *Server) publish(name string, seqnum int64, signed Signed, ann Announcement, protocol string) (string, uint64, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	svc := s.services[name]
@@ -268,7 +272,7 @@ func (s *Server) publish(name string, seqnum int64, signed Signed, ann Announcem
 			case seqnum <= old.seqnum:
 				return outcomeStale, svc.version, nil
 			}
-			svc.anns[signed.Key] = &record{signed, ann, seqnum, s.now()}
+			svc.anns[signed.Key] = &record{signed, ann, seqnum, s.now(), protocol}
 			s.changedLocked(svc)
 			return outcomeUpdated, svc.version, nil
 		}
@@ -282,7 +286,7 @@ func (s *Server) publish(name string, seqnum int64, signed Signed, ann Announcem
 		close(s.created)
 		s.created = make(chan struct{})
 	}
-	svc.anns[signed.Key] = &record{signed, ann, seqnum, s.now()}
+	svc.anns[signed.Key] = &record{signed, ann, seqnum, s.now(), protocol}
 	s.count++
 	s.changedLocked(svc)
 	return outcomeNew, svc.version, nil

@@ -209,7 +209,7 @@ func (s *Server) trackLocked(service, id, nickname, version, remote string) *sub
 		if len(s.subs) >= maxSubscribers {
 			return nil
 		}
-		sub = &subscriber{service: service, since: now}
+		sub = &subscriber{service: service, since: now, protocol: "https"}
 		s.subs[key] = sub
 	}
 	sub.nickname, sub.version, sub.remote = nickname, version, remote

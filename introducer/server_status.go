@@ -28,6 +28,10 @@ type AnnouncementInfo struct {
 	Seqnum      int64
 	When        time.Time // when it was published
 	NURLs       []string  // anonymous-storage-NURLs
+	// Hints are the connection hints of its anonymous-storage-FURL.
+	Hints []string
+	// Protocol is how it was published: "https" or "foolscap".
+	Protocol string
 }
 
 // SubscriberInfo describes one subscriber: a client that polled recently.
@@ -38,7 +42,11 @@ type SubscriberInfo struct {
 	RemoteAddress string
 	Since         time.Time // its first poll
 	LastSeen      time.Time // the end of its last poll, or its start
-	Polling       bool      // a poll of it is waiting now
+	Polling       bool      // a poll of it is waiting now, or it is connected by Foolscap
+	// Protocol is how it subscribed: "https" or "foolscap".
+	Protocol string
+	// TubID is a Foolscap subscriber's tub ID.
+	TubID string
 }
 
 // Status returns the introducer's announcements, sorted by service name,
@@ -54,6 +62,7 @@ func (s *Server) Status() ServerStatus {
 				ServerID: id, ServiceName: name,
 				Nickname: rec.ann.String("nickname"), Version: rec.ann.String("my-version"),
 				Seqnum: rec.seqnum, When: rec.when, NURLs: rec.ann.NURLs(),
+				Hints: furlHints(rec.ann.String("anonymous-storage-FURL")), Protocol: rec.protocol,
 			})
 		}
 	}
@@ -72,6 +81,7 @@ func (s *Server) Status() ServerStatus {
 		st.Subscribers = append(st.Subscribers, SubscriberInfo{
 			ServiceName: sub.service, Nickname: sub.nickname, Version: sub.version,
 			RemoteAddress: sub.remote, Since: sub.since, LastSeen: sub.lastSeen, Polling: sub.polling > 0,
+			Protocol: sub.protocol, TubID: sub.tubID,
 		})
 	}
 	sort.Slice(st.Subscribers, func(i, j int) bool {

@@ -56,9 +56,10 @@ const (
 
 // Errors of the client, matched with errors.Is.
 var (
-	// ErrFoolscap is returned by NewClient (and Clients.Add) for a Foolscap
-	// fURL, which has no "#v=1" fragment: callers log it and go on.
-	ErrFoolscap = errors.New("Tahoe's Foolscap introducers are not supported yet; list the storage servers in private/servers.yaml")
+	// ErrFoolscap is returned by NewClient for a Foolscap fURL, which has
+	// no "#v=1" fragment (NewFoolscapClient takes those), and by
+	// Clients.Add for one when it has no tub (WithFoolscapTub).
+	ErrFoolscap = errors.New("a Foolscap fURL needs a Foolscap client")
 	// ErrUnauthorized is wrapped by the error of a request the introducer
 	// refused with 401: the NURL's swissnum is not the introducer's.
 	ErrUnauthorized = errors.New("introducer refused the swissnum (401)")

@@ -6,10 +6,10 @@ import (
 	"fmt"
 	"io/fs"
 	"path/filepath"
-	"regexp"
 	"strings"
 
 	"github.com/lafs/lafs"
+	"github.com/lafs/lafs/introducer/foolscap"
 	"github.com/lafs/lafs/nurl"
 )
 
@@ -155,30 +155,11 @@ func FormatNURLs(spkiHash string, hints []string, swissnum string) ([]string, er
 	return out, nil
 }
 
-// furlRE is foolscap/furl.py's AUTH_STURDYREF_RE.
-var furlRE = regexp.MustCompile(`pb://([^@]+)@([^/]*)/(.+)$`)
-
-// decodeFURL splits a fURL as Foolscap's decode_furl does: only the first
-// 32 characters of the tub ID count, and no hint may be empty.
+// decodeFURL splits a fURL as Foolscap's decode_furl does (foolscap.ParseFURL).
 func decodeFURL(furl string) (tubID string, hints []string, name string, err error) {
-	m := furlRE.FindStringSubmatch(furl)
-	if m == nil {
-		return "", nil, "", fmt.Errorf("%w: %q is not a fURL (pb://TUBID@HINTS/NAME)", ErrEndpoint, furl)
+	f, err := foolscap.ParseFURL(furl)
+	if err != nil {
+		return "", nil, "", fmt.Errorf("%w: %v", ErrEndpoint, err)
 	}
-	tubID = m[1]
-	if len(tubID) > 32 {
-		tubID = tubID[:32]
-	}
-	if strings.Trim(strings.ToLower(tubID), "abcdefghijklmnopqrstuvwxyz234567") != "" {
-		return "", nil, "", fmt.Errorf("%w: %q is not a valid tub ID", ErrEndpoint, tubID)
-	}
-	if m[2] != "" {
-		hints = strings.Split(m[2], ",")
-		for _, h := range hints {
-			if h == "" {
-				return "", nil, "", fmt.Errorf("%w: %q has an empty connection hint", ErrEndpoint, furl)
-			}
-		}
-	}
-	return tubID, hints, m[3], nil
+	return f.TubID, f.Hints, f.Name, nil
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/lafs/lafs/grid"
 	"github.com/lafs/lafs/immutable"
 	"github.com/lafs/lafs/introducer"
+	"github.com/lafs/lafs/introducer/foolscap"
 	"github.com/lafs/lafs/mutable"
 	"github.com/lafs/lafs/storage"
 	"github.com/lafs/lafs/storagehttp"
@@ -42,6 +43,10 @@ type Node struct {
 	Broker *grid.Broker
 	Client *client.Client
 
+	// Tub is the node's Foolscap identity (private/node.pem), through
+	// which it reaches Tahoe's introducers and, on an introducer node,
+	// serves Tahoe's nodes.
+	Tub *foolscap.Tub
 	// Introducers are the clients of the introducers this node uses.
 	Introducers *introducer.Clients
 	// IntroducerServer and IntroducerURLs are set on an introducer node.
@@ -93,6 +98,10 @@ func Start(ctx context.Context, basedir string, log *slog.Logger) (*Node, error)
 		return nil, err
 	}
 	n.addCloser(lock.Release)
+	if err := n.startTub(true); err != nil {
+		n.Close()
+		return nil, err
+	}
 	cfg := n.Config
 	if err := n.startStorage(ctx); err != nil {
 		n.Close()
@@ -100,6 +109,10 @@ func Start(ctx context.Context, basedir string, log *slog.Logger) (*Node, error)
 	}
 	if cfg.Kind() == KindIntroducer {
 		if err := n.startIntroducer(ctx); err != nil {
+			n.Close()
+			return nil, err
+		}
+		if err := n.startIntroducerWeb(); err != nil {
 			n.Close()
 			return nil, err
 		}
@@ -297,9 +310,7 @@ func (n *Node) startClient(ctx context.Context, own bool) error {
 		return err
 	}
 	for id, ann := range static {
-		if err := n.Broker.Add(id, ann); err != nil {
-			n.Log.Warn("ignoring static server", "id", id, "err", err)
-		}
+		n.addServer(id, ann, nil)
 	}
 	cc := n.Config.Client()
 	tmp := n.Config.Node().TempDir
@@ -368,6 +379,10 @@ func OpenClient(ctx context.Context, basedir string, log *slog.Logger) (*client.
 	if err != nil {
 		return nil, err
 	}
+	if err := n.startTub(false); err != nil {
+		n.Close()
+		return nil, err
+	}
 	if err := n.startClient(ctx, false); err != nil {
 		n.Close()
 		return nil, err
@@ -379,8 +394,42 @@ func OpenClient(ctx context.Context, basedir string, log *slog.Logger) (*client.
 	return n.Client, nil
 }
 
-// startIntroducer serves the introduction service over HTTPS on the tub
-// listeners and writes private/introducer.furl and private/introducer.nurl.
+// introducerLimits bound what Foolscap peers send an introducer: Tahoe's
+// publish_v2 and subscribe_v2 calls are about a kilobyte.
+var introducerLimits = foolscap.Limits{MaxMessage: 64 << 10, MaxString: introducer.MaxAnnouncementSize, MaxItems: 2000, MaxDepth: 16}
+
+// startTub makes the node's Foolscap tub, with the node's identity. A
+// client opened beside a running node (OpenClient, own false) gets a tub
+// of its own, since two tubs with one ID would keep replacing each other's
+// connections; it only subscribes, which needs no lasting identity.
+func (n *Node) startTub(own bool) error {
+	cert := n.Identity.TLSCert
+	if !own {
+		pemData, err := GenerateNodePEM()
+		if err == nil {
+			cert, err = ParseNodePEM(pemData)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	opts := []foolscap.TubOption{foolscap.WithLogger(n.Log.With("service", "foolscap"))}
+	if n.Config.Kind() == KindIntroducer {
+		opts = append(opts, foolscap.WithLimits(introducerLimits))
+	}
+	t, err := foolscap.NewTub(cert, opts...)
+	if err != nil {
+		return err
+	}
+	n.Tub = t
+	n.addCloser(func() { t.Close() })
+	return nil
+}
+
+// startIntroducer serves the introduction service on the tub listeners,
+// over HTTPS to lafs nodes and over Foolscap to Tahoe's, on the same port
+// as Tahoe serves Foolscap and HTTPS, and writes private/introducer.furl
+// and private/introducer.nurl.
 func (n *Node) startIntroducer(ctx context.Context) error {
 	nc := n.Config.Node()
 	if nc.TubDisabled || len(nc.TubListeners) == 0 {
@@ -401,10 +450,13 @@ func (n *Node) startIntroducer(ctx context.Context) error {
 	n.IntroducerServer = introducer.NewServer([]byte(urls.Swissnum),
 		introducer.WithServerLogger(n.Log.With("service", "introducer")),
 		introducer.WithApplicationVersion(Version))
+	n.Tub.SetLocation(n.locationHints(nc.Location, lns)...)
+	n.Tub.Register(urls.Swissnum, n.IntroducerServer.FoolscapService())
+	tubCtx, stopTub := context.WithCancel(context.Background())
 	for _, ln := range lns {
-		n.serveTLS(ln, n.IntroducerServer.Handler())
+		n.serveTLS(foolscap.Demux(ln, func(c net.Conn) { n.Tub.ServeConn(tubCtx, c) }), n.IntroducerServer.Handler())
 	}
-	n.addCloser(func() { n.IntroducerServer.Close() })
+	n.addCloser(func() { stopTub(); n.IntroducerServer.Close() })
 	n.Log.Info("introducer listening", "nurls", strings.Join(urls.NURLs, " "))
 	return nil
 }
@@ -412,7 +464,9 @@ func (n *Node) startIntroducer(ctx context.Context) error {
 // startIntroducerClients connects to every introducer of
 // private/introducers.yaml (and the deprecated [client] introducer.furl),
 // feeds their announcements to the broker, and publishes this node's
-// storage announcement. A Foolscap introducer is reported and skipped.
+// storage announcement. A fURL names one of Tahoe's introducers, reached
+// over Foolscap; each introducer's announcements are cached in private/ as
+// Tahoe caches them.
 func (n *Node) startIntroducerClients(ctx context.Context) error {
 	intros, err := introducer.ReadIntroducersYAML(filepath.Join(n.Basedir, "private", "introducers.yaml"))
 	if err != nil {
@@ -428,21 +482,13 @@ func (n *Node) startIntroducerClients(ctx context.Context) error {
 			return
 		}
 		ga, err := grid.AnnouncementFromMap(a)
-		if err == nil {
-			err = n.Broker.Add(id, ga)
-		}
-		if err != nil {
-			n.Log.Warn("ignoring announcement", "server", id, "err", err)
-		}
-	}, introducer.WithLogger(n.Log.With("service", "introducer-client")), introducer.WithMyVersion(Version))
+		n.addServer(id, ga, err)
+	}, introducer.WithLogger(n.Log.With("service", "introducer-client")), introducer.WithMyVersion(Version),
+		introducer.WithFoolscapTub(n.Tub), introducer.WithCacheDir(filepath.Join(n.Basedir, "private")))
 	n.addCloser(func() { n.Introducers.Close() })
 	for pet, addr := range intros {
 		if err := n.Introducers.Add(pet, addr); err != nil {
-			if errors.Is(err, introducer.ErrFoolscap) {
-				n.Log.Warn("skipping introducer", "petname", pet, "err", err)
-				continue
-			}
-			return fmt.Errorf("introducer %q: %w", pet, err)
+			return err
 		}
 	}
 	if n.StorageURLs != nil {
@@ -463,6 +509,21 @@ func (n *Node) startIntroducerClients(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// addServer gives the broker a storage server from servers.yaml or an
+// introducer (err is the announcement's parse error). One that announces
+// no NURL is listed as unsupported, with the reason, and never used.
+func (n *Node) addServer(id string, ann grid.Announcement, err error) {
+	if err == nil {
+		err = n.Broker.Add(id, ann)
+	}
+	if errors.Is(err, grid.ErrNoNURL) {
+		n.Broker.AddUnsupported(id, ann, "announces no NURL (HTTPS storage): Tahoe before 1.19 or Foolscap-only storage is not supported")
+	}
+	if err != nil {
+		n.Log.Warn("ignoring storage server", "server", id, "err", err)
+	}
 }
 
 // listen opens every TCP listener of tub.port.

@@ -3,9 +3,10 @@ package node
 import (
 	"errors"
 	"fmt"
-	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/lafs/lafs/introducer/foolscap"
 )
 
 // Endpoint is a parsed Twisted server endpoint description ("strports"
@@ -184,73 +185,17 @@ func twistedParse(s string) (args []string, kw map[string]string, err error) {
 }
 
 // Hint is a parsed Foolscap connection hint from tub.location or a FURL,
-// such as "tcp:example.org:3456".
-type Hint struct {
-	// Raw is the hint as written.
-	Raw string
-	// Type is "tcp" (also for legacy "HOST:PORT" hints), "tor", "i2p", or
-	// another TYPE from a "TYPE:..." hint.
-	Type string
-	// Host and Port are set for tcp and tor hints. Host has no brackets
-	// around an IPv6 address.
-	Host string
-	Port int
-}
+// such as "tcp:example.org:3456" (foolscap.Hint).
+type Hint = foolscap.Hint
 
-// Patterns from foolscap/connections/tcp.py.
-const (
-	dottedQuadRE = `\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}`
-	colonHexRE   = `\[[A-Fa-f0-9:]+(?:` + dottedQuadRE + `|%[a-zA-Z0-9.]+)?\]`
-	dnsNameRE    = `[A-Za-z.0-9\-]+`
-)
-
-var (
-	oldStyleHint = regexp.MustCompile(`^(` + dottedQuadRE + `|` + dnsNameRE + `):(\d+)$`)
-	newStyleHint = regexp.MustCompile(`^tcp:(` + dottedQuadRE + `|` + colonHexRE + `|` + dnsNameRE + `):(\d+)$`)
-	torHint      = regexp.MustCompile(`^tor:([^:]+):(\d+)$`)
-	anyHint      = regexp.MustCompile(`^[A-Za-z0-9]+:[^,/]*$`)
-)
-
-// ParseHint parses one connection hint as Foolscap reads it: "tcp:HOST:PORT"
-// (HOST a DNS name, dotted quad or [IPv6]), legacy "HOST:PORT" (read as tcp),
-// "tor:HOST:PORT", or any other "TYPE:..." without "," or "/", kept opaque
-// (Foolscap ignores hint types it does not know).
+// ParseHint parses one connection hint as Foolscap reads it
+// (foolscap.ParseHint); its errors wrap ErrEndpoint.
 func ParseHint(s string) (Hint, error) {
-	h := Hint{Raw: s}
-	var m []string
-	switch {
-	case oldStyleHint.MatchString(s):
-		m = oldStyleHint.FindStringSubmatch(s)
-		h.Type = "tcp"
-	case strings.HasPrefix(s, "tcp:"):
-		if m = newStyleHint.FindStringSubmatch(s); m == nil {
-			return h, fmt.Errorf("%w: %q: want tcp:HOST:PORT", ErrEndpoint, s)
-		}
-		h.Type = "tcp"
-	case strings.HasPrefix(s, "tor:"):
-		if m = torHint.FindStringSubmatch(s); m == nil {
-			return h, fmt.Errorf("%w: %q: want tor:HOST:PORT", ErrEndpoint, s)
-		}
-		h.Type = "tor"
-	case anyHint.MatchString(s):
-		h.Type = s[:strings.IndexByte(s, ':')]
-		return h, nil
-	default:
-		return h, fmt.Errorf("%w: %q: a hint is TYPE:... (like tcp:HOST:PORT) without ',' or '/'", ErrEndpoint, s)
+	h, err := foolscap.ParseHint(s)
+	if err != nil {
+		return h, fmt.Errorf("%w: %v", ErrEndpoint, err)
 	}
-	h.Host = strings.TrimSuffix(strings.TrimPrefix(m[1], "["), "]")
-	port, err := strconv.Atoi(m[2])
-	if err != nil || port > 65535 {
-		return h, fmt.Errorf("%w: %q: port out of range 0-65535", ErrEndpoint, s)
-	}
-	h.Port = port
 	return h, nil
-}
-
-// HostPort returns "host:port" for a tcp or tor hint, with brackets around
-// an IPv6 address.
-func (h Hint) HostPort() string {
-	return joinHostPort(h.Host, h.Port)
 }
 
 func joinHostPort(host string, port int) string {

@@ -12,7 +12,10 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
+	"time"
 
+	"github.com/lafs/lafs/introducer"
 	"github.com/lafs/lafs/webapi"
 )
 
@@ -23,22 +26,10 @@ const NodeURLFile = "node.url"
 // BASEDIR/node.url for the command line.
 func (n *Node) startWeb(ctx context.Context) error {
 	nc := n.Config.Node()
-	if nc.WebPort == "" || nc.Web.Type == EndpointDisabled {
-		return nil
+	ln, url, err := n.listenWeb("web API")
+	if ln == nil {
+		return err
 	}
-	ep := nc.Web
-	if !ep.IsTCP() {
-		return fmt.Errorf("%s: [node] web.port %q: only tcp is supported so far", n.Config.File(), ep.Raw)
-	}
-	ln, err := net.Listen("tcp", net.JoinHostPort(ep.Interface, strconv.Itoa(ep.Port)))
-	if err != nil {
-		return fmt.Errorf("web API on %s: %w", ep.Raw, err)
-	}
-	host := ep.Interface
-	if host == "" || host == "0.0.0.0" || host == "::" {
-		host = "127.0.0.1"
-	}
-	url := "http://" + net.JoinHostPort(host, strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)) + "/"
 	tmp := nc.TempDir
 	if tmp == "" {
 		tmp = "tmp"
@@ -56,10 +47,40 @@ func (n *Node) startWeb(ctx context.Context) error {
 		return err
 	}
 	n.serve(ln, h)
-	if err := os.WriteFile(filepath.Join(n.Basedir, NodeURLFile), []byte(url+"\n"), 0o644); err != nil {
-		return err
+	return n.announceWeb("web API", url)
+}
+
+// listenWeb listens on [node] web.port for the node's web server (what
+// names it in errors) and returns the listener and its URL; no listener
+// and no error when web.port is unset or disabled.
+func (n *Node) listenWeb(what string) (net.Listener, string, error) {
+	nc := n.Config.Node()
+	if nc.WebPort == "" || nc.Web.Type == EndpointDisabled {
+		return nil, "", nil
 	}
-	n.Log.Info("web API listening", "url", url)
+	ep := nc.Web
+	if !ep.IsTCP() {
+		return nil, "", fmt.Errorf("%s: [node] web.port %q: only tcp is supported so far", n.Config.File(), ep.Raw)
+	}
+	ln, err := net.Listen("tcp", net.JoinHostPort(ep.Interface, strconv.Itoa(ep.Port)))
+	if err != nil {
+		return nil, "", fmt.Errorf("%s on %s: %w", what, ep.Raw, err)
+	}
+	host := ep.Interface
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "127.0.0.1"
+	}
+	return ln, "http://" + net.JoinHostPort(host, strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)) + "/", nil
+}
+
+// announceWeb writes BASEDIR/node.url, where the command line finds the
+// web server, and logs it.
+func (n *Node) announceWeb(what, url string) error {
+	path := filepath.Join(n.Basedir, NodeURLFile)
+	if err := os.WriteFile(path, []byte(url+"\n"), 0o644); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	n.Log.Info(what+" listening", "url", url)
 	return nil
 }
 
@@ -110,9 +131,30 @@ func (s webStatus) Introducers() []webapi.IntroducerStatus {
 	out := make([]webapi.IntroducerStatus, 0, len(st))
 	for _, k := range names {
 		x := st[k]
-		out = append(out, webapi.IntroducerStatus{URL: x.NURL, Connected: x.Connected, Since: x.Since, LastReceived: x.LastReceived})
+		out = append(out, webapi.IntroducerStatus{URL: x.Address, Connected: x.Connected, Since: x.Since,
+			LastReceived: x.LastReceived, Summary: introducerSummary(x, time.Now())})
 	}
 	return out
+}
+
+// introducerSummary words an introducer's state as Tahoe's welcome page
+// does (from_foolscap_reconnector in Tahoe's connection_status.py), for a
+// Foolscap introducer and an HTTPS one alike: "Connected to tcp:HOST:PORT
+// via tcp" while connected, "Reconnecting in N seconds (last attempt M s
+// ago)" while waiting after a failure, else "Trying to connect". Neither
+// the swissnum nor an error is shown.
+func introducerSummary(st introducer.Status, now time.Time) string {
+	switch {
+	case st.Connected && st.Hint != "":
+		how, _, _ := strings.Cut(st.Hint, ":")
+		return "Connected to " + st.Hint + " via " + how
+	case st.Connected:
+		return "Connected"
+	case !st.NextAttempt.IsZero() && st.NextAttempt.After(now):
+		return fmt.Sprintf("Reconnecting in %d seconds (last attempt %ds ago)",
+			int(st.NextAttempt.Sub(now).Seconds()), int(now.Sub(st.LastAttempt).Seconds()))
+	}
+	return "Trying to connect"
 }
 
 func (s webStatus) Servers() []webapi.ServerStatus {
@@ -123,7 +165,7 @@ func (s webStatus) Servers() []webapi.ServerStatus {
 	for _, x := range s.n.Broker.States() {
 		out = append(out, webapi.ServerStatus{ID: x.ID, Nickname: x.Nickname, Connected: x.Connected, Since: x.Since,
 			LastReceivedData: x.LastReceivedData, LastError: x.LastError, Version: x.Version,
-			AvailableSpace: x.AvailableSpace, NURL: x.NURL})
+			AvailableSpace: x.AvailableSpace, NURL: x.NURL, Unsupported: x.Unsupported})
 	}
 	return out
 }

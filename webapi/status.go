@@ -68,6 +68,10 @@ type ServerStatus struct {
 	// NURL is how the server is reached. It carries a secret, so only
 	// its host is ever shown.
 	NURL string
+	// Unsupported, when not empty, says why the server cannot be used
+	// (for one that announces no NURL, say): it is shown as
+	// "unsupported: " and the reason, and never connects.
+	Unsupported string
 }
 
 // IntroducerStatus is the state of the connection to one introducer.
@@ -296,9 +300,12 @@ func (h *handler) welcomeJSON() welcomeJSON {
 }
 
 // serverSummary is the connection_status Tahoe gives a storage server
-// reached over HTTP: "connected", "failure: ..." or "unstarted".
+// reached over HTTP: "connected", "failure: ..." or "unstarted"; or, for
+// a server lafs cannot use, "unsupported: " and why.
 func serverSummary(s ServerStatus) string {
 	switch {
+	case s.Unsupported != "":
+		return "unsupported: " + s.Unsupported
 	case s.Connected:
 		return "connected"
 	case s.LastError != "":
