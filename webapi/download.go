@@ -49,6 +49,12 @@ func (h *handler) download(w http.ResponseWriter, q *request, fn *fileNode, name
 	hd := w.Header()
 	ctype, enc := guessType(filename)
 	hd.Set("Content-Type", ctype)
+	// A file's contents come from whoever wrote them: an HTML file must not
+	// run as a page of the node, where it could read the UI's state and
+	// use the web API as the user. The sandbox gives it an origin of its
+	// own (and no scripts); nosniff keeps a text file text.
+	hd.Set("Content-Security-Policy", "sandbox")
+	hd.Set("X-Content-Type-Options", "nosniff")
 	if enc != "" {
 		hd.Set("Content-Encoding", enc)
 	}

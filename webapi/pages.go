@@ -38,6 +38,8 @@ func page(title, body string) func() *template.Template {
 
 var welcomePage = page(`Tahoe-LAFS - Welcome`, `
 <h1>Welcome</h1>
+<p><a href="ui/"><strong>Open the lafs web UI</strong></a>: the grid's state, a file browser with
+uploads, check and repair. This page is Tahoe's plain one, kept for scripts.</p>
 <table>
   <tr><th>Nickname:</th><td>{{.Node.Nickname}}</td></tr>
   <tr><th>Node ID:</th><td>{{.Node.NodeID}}</td></tr>

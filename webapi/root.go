@@ -124,6 +124,12 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hd := w.Header()
 	hd.Set("X-Frame-Options", "DENY")
 	hd.Set("Referrer-Policy", "no-referrer")
+	if crossSite(r) {
+		// A page of another site made the browser send this: refuse, so
+		// that no other site can change files through a user's browser.
+		http.Error(w, "cross-site request refused", http.StatusForbidden)
+		return
+	}
 	if tag := r.Header.Get(OperationTagHeader); tag != "" {
 		r = r.WithContext(client.WithOperationTag(r.Context(), tag)) // for /status (opstatus.go)
 	}
@@ -154,6 +160,8 @@ func (h *handler) route(w http.ResponseWriter, q *request) error {
 		if len(segs) == 1 || len(segs) == 2 && segs[1] == "" {
 			return h.serveStatistics(w, q)
 		}
+	case "ui":
+		return h.serveUI(w, q, segs[1:])
 	case "operations":
 		if len(segs) == 1 {
 			return unsupportedMethod(q, "HEAD") // Tahoe's /operations has no page of its own
