@@ -30,7 +30,7 @@ func TestDeciderDuplicateConnections(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		c, err := tub.negotiateClient(ctx, nc, "127.0.0.1", f.TubID)
+		c, err := tub.negotiateClient(ctx, nc, "127.0.0.1", f.TubID, nil)
 		if err != nil {
 			nc.Close()
 		}
@@ -113,7 +113,7 @@ func TestParallelOffersSettle(t *testing.T) {
 			if err != nil {
 				return
 			}
-			if _, err := client.negotiateClient(ctx, nc, "127.0.0.1", f.TubID); err != nil {
+			if _, err := client.negotiateClient(ctx, nc, "127.0.0.1", f.TubID, nil); err != nil {
 				nc.Close()
 			}
 		}()
@@ -159,5 +159,41 @@ func TestAcceptOffer(t *testing.T) {
 		if got := acceptOffer(c.offer, existing, "ours"); got != c.want {
 			t.Errorf("%v: %v, want %v", c.offer, got, c.want)
 		}
+	}
+}
+
+// A hint that accepts TCP and then says nothing does not hold up the
+// others: every hint is negotiated at once.
+func TestStalledHintDoesNotDelay(t *testing.T) {
+	server, client := testTubPair(t, false)
+	s := serveTub(t, server)
+	stall, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { stall.Close() })
+	go func() {
+		for {
+			c, err := stall.Accept()
+			if err != nil {
+				return
+			}
+			t.Cleanup(func() { c.Close() }) // accepted, never answered
+		}
+	}()
+	f, _ := ParseFURL(s.furl)
+	f.Hints = []string{"tcp:" + stall.Addr().String(), "tcp:" + s.addr}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	start := time.Now()
+	ref, err := client.Dial(ctx, f.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("Dial took %s: the stalled hint held it up", d)
+	}
+	if _, err := ref.Call(ctx, "hello", int64(1)); err != nil {
+		t.Fatal(err)
 	}
 }

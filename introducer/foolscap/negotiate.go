@@ -144,8 +144,10 @@ func (t *Tub) hello(peer string, isClient bool) map[string]string {
 }
 
 // negotiateClient runs the client side on nc, a new connection to a hint
-// of the tub target at host.
-func (t *Tub) negotiateClient(ctx context.Context, nc net.Conn, host, target string) (*Conn, error) {
+// of the tub target at host. claim, if not nil, is asked just before the
+// connection would become the peer's: one attempt among several parallel
+// ones (one per hint) wins, and the others give up.
+func (t *Tub) negotiateClient(ctx context.Context, nc net.Conn, host, target string, claim func() bool) (*Conn, error) {
 	stop := context.AfterFunc(ctx, func() { nc.SetDeadline(time.Unix(1, 0)) })
 	defer stop()
 	nc.SetDeadline(time.Now().Add(negotiationTime))
@@ -168,7 +170,7 @@ func (t *Tub) negotiateClient(ctx context.Context, nc net.Conn, host, target str
 	if err := tc.HandshakeContext(ctx); err != nil {
 		return nil, fmt.Errorf("TLS with tub %s: %w", target, err)
 	}
-	return t.negotiateTLS(ctx, tc, target, true)
+	return t.negotiateTLS(ctx, tc, target, true, claim)
 }
 
 // negotiateServer runs the server side on nc, whose first bytes are
@@ -203,12 +205,15 @@ func (t *Tub) negotiateServer(ctx context.Context, nc net.Conn) (*Conn, error) {
 	if err := tc.HandshakeContext(ctx); err != nil {
 		return nil, fmt.Errorf("TLS: %w", err)
 	}
-	return t.negotiateTLS(ctx, tc, "", false)
+	return t.negotiateTLS(ctx, tc, "", false, nil)
 }
 
 // negotiateTLS exchanges hellos over the TLS connection, makes or takes
 // the decision, and starts the connection.
-func (t *Tub) negotiateTLS(ctx context.Context, tc *tls.Conn, target string, isClient bool) (c *Conn, err error) {
+func (t *Tub) negotiateTLS(ctx context.Context, tc *tls.Conn, target string, isClient bool, claim func() bool) (c *Conn, err error) {
+	if claim == nil {
+		claim = func() bool { return true }
+	}
 	certs := tc.ConnectionState().PeerCertificates
 	if len(certs) == 0 {
 		return nil, protoErr("the peer shows no certificate")
@@ -260,6 +265,9 @@ func (t *Tub) negotiateTLS(ctx context.Context, tc *tls.Conn, target string, isC
 		}
 		// Decide, and take the connection as this peer's at once, so that
 		// parallel offers (one per hint) are judged against each other.
+		if !claim() {
+			return nil, errLostRace
+		}
 		c = newConn(t, tc, live, br, peer, isClient)
 		seq, old, err := t.decide(c, offer)
 		if err != nil {
@@ -302,6 +310,9 @@ func (t *Tub) negotiateTLS(ctx context.Context, tc *tls.Conn, target string, isC
 			t.setLastConnection(peer, cc)
 		}
 	}
+	if !claim() {
+		return nil, errLostRace
+	}
 	tc.SetDeadline(time.Time{})
 	c = newConn(t, tc, live, br, peer, isClient)
 	if err := t.adopt(c); err != nil {
@@ -310,6 +321,10 @@ func (t *Tub) negotiateTLS(ctx context.Context, tc *tls.Conn, target string, isC
 	c.start()
 	return c, nil
 }
+
+// errLostRace ends an attempt over one hint when another hint's attempt
+// won.
+var errLostRace = errors.New("foolscap: another connection hint won")
 
 // checkRange checks that a "min max" range includes want.
 func checkRange(s string, want int, what string) error {

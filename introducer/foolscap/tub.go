@@ -319,12 +319,6 @@ func (t *Tub) Connect(ctx context.Context, f FURL) (*Conn, error) {
 	return t.connect(ctx, f)
 }
 
-type dialed struct {
-	nc   net.Conn
-	host string
-	err  error
-}
-
 func (t *Tub) connect(ctx context.Context, f FURL) (*Conn, error) {
 	var hints []Hint
 	for _, raw := range f.Hints {
@@ -336,35 +330,48 @@ func (t *Tub) connect(ctx context.Context, f FURL) (*Conn, error) {
 	if len(hints) == 0 {
 		return nil, fmt.Errorf("foolscap: %s has no tcp connection hint this node can use", f.Censored())
 	}
+	// Every hint is tried at once, through the negotiation, as Foolscap
+	// does, so that one that accepts TCP and then stalls delays nothing.
+	// The first to finish wins; the others stop.
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	results := make(chan dialed, len(hints))
+	var once sync.Once
+	claim := func() bool {
+		won := false
+		once.Do(func() { won = true })
+		return won
+	}
+	type result struct {
+		c   *Conn
+		err error
+	}
+	results := make(chan result, len(hints))
 	for _, h := range hints {
 		go func() {
 			nc, err := t.dial(ctx, "tcp", h.HostPort())
-			results <- dialed{nc, h.Host, err}
+			if err != nil {
+				results <- result{nil, err}
+				return
+			}
+			c, err := t.negotiateClient(ctx, nc, h.Host, f.TubID, claim)
+			if err != nil {
+				nc.Close()
+			}
+			results <- result{c, err}
 		}()
 	}
 	var errs []error
 	var conn *Conn
 	for range hints {
-		d := <-results
-		if d.err != nil {
-			errs = append(errs, d.err)
-			continue
+		r := <-results
+		switch {
+		case r.err == nil:
+			conn = r.c
+			cancel() // the other attempts stop
+		case errors.Is(r.err, errLostRace):
+		case conn == nil:
+			errs = append(errs, r.err)
 		}
-		if conn != nil {
-			d.nc.Close()
-			continue
-		}
-		c, err := t.negotiateClient(ctx, d.nc, d.host, f.TubID)
-		if err != nil {
-			d.nc.Close()
-			errs = append(errs, err)
-			continue
-		}
-		conn = c
-		cancel() // the other dials are not needed
 	}
 	if conn != nil {
 		return conn, nil
