@@ -301,3 +301,35 @@ func TestTahoeLivePublishToTahoeIntroducer(t *testing.T) {
 		t.Errorf("the lafs node holds %d shares: %v", len(shares), shares)
 	}
 }
+
+// A lafs client whose Tahoe introducer is down starts with the servers
+// that introducer announced before, from Tahoe's own cache file (here the
+// live Tahoe client's), and stores a file on them.
+func TestTahoeLiveIntroducerCacheWhileDown(t *testing.T) {
+	l := tahoeGrid(t)
+	cache, err := os.ReadFile(filepath.Join(l.dir, "client", "private", "introducer_default_cache.yaml"))
+	if err != nil {
+		t.Skipf("skipped: no Tahoe introducer cache to start from: %v", err)
+	}
+	// An introducer that cannot be reached: a port nobody listens on.
+	down := fmt.Sprintf("pb://%s@tcp:127.0.0.1:%d/%s", strings.Repeat("a", 32), freePort(t), strings.Repeat("b", 32))
+	n, _ := startLafsNode(t, node.CreateOptions{Kind: node.KindClient, Introducers: []string{down}, WebPort: "none"},
+		func(t *testing.T, dir string) {
+			if err := os.WriteFile(filepath.Join(dir, "private", "introducer_default_cache.yaml"), cache, 0o600); err != nil {
+				t.Fatal(err)
+			}
+		})
+	waitUntil(t, "the cached servers", 60*time.Second, func() bool { return connectedServers(n) >= 10 })
+	if st := n.Introducers.Statuses()["default"]; st.Connected {
+		t.Fatalf("connected to an introducer that is down: %+v", st)
+	}
+	data := make([]byte, 100000)
+	rand.Read(data)
+	res, err := n.Client.Upload(context.Background(), bytes.NewReader(data), int64(len(data)), client.UploadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := l.do(t, "GET", "/uri/"+res.Cap.String(), nil); !bytes.Equal(got, data) {
+		t.Fatal("Tahoe read other bytes")
+	}
+}
