@@ -16,6 +16,7 @@ import (
 	"github.com/lafs/lafs/introducer"
 	"github.com/lafs/lafs/introducer/foolscap"
 	"github.com/lafs/lafs/pyjson"
+	"github.com/lafs/lafs/webapi"
 )
 
 // The introducer's web page (Tahoe's web/introweb.py and
@@ -120,11 +121,8 @@ func (p *introducerPage) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Write(buf.Bytes())
 }
 
-// renderTime is Tahoe's render_time: local time, with non-breaking
-// spaces so that it does not wrap.
-func renderTime(t time.Time) string {
-	return strings.ReplaceAll(t.Local().Format(time.DateTime), " ", "\u00a0")
-}
+// renderTime is Tahoe's render_time, in local time.
+func renderTime(t time.Time) string { return webapi.RenderTime(t.Local()) }
 
 // countSummary is Tahoe's "name: count, ..." of counts, by name.
 func countSummary(counts map[string]int) string {

@@ -6,7 +6,6 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -44,20 +43,7 @@ func tahoeGrid(t *testing.T) liveTahoe {
 
 func (l liveTahoe) do(t *testing.T, method, path string, body []byte) []byte {
 	t.Helper()
-	req, err := http.NewRequest(method, l.web+path, bytes.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode/100 != 2 {
-		t.Fatalf("Tahoe: %s %s: %d %s", method, path, resp.StatusCode, b)
-	}
-	return b
+	return httpDo(t, method, l.web+path, body)
 }
 
 // shareFile is where a Tahoe storage node keeps share sh of si.

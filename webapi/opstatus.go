@@ -142,10 +142,15 @@ func newOpStatusData(active, recent []client.OpStatus, tz *time.Location) opStat
 	return opStatusData{Active: rows(active), Recent: rows(recent)}
 }
 
+// RenderTime writes t as Tahoe's render_time does: date and time in t's
+// location, with non-breaking spaces so that it does not wrap.
+func RenderTime(t time.Time) string {
+	return strings.ReplaceAll(t.Format(time.DateTime), " ", "\u00a0")
+}
+
 func newOpRow(s client.OpStatus, tz *time.Location) opRow {
 	r := opRow{
-		// Tahoe's render_time: local time, spaces kept together.
-		Started: strings.ReplaceAll(s.Started.In(tz).Format("2006-01-02 15:04:05"), " ", "\u00a0"),
+		Started: RenderTime(s.Started.In(tz)),
 		Type:    string(s.Kind),
 		SI:      "(None)",
 		Size:    "(unknown)",

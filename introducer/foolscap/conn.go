@@ -73,13 +73,12 @@ type result struct {
 	err error
 }
 
-func newConn(t *Tub, nc net.Conn, live *liveReader, br *bufio.Reader, peer string, isClient bool) *Conn {
+func newConn(t *Tub, nc net.Conn, live *liveReader, br *bufio.Reader, peer string) *Conn {
 	c := &Conn{
 		tub:       t,
 		nc:        nc,
 		live:      live,
 		peer:      peer,
-		isClient:  isClient,
 		keepalive: t.keepalive,
 		nextReq:   1,
 		pending:   map[int64]chan result{},

@@ -142,7 +142,7 @@ func TestCaptureLengths(t *testing.T) {
 // the tub peer, and the PING numbers it saw.
 func testDecoder(t testing.TB, tub *Tub, peer string, b []byte, l Limits) (*decoder, *[]uint64) {
 	t.Helper()
-	c := newConn(tub, nil, nil, bufio.NewReader(bytes.NewReader(b)), peer, true)
+	c := newConn(tub, nil, nil, bufio.NewReader(bytes.NewReader(b)), peer)
 	var pings []uint64
 	c.dec.limits = l.withDefaults()
 	c.dec.pong = func(n uint64) { pings = append(pings, n) }
@@ -167,7 +167,7 @@ func TestGoldenSession(t *testing.T) {
 	ours, theirs := net.Pipe()
 	t.Cleanup(func() { theirs.Close() })
 	live := newLiveReader(ours)
-	c := newConn(tub, ours, live, bufio.NewReader(live), introTubID, true)
+	c := newConn(tub, ours, live, bufio.NewReader(live), introTubID)
 	if err := tub.adopt(c); err != nil {
 		t.Fatal(err)
 	}

@@ -104,7 +104,11 @@ func (e *echo) RemoteCall(ctx context.Context, c *Call) (any, error) {
 	return Tuple(c.Args), nil
 }
 
-func contains(s, sub string) bool { return strings.Contains(s, sub) }
+// equalBytes reports whether v is bytes or text equal to s.
+func equalBytes(v any, s string) bool {
+	b, ok := Bytes(v)
+	return ok && string(b) == s
+}
 
 // funcObject is an Object whose calls run f.
 type funcObject struct {

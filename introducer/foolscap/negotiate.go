@@ -268,7 +268,7 @@ func (t *Tub) negotiateTLS(ctx context.Context, tc *tls.Conn, target string, isC
 		if !claim() {
 			return nil, errLostRace
 		}
-		c = newConn(t, tc, live, br, peer, isClient)
+		c = newConn(t, tc, live, br, peer)
 		seq, old, err := t.decide(c, offer)
 		if err != nil {
 			return nil, err
@@ -314,7 +314,7 @@ func (t *Tub) negotiateTLS(ctx context.Context, tc *tls.Conn, target string, isC
 		return nil, errLostRace
 	}
 	tc.SetDeadline(time.Time{})
-	c = newConn(t, tc, live, br, peer, isClient)
+	c = newConn(t, tc, live, br, peer)
 	if err := t.adopt(c); err != nil {
 		return nil, err
 	}

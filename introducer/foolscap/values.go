@@ -1,10 +1,8 @@
 package foolscap
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"math/big"
 	"strings"
 )
 
@@ -90,19 +88,6 @@ func Bytes(v any) ([]byte, bool) {
 		return []byte(v), true
 	}
 	return nil, false
-}
-
-// Int returns v as an int64 if it is an integer that fits.
-func Int(v any) (int64, bool) {
-	switch v := v.(type) {
-	case int64:
-		return v, true
-	case *big.Int:
-		if v.IsInt64() {
-			return v.Int64(), true
-		}
-	}
-	return 0, false
 }
 
 // Items returns the members of a List, Tuple or Set.
@@ -256,10 +241,4 @@ func (c *Call) CheckArgs(names ...string) error {
 		}
 	}
 	return nil
-}
-
-// equalBytes reports whether v is bytes or text equal to s.
-func equalBytes(v any, s string) bool {
-	b, ok := Bytes(v)
-	return ok && bytes.Equal(b, []byte(s))
 }
