@@ -28,6 +28,12 @@ var ErrExist = errors.New("backend: object already exists")
 // disks, around ENOSPC/EDQUOT) so that callers can answer "no space".
 var ErrNoSpace = errors.New("backend: no space left")
 
+// ErrCorrupt: an object (or record) is not what the backend stored: it
+// fails the backend's own integrity check, as a sealed object altered in
+// an object store does. Retrying does not help, unlike a transient
+// failure of the store.
+var ErrCorrupt = errors.New("backend: object corrupt or altered")
+
 // Key names one share container: a storage index and a share number.
 type Key struct {
 	SI    lafs.StorageIndex
@@ -87,6 +93,16 @@ type PrefixWalker interface {
 	// unspecified. Over all the NumPrefixes prefixes it lists what Walk
 	// does. A prefix that Prefixes does not list is an error.
 	WalkPrefix(ctx context.Context, prefix string, f func(si lafs.StorageIndex) error) error
+}
+
+// Discarder is an optional interface of a Backend that keeps in-place
+// changes (WriteAt, Truncate) apart until Sync, as an object store's
+// backend does in memory. A caller whose series of changes failed part
+// way calls Discard, so that neither reads nor a later Sync see the
+// changes made to k since its last Sync. (A disk backend writes in place
+// at once, and has nothing to discard.)
+type Discarder interface {
+	Discard(k Key)
 }
 
 // NumPrefixes is how many prefixes there are: the values of the first 10

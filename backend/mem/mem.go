@@ -32,8 +32,9 @@ type Mem struct {
 	// storage indexes with objects and their share numbers.
 	byPrefix map[string]map[lafs.StorageIndex]map[lafs.ShareNum]struct{}
 	capacity uint64
-	used     uint64 // bytes held by committed and staged objects
-	staged   int    // staged objects not yet committed or aborted
+	used     uint64            // bytes held by committed and staged objects
+	staged   int               // staged objects not yet committed or aborted
+	records  map[string][]byte // the backend.RecordStore (records.go)
 }
 
 var (
