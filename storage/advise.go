@@ -46,10 +46,14 @@ func (s *Server) AddOrRenewLease(ctx context.Context, si lafs.StorageIndex, leas
 		if kind != kindCorrupt && err == nil {
 			switch kind {
 			case kindImmutable:
-				err = s.addOrRenewImmutableLease(ctx, k, OwnerClient, lease, now, avail)
+				err = s.renewImmutable(ctx, k, OwnerClient, lease, now, avail)
 			case kindMutable:
 				var m *mshare
-				if m, err = s.openMutable(ctx, k); err == nil {
+				switch m, err = s.openMutable(ctx, k); {
+				case err != nil:
+				case s.leasesOutside():
+					err = s.addOrRenewStored(ctx, k, kindMutable, m.size, newLease(OwnerClient, lease, expirationFrom(now), s.cfg.NodeID, true))
+				default:
 					err = m.addOrRenewLease(ctx, lease, expirationFrom(now), s.cfg.NodeID, avail)
 				}
 			default:

@@ -35,6 +35,9 @@ var kindNames = map[shareKind]string{kindImmutable: "immutable", kindMutable: "m
 // newTestServerOn is newTestServer on any backend.
 func newTestServerOn(t *testing.T, b backend.Backend, cfg Config) *Server {
 	t.Helper()
+	if store := leaseStoreOf(b); store != nil && cfg.Leases == nil {
+		cfg.Leases = store
+	}
 	s, err := New(b, cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -28,6 +28,10 @@ func eachBackend(t *testing.T, f func(t *testing.T, open func() backend.Backend)
 		m := mem.New()
 		f(t, func() backend.Backend { return m })
 	})
+	t.Run("leasestore", func(t *testing.T) {
+		b := &leasesOutside{mem.New(), newMemLeases()}
+		f(t, func() backend.Backend { return b })
+	})
 	t.Run("walk", func(t *testing.T) {
 		m := &walkCounter{Backend: mem.New()}
 		f(t, func() backend.Backend { return m })
@@ -119,6 +123,22 @@ func leasesOf(t *testing.T, b backend.Backend, si lafs.StorageIndex, sh lafs.Sha
 	if c == nil {
 		return nil, false
 	}
+	if store := leaseStoreOf(b); store != nil {
+		if inside, _ := containerLeases(t, c, si, sh); len(inside) != 0 {
+			t.Fatalf("share %d of %v: leases %v inside the container of a server with a lease store", sh, si, inside)
+		}
+		leases, err := store.Leases(bg, backend.Key{SI: si, Share: sh})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return leases, true
+	}
+	return containerLeases(t, c, si, sh)
+}
+
+// containerLeases returns the leases inside container c.
+func containerLeases(t *testing.T, c []byte, si lafs.StorageIndex, sh lafs.ShareNum) (leases []Lease, ok bool) {
+	t.Helper()
 	if MutableVersion(c) != 0 {
 		m, err := ParseMutableContainer(c)
 		if err != nil {

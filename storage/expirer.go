@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/lafs/lafs"
@@ -253,6 +254,9 @@ func (c *CycleCounts) clone() CycleCounts {
 	return out
 }
 
+// errLeasesUnknown: the LeaseStore could not give a share's leases.
+var errLeasesUnknown = errors.New("leases unknown")
+
 // shareVerdict is what the expirer made of one share.
 type shareVerdict struct {
 	kind                     shareKind
@@ -287,8 +291,8 @@ func (s *Server) examineBucket(ctx context.Context, si lafs.StorageIndex, now ti
 			}
 			cc.CorruptCount++
 			v = shareVerdict{kind: kindCorrupt}
-		case errors.Is(err, lafs.ErrNotExist):
-			continue // gone meanwhile
+		case errors.Is(err, lafs.ErrNotExist), errors.Is(err, errLeasesUnknown):
+			continue // gone meanwhile, or its leases unknown
 		case err != nil:
 			return err
 		}
@@ -342,12 +346,29 @@ func (s *Server) examineShare(ctx context.Context, k backend.Key, now time.Time,
 		}
 		if err == nil {
 			size = imm.lay.size
-			leases, err = s.immutableLeases(ctx, k, imm.h, imm.lay)
+			if !s.leasesOutside() {
+				leases, err = s.immutableLeases(ctx, k, imm.h, imm.lay)
+			}
 		}
 	case kindMutable:
 		if mut, err = s.openMutable(ctx, k); err == nil {
 			size = mut.size
-			leases, offsets, err = mutableLeases(ctx, mut)
+			if !s.leasesOutside() {
+				leases, offsets, err = mutableLeases(ctx, mut)
+			}
+		}
+	}
+	if err == nil && s.leasesOutside() {
+		leases, err = s.cfg.Leases.Leases(ctx, k)
+		if a, ok := s.cfg.Leases.(StoredLeaseReader); ok && err == nil && cfg.Enabled && cfg.expires(kind) && anyExpired(cfg, leases, now) {
+			// Judge by the record itself before acting on the index.
+			leases, err = a.StoredLeases(ctx, k)
+		}
+		if err != nil && ctx.Err() == nil {
+			// Leases that cannot be read are not known to have
+			// expired: the share is passed over, and the crawl goes on.
+			s.log.Warn("lease expiry passes over a share whose leases cannot be read", "si", k.SI, "share", k.Share, "err", err)
+			return shareVerdict{}, errLeasesUnknown
 		}
 	}
 	if err != nil {
@@ -401,6 +422,7 @@ func (s *Server) examineShare(ctx context.Context, k backend.Key, now time.Time,
 		if err := s.b.Delete(ctx, k); err != nil {
 			return v, s.backendErrf(err, "deleting %s, whose leases all expired", shareName(kind, k))
 		}
+		s.forgetStored(ctx, k)
 		s.log.Info("share deleted: its leases expired", "si", k.SI, "share", k.Share, "kind", kindString(kind), "bytes", size)
 		v.deleted = true
 		cc.Actual.count(kind, share)
@@ -410,10 +432,18 @@ func (s *Server) examineShare(ctx context.Context, k backend.Key, now time.Time,
 		s.crawlCounts.leasesRemoved.Add(int64(len(leases)))
 		return v, nil
 	}
-	switch kind {
-	case kindImmutable:
+	switch {
+	case s.leasesOutside():
+		kept := make([]Lease, 0, len(leases)-len(expired))
+		for i, l := range leases {
+			if !slices.Contains(expired, i) {
+				kept = append(kept, l)
+			}
+		}
+		err = s.setStored(ctx, k, kind, size, kept)
+	case kind == kindImmutable:
 		err = s.removeImmutableLeases(ctx, k, imm.h, imm.lay.dataEnd, leases, expired)
-	case kindMutable:
+	case kind == kindMutable:
 		err = s.removeMutableLeases(ctx, mut, offsets, expired)
 	}
 	if err != nil {
@@ -422,6 +452,16 @@ func (s *Server) examineShare(ctx context.Context, k backend.Key, now time.Time,
 	cc.LeasesRemoved.count(kind, int64(len(expired)))
 	s.crawlCounts.leasesRemoved.Add(int64(len(expired)))
 	return v, nil
+}
+
+// anyExpired reports whether cfg's rule expires a lease of leases at now.
+func anyExpired(cfg ExpiryConfig, leases []Lease, now time.Time) bool {
+	for _, l := range leases {
+		if _, configured := cfg.judge(l, now); configured {
+			return true
+		}
+	}
+	return false
 }
 
 // kindString is "immutable" or "mutable" (else "unknown").

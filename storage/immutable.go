@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"sync"
 	"time"
 
@@ -101,9 +102,15 @@ func (s *Server) AllocateBuckets(ctx context.Context, si lafs.StorageIndex, leas
 		if kind != kindImmutable {
 			continue
 		}
-		err = s.addOrRenewImmutableLease(ctx, k, OwnerUpload, lease, now, avail)
+		err = s.renewImmutable(ctx, k, OwnerUpload, lease, now, avail)
 		if errors.Is(err, lafs.ErrCorruptContainer) {
 			continue
+		}
+		if errors.Is(err, errLeaseLimit) || errors.Is(err, ErrLeasesUnknown) {
+			// The share is here all the same: the upload need not
+			// send it again.
+			s.log.Warn("a share an upload asks for is held, but its lease cannot be renewed", "si", si, "share", sh, "err", err)
+			err = nil
 		}
 		if err != nil {
 			return lafs.AllocateResult{}, err
@@ -158,7 +165,11 @@ func (s *Server) startUpload(ctx context.Context, k backend.Key, secret lafs.Upl
 		s.mu.Unlock()
 	}
 
-	st, err := s.b.Create(ctx, k, int64(ImmutableHeaderSize+size+ImmutableLeaseSize))
+	room := uint64(ImmutableLeaseSize)
+	if s.leasesOutside() {
+		room = 0
+	}
+	st, err := s.b.Create(ctx, k, int64(ImmutableHeaderSize+size+room))
 	if err == nil {
 		err = st.WriteAt(newImmutableHeader(size).Append(nil), 0)
 		if err != nil {
@@ -364,14 +375,31 @@ func (s *Server) finishUpload(ctx context.Context, u *upload) error {
 	start := s.counters.clock()
 	unlock := s.locks.lock(u.key.SI)
 	defer unlock()
-	h := newImmutableHeader(u.size)
-	h.NumLeases = 1
-	err := u.staged.WriteAt(u.lease.AppendImmutable(nil), int64(ImmutableHeaderSize+u.size))
-	if err == nil {
-		err = u.staged.WriteAt(h.Append(nil), 0)
-	}
-	if err == nil {
-		err = u.staged.Commit(ctx)
+	var err error
+	leaseBytes := int64(ImmutableLeaseSize)
+	if s.leasesOutside() {
+		// The lease is recorded before the share appears, so that no
+		// share is ever seen without its lease; should the commit fail,
+		// the record is put back as it was.
+		leaseBytes = 0
+		var before []Lease
+		if before, err = s.cfg.Leases.Leases(ctx, u.key); err != nil {
+			err = fmt.Errorf("reading the leases: %w", err)
+		} else if err = s.setStored(ctx, u.key, kindImmutable, int64(ImmutableHeaderSize+u.size), withLease(slices.Clone(before), u.lease)); err == nil {
+			if err = u.staged.Commit(ctx); err != nil && !errors.Is(err, backend.ErrExist) {
+				s.restoreStored(ctx, u.key, ShareInfo{Size: int64(ImmutableHeaderSize + u.size)}, before)
+			}
+		}
+	} else {
+		h := newImmutableHeader(u.size)
+		h.NumLeases = 1
+		err = u.staged.WriteAt(u.lease.AppendImmutable(nil), int64(ImmutableHeaderSize+u.size))
+		if err == nil {
+			err = u.staged.WriteAt(h.Append(nil), 0)
+		}
+		if err == nil {
+			err = u.staged.Commit(ctx)
+		}
 	}
 	if err != nil {
 		if aerr := s.dropUpload(u); aerr != nil {
@@ -386,7 +414,7 @@ func (s *Server) finishUpload(ctx context.Context, u *upload) error {
 	s.forget(u)
 	s.counters.count(opClose, 1)
 	s.counters.done(opClose, start)
-	s.counters.addBytes(int64(ImmutableHeaderSize + u.size + ImmutableLeaseSize))
+	s.counters.addBytes(int64(ImmutableHeaderSize+u.size) + leaseBytes)
 	s.log.Debug("share upload complete", "si", u.key.SI, "share", u.key.Share, "size", u.size)
 	return nil
 }
@@ -528,6 +556,19 @@ func (s *Server) repairTornImmutable(ctx context.Context, k backend.Key, h *Immu
 	}
 	*h, lay.size = fixed, end
 	return nil
+}
+
+// renewImmutable adds or renews a lease of a committed immutable share,
+// in its container or in the LeaseStore. The caller holds k.SI's lock.
+func (s *Server) renewImmutable(ctx context.Context, k backend.Key, owner uint32, secrets lafs.LeaseSecrets, now time.Time, avail uint64) error {
+	if !s.leasesOutside() {
+		return s.addOrRenewImmutableLease(ctx, k, owner, secrets, now, avail)
+	}
+	_, lay, err := s.openImmutable(ctx, k)
+	if err != nil {
+		return err
+	}
+	return s.addOrRenewStored(ctx, k, kindImmutable, lay.size, newLease(owner, secrets, expirationFrom(now), lafs.NodeID{}, true))
 }
 
 // addOrRenewImmutableLease is ShareFile.add_or_renew_lease: renew the

@@ -405,6 +405,17 @@ func (s *Server) ReadTestWrite(ctx context.Context, si lafs.StorageIndex, writeE
 	}
 
 	var written []*mshare
+	// Should anything below fail, the changes a backend keeps apart
+	// until Sync are dropped, so that no later Sync or read sees writes
+	// the client was told failed.
+	failed := true
+	defer func() {
+		if d, ok := s.b.(backend.Discarder); ok && failed {
+			for _, sh := range shnums {
+				d.Discard(backend.Key{SI: si, Share: sh})
+			}
+		}
+	}()
 	for _, sh := range shnums {
 		v := tw[sh]
 		k := backend.Key{SI: si, Share: sh}
@@ -414,6 +425,7 @@ func (s *Server) ReadTestWrite(ctx context.Context, si lafs.StorageIndex, writeE
 				if err := s.b.Delete(ctx, k); err != nil {
 					return lafs.ReadTestWriteResult{}, s.backendErrf(err, "deleting %s", shareName(kindMutable, k))
 				}
+				s.forgetStored(ctx, k)
 				s.log.Debug("mutable share deleted by a zero new length", "si", si, "share", sh)
 			}
 			continue
@@ -446,6 +458,13 @@ func (s *Server) ReadTestWrite(ctx context.Context, si lafs.StorageIndex, writeE
 	if err != nil {
 		return lafs.ReadTestWriteResult{}, err
 	}
+	if s.leasesOutside() {
+		if err := s.commitWithStoredLeases(ctx, written, newLease(OwnerClient, lease, exp, s.cfg.NodeID, true)); err != nil {
+			return lafs.ReadTestWriteResult{}, err
+		}
+		failed = false
+		return res, nil
+	}
 	for _, m := range written {
 		if err := m.addOrRenewLease(ctx, lease, exp, s.cfg.NodeID, avail); err != nil {
 			if !errors.Is(err, lafs.ErrNoSpace) {
@@ -467,7 +486,36 @@ func (s *Server) ReadTestWrite(ctx context.Context, si lafs.StorageIndex, writeE
 			return lafs.ReadTestWriteResult{}, err
 		}
 	}
+	failed = false
 	return res, nil
+}
+
+// commitWithStoredLeases finishes ReadTestWrite for a server whose leases
+// live in a LeaseStore: each written share's lease l is recorded, then its
+// writes are made durable (a new share composed in memory is committed
+// whole), so that no share is seen without its lease. Should a new share
+// fail to appear, its record is put back as it was.
+func (s *Server) commitWithStoredLeases(ctx context.Context, written []*mshare, l Lease) error {
+	for _, m := range written {
+		before, err := s.cfg.Leases.Leases(ctx, m.k)
+		if err != nil {
+			return s.backendErrf(err, "reading the leases of %s", shareName(kindMutable, m.k))
+		}
+		if err := s.setStored(ctx, m.k, kindMutable, m.size, withLease(slices.Clone(before), l)); err != nil {
+			return err
+		}
+		if m.draft != nil {
+			if err := s.commitDraft(ctx, m); err != nil {
+				s.restoreStored(ctx, m.k, ShareInfo{Mutable: true, Size: m.size}, before)
+				return err
+			}
+			continue
+		}
+		if err := s.b.Sync(ctx, m.k); err != nil {
+			return s.backendErrf(err, "writing %s", shareName(kindMutable, m.k))
+		}
+	}
+	return nil
 }
 
 // newShareSize bounds the container a new share's writes make.

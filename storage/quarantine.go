@@ -481,6 +481,7 @@ func (s *Server) quarantine(ctx context.Context, k backend.Key, why error, copie
 			return s.backendErrf(err, "quarantining %s", shareName(kind, k))
 		}
 	}
+	s.forgetStored(ctx, k)
 	if kept != nil {
 		q.Path = kept.path
 		s.qdir.add(s, *kept)

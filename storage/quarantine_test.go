@@ -372,6 +372,9 @@ func TestAdvisoryKeepsShareWithTornLeaseRegion(t *testing.T) {
 		if err := s.AddOrRenewLease(bg, si, lease2); err != nil {
 			t.Fatal(err)
 		}
+		if leaseStoreOf(b) != nil {
+			return // leases live outside: nothing rewrites the container
+		}
 		after := object(t, b, si, 1)
 		info, err := ReadContainerInfo(bytes.NewReader(after), int64(len(after)))
 		if err != nil || info.DataLength != int64(len(shares.Bytes(1))) || len(info.Leases) != 2 {

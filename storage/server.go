@@ -65,6 +65,10 @@ type Config struct {
 	QuarantineMaxAge time.Duration
 	// Crawl configures the crawler and lease expirer that Crawl runs.
 	Crawl CrawlConfig
+	// Leases, when set, keeps the leases outside the containers (see
+	// LeaseStore), as a server on an object store must; nil keeps them
+	// inside, in Tahoe's format.
+	Leases LeaseStore
 }
 
 // uploadTimeout is how long an upload may sit without a write before it is
