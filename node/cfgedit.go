@@ -527,6 +527,12 @@ var configKeyDocs = map[string][2]string{
 	"storage.plugins":                        {"", "storage server plugins to enable, comma-separated"},
 	"storage.grid_management":                {"false", "announce the certificates of [grid_manager_certificates]"},
 	"storage.force_foolscap":                 {"false", "serve storage over Foolscap only, not HTTPS"},
+	"storage.backend":                        {"disk", "where the shares live: disk (storage_dir) or s3 (a bucket; credentials in private/)"},
+	"storage.s3.endpoint":                    {"", "the S3-compatible store's URL, e.g. https://s3.example.com (backend = s3)"},
+	"storage.s3.region":                      {"us-east-1", "the bucket's region (backend = s3)"},
+	"storage.s3.bucket":                      {"", "the bucket holding the shares (backend = s3)"},
+	"storage.s3.prefix":                      {"", "put before every key in the bucket, e.g. node1/ (backend = s3)"},
+	"storage.s3.path_style":                  {"false", "name the bucket in the path, not the host name (MinIO, Garage, Ceph) (backend = s3)"},
 
 	"helper.enabled": {"false", "run an upload helper for other clients"},
 

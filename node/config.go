@@ -175,6 +175,38 @@ type StorageConfig struct {
 	GridManagement bool
 	// ForceFoolscap serves storage over Foolscap only, not HTTPS.
 	ForceFoolscap bool
+	// Backend is where the shares live: BackendDisk (StorageDir, in
+	// Tahoe's layout, the default) or BackendS3 (a bucket, see S3).
+	Backend string
+	// S3 is the bucket of BackendS3 (the s3.* keys). Its credentials are
+	// in private/ (S3AccessKeyFile, S3SecretKeyFile), never here.
+	S3 S3Config
+}
+
+// Storage backends ([storage] backend).
+const (
+	BackendDisk = "disk"
+	BackendS3   = "s3"
+)
+
+// S3Config is the S3-compatible bucket of a storage node whose [storage]
+// backend is s3.
+type S3Config struct {
+	// Endpoint is the store's URL (s3.endpoint), such as
+	// https://s3.us-east-1.amazonaws.com or http://127.0.0.1:7070; a
+	// bare host[:port] means https.
+	Endpoint string
+	// Region is the bucket's region (s3.region, default us-east-1).
+	Region string
+	// Bucket holds the shares (s3.bucket).
+	Bucket string
+	// Prefix is put before every key (s3.prefix), so that several nodes
+	// can share a bucket; empty for none.
+	Prefix string
+	// PathStyle addresses the bucket in the path (s3.path_style), as
+	// MinIO, Garage and Ceph RGW without wildcard DNS want, instead of
+	// the host name (virtual-host style, AWS's default).
+	PathStyle bool
 }
 
 // HelperConfig is the [helper] section.

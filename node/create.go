@@ -53,6 +53,17 @@ type CreateOptions struct {
 	StorageDir string
 	// Helper runs an upload helper (--helper). Nodes only.
 	Helper bool
+	// StorageBackend is [storage] backend (--storage-backend): BackendDisk
+	// (the default) or BackendS3. Nodes only.
+	StorageBackend string
+	// S3 is the bucket of BackendS3 (--s3-endpoint, --s3-bucket,
+	// --s3-region, --s3-prefix, --s3-path-style); Region defaults to
+	// DefaultS3Region.
+	S3 S3Config
+	// S3AccessKeyID and S3SecretAccessKey are the store's credentials,
+	// which BackendS3 needs: written to private/ (S3AccessKeyFile,
+	// S3SecretKeyFile), never to tahoe.cfg, and never in an error.
+	S3AccessKeyID, S3SecretAccessKey string
 }
 
 // ErrUsage is wrapped by every error about bad CreateOptions.
@@ -73,7 +84,9 @@ const DefaultWebPort = "tcp:3456:interface=127.0.0.1"
 // node.privkey, node.pubkey and my_nodeid (LoadOrCreateIdentity), and for
 // clients private/secret and private/convergence (LoadOrCreateSecrets);
 // Tahoe makes these at the node's first start. basedir must not exist or
-// be empty. The options are checked as Tahoe checks its flags, and the
+// be empty. A node on an S3 backend also gets the store's credentials and
+// its storage seal key in private/ (create_s3.go); the store is not
+// contacted. The options are checked as Tahoe checks its flags, and the
 // tahoe.cfg they give must load with ReadConfig, before anything is
 // written.
 func Create(basedir string, opts CreateOptions) error {
@@ -126,7 +139,8 @@ func Create(basedir string, opts CreateOptions) error {
 			return err
 		}
 	}
-	if _, err := LoadOrCreateIdentity(basedir); err != nil {
+	id, err := LoadOrCreateIdentity(basedir)
+	if err != nil {
 		return err
 	}
 	if o.Kind != KindIntroducer {
@@ -134,7 +148,7 @@ func Create(basedir string, opts CreateOptions) error {
 			return err
 		}
 	}
-	return nil
+	return o.writeS3Files(basedir, id, tubLocation)
 }
 
 // dummyTac is what scripts/create_node.py writes into the .tac file.
@@ -190,6 +204,10 @@ func (o CreateOptions) normalize() (CreateOptions, error) {
 		o.SharesNeeded = orDefault(o.SharesNeeded, 3)
 		o.SharesHappy = orDefault(o.SharesHappy, 7)
 		o.SharesTotal = orDefault(o.SharesTotal, 10)
+	}
+	o, err := o.normalizeBackend()
+	if err != nil {
+		return o, err
 	}
 	return o, o.checkWhere()
 }
@@ -349,6 +367,7 @@ func (o CreateOptions) tahoeCfg(tubPort, tubLocation string) string {
 	}
 	w("#expire.enabled =\n")
 	w("#expire.mode =\n")
+	o.writeStorageBackend(w)
 	w("\n")
 	w("[helper]\n")
 	w("# Shall this node run a helper service that clients can use?\n")

@@ -154,7 +154,8 @@ var clientSections = map[string][]string{
 	"storage": {"debug_discard", "enabled", "anonymous", "expire.cutoff_date",
 		"expire.enabled", "expire.immutable", "expire.mode", "expire.mutable",
 		"expire.override_lease_duration", "readonly", "reserved_space",
-		"storage_dir", "plugins", "grid_management", "force_foolscap"},
+		"storage_dir", "plugins", "grid_management", "force_foolscap",
+		"backend", "s3.endpoint", "s3.region", "s3.bucket", "s3.prefix", "s3.path_style"},
 	"sftpd":  {"accounts.file", "enabled", "host_privkey_file", "host_pubkey_file", "port"},
 	"helper": {"enabled"},
 }

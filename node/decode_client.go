@@ -1,6 +1,7 @@
 package node
 
 import (
+	"fmt"
 	"strings"
 
 	"github.com/lafs/lafs"
@@ -56,7 +57,16 @@ func (d *decoder) decodeStorage() StorageConfig {
 		Plugins:         d.list(sec, "plugins"),
 		GridManagement:  d.boolean(sec, "grid_management", false),
 		ForceFoolscap:   d.boolean(sec, "force_foolscap", false),
+		Backend:         d.str(sec, "backend", BackendDisk),
+		S3: S3Config{
+			Endpoint:  d.str(sec, "s3.endpoint", ""),
+			Region:    d.str(sec, "s3.region", "us-east-1"),
+			Bucket:    d.str(sec, "s3.bucket", ""),
+			Prefix:    d.str(sec, "s3.prefix", ""),
+			PathStyle: d.boolean(sec, "s3.path_style", false),
+		},
 	}
+	d.decodeS3(&s)
 	var err error
 	if s.ReservedSpace, err = ParseSize(d.str(sec, "reserved_space", "")); err != nil {
 		d.failKey(sec, "reserved_space", "%v", err)
@@ -127,4 +137,68 @@ func (d *decoder) decodeGridManagers() ([]GridManager, []GridManagerCertificate)
 		certs = append(certs, GridManagerCertificate{Name: it.key, File: v})
 	}
 	return gms, certs
+}
+
+// decodeS3 checks the backend and, for s3, the bucket's settings.
+func (d *decoder) decodeS3(s *StorageConfig) {
+	const sec = "storage"
+	switch s.Backend {
+	case BackendDisk:
+		return
+	case BackendS3:
+	default:
+		d.failKey(sec, "backend", "unknown storage backend %q: it must be %q or %q", s.Backend, BackendDisk, BackendS3)
+		return
+	}
+	if !s.Enabled {
+		return
+	}
+	if s.S3.Bucket == "" {
+		d.failKey(sec, "backend", "backend is s3, but s3.bucket is missing")
+	} else if !validBucketName(s.S3.Bucket) {
+		d.failKey(sec, "s3.bucket", "%q is no S3 bucket name (3 to 63 characters of a-z, 0-9, '.' and '-')", s.S3.Bucket)
+	}
+	if s.S3.Endpoint == "" {
+		d.failKey(sec, "backend", "backend is s3, but s3.endpoint (the store's URL) is missing")
+	} else if _, _, err := SplitS3Endpoint(s.S3.Endpoint); err != nil {
+		d.failKey(sec, "s3.endpoint", "%v", err)
+	}
+	if strings.HasPrefix(s.S3.Prefix, "/") || strings.Contains(s.S3.Prefix, "//") {
+		d.failKey(sec, "s3.prefix", "prefix %q may neither begin with nor contain an empty path segment", s.S3.Prefix)
+	}
+}
+
+// validBucketName reports whether b follows S3's rules for bucket names
+// closely enough to be sent.
+func validBucketName(b string) bool {
+	if len(b) < 3 || len(b) > 63 {
+		return false
+	}
+	for i := 0; i < len(b); i++ {
+		c := b[i]
+		if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '.' || c == '-') {
+			return false
+		}
+	}
+	return b[0] != '.' && b[0] != '-'
+}
+
+// SplitS3Endpoint splits an s3.endpoint into host[:port] and whether it
+// is reached over TLS: a URL of scheme https or http with nothing after
+// the host, or a bare host[:port] (https).
+func SplitS3Endpoint(endpoint string) (host string, secure bool, err error) {
+	rest, secure := endpoint, true
+	switch {
+	case strings.HasPrefix(endpoint, "https://"):
+		rest = strings.TrimPrefix(endpoint, "https://")
+	case strings.HasPrefix(endpoint, "http://"):
+		rest, secure = strings.TrimPrefix(endpoint, "http://"), false
+	case strings.Contains(endpoint, "://"):
+		return "", false, fmt.Errorf("endpoint %q: the scheme must be https or http", endpoint)
+	}
+	rest = strings.TrimSuffix(rest, "/")
+	if rest == "" || strings.ContainsAny(rest, "/?#@ ") {
+		return "", false, fmt.Errorf("endpoint %q: want https://HOST[:PORT] (or http://), with no path", endpoint)
+	}
+	return rest, secure, nil
 }

@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/lafs/lafs"
-	"github.com/lafs/lafs/backend/disk"
 	"github.com/lafs/lafs/cap"
 	"github.com/lafs/lafs/client"
 	"github.com/lafs/lafs/grid"
@@ -56,6 +55,8 @@ type Node struct {
 	// Storage is the storage server, when [storage] enabled.
 	Storage     *storage.Server
 	StorageURLs *ServiceURLs
+	// Shares is where the storage server keeps its shares.
+	Shares *OpenedShares
 
 	mu      sync.Mutex
 	servers []*http.Server
@@ -154,30 +155,34 @@ func (n *Node) startStorage(ctx context.Context) error {
 	if nc.TubDisabled || len(nc.TubListeners) == 0 {
 		return fmt.Errorf("%s: [storage] enabled needs [node] tub.port to listen on", n.Config.File())
 	}
-	dir := sc.StorageDir
-	if dir == "" {
-		dir = "storage"
-	}
-	dir = n.path(dir)
-	b, err := disk.Open(dir)
+	shares, err := OpenShares(ctx, n.Basedir, n.Config, n.Identity.NodeID, OpenShareOptions{
+		Logger:   n.Log.With("service", "storage"),
+		Progress: rebuildLogger(n.Log.With("service", "lease-index")),
+	})
 	if err != nil {
-		return fmt.Errorf("storage folder: %w", err)
-	}
-	for _, p := range b.ReplayProblems() {
-		n.Log.Error("storage folder: a change in the journal could not be replayed", "err", p)
-	}
-	srv, err := storage.New(b, storageConfig(n, sc, dir))
-	if err != nil {
-		b.Close()
 		return err
 	}
-	// Closers run last first: the backend's journal closes after the
-	// storage server is done with it, and the crawler stops before both.
+	dir := shares.Dir
+	dropMigrationMarkers(dir, n.Log)
+	scfg := storageConfig(n, sc, dir)
+	scfg.Leases = shares.Leases
+	if shares.MaxMutableShareSize != 0 {
+		scfg.MaxMutableShareSize = shares.MaxMutableShareSize
+	}
+	srv, err := storage.New(shares.Backend, scfg)
+	if err != nil {
+		shares.Close()
+		return err
+	}
+	// Closers run last first: the lease index and the backend (the disk's
+	// journal) close after the storage server is done with them, and the
+	// crawler stops before all.
 	n.addCloser(func() {
-		if err := b.Close(); err != nil {
-			n.Log.Warn("closing the storage folder", "err", err)
+		if err := shares.Close(); err != nil {
+			n.Log.Warn("closing the storage backend", "err", err)
 		}
 	})
+	n.Shares = shares
 	n.Storage = srv
 	crawlCtx, stopCrawl := context.WithCancel(context.WithoutCancel(ctx))
 	crawled := make(chan struct{})
@@ -209,7 +214,7 @@ func (n *Node) startStorage(ctx context.Context) error {
 		n.serveTLS(ln, h)
 	}
 	n.addCloser(func() { srv.Close() })
-	n.Log.Info("storage server listening", "nurls", strings.Join(urls.NURLs, " "), "dir", dir)
+	n.Log.Info("storage server listening", "nurls", strings.Join(urls.NURLs, " "), "backend", shares.Kind, "dir", dir)
 	return nil
 }
 

@@ -2,6 +2,7 @@ package node
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"html/template"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/lafs/lafs"
+	"github.com/lafs/lafs/leasedb"
 	"github.com/lafs/lafs/storage"
 )
 
@@ -79,10 +81,13 @@ func (p storagePage) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		st = &s
 	}
 	now := time.Now()
+	be := p.backendInfo(r.Context())
 	switch strings.ToUpper(t) {
 	case "HTML":
 		var buf bytes.Buffer
-		if err := storageTemplate.Execute(&buf, p.htmlData(st, now)); err != nil {
+		d := p.htmlData(st, now)
+		d.Backend = be.text()
+		if err := storageTemplate.Execute(&buf, d); err != nil {
 			p.n.Log.Warn("storage status page", "err", err)
 			http.Error(w, "rendering the page failed", http.StatusInternalServerError)
 			return
@@ -94,7 +99,11 @@ func (p storagePage) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		enc := json.NewEncoder(&buf)
 		enc.SetEscapeHTML(false)
 		enc.SetIndent("", " ")
-		if err := enc.Encode(storageJSON(st, now)); err != nil {
+		doc := storageJSON(st, now)
+		if st != nil {
+			doc["lafs-backend"] = be.json()
+		}
+		if err := enc.Encode(doc); err != nil {
 			http.Error(w, "encoding the status failed", http.StatusInternalServerError)
 			return
 		}
@@ -396,6 +405,7 @@ type storageHTML struct {
 	LastCycle                   []string
 	CurrentCorrupt, LastCorrupt []string
 	Quarantined, Corrupt        int
+	Backend                     string
 }
 
 func (p storagePage) htmlData(st *storage.Status, now time.Time) storageHTML {
@@ -523,6 +533,7 @@ var storageTemplate = template.Must(template.New("storage").Parse(`<!DOCTYPE htm
 </table>
 <ul>
 <li>Server Nickname: <span class="nickname mine">{{.Nickname}}</span></li>
+{{if .Backend}}<li>Shares kept in: <span class="backend">{{.Backend}}</span></li>{{end}}
 <li>Server Nodeid: <span class="nodeid mine data-chars">{{.NodeID}}</span></li>
 <li>Accepting new shares: <span>{{.Accepting}}</span></li>
 <li>Total buckets: <span>{{.Buckets}}</span> (the number of files and directories for which this server is holding a share)
@@ -544,3 +555,83 @@ var storageTemplate = template.Must(template.New("storage").Parse(`<!DOCTYPE htm
 </body>
 </html>
 `))
+
+// backendInfo is what the status page shows of where the shares live.
+type backendInfo struct {
+	kind   string
+	s3     S3Config
+	stats  *leasedb.Stats
+	errMsg string
+}
+
+func (p storagePage) backendInfo(ctx context.Context) backendInfo {
+	sh := p.n.Shares
+	if sh == nil {
+		return backendInfo{}
+	}
+	bi := backendInfo{kind: sh.Kind, s3: sh.S3}
+	if sh.Index != nil {
+		st, err := sh.Index.Stats(ctx)
+		if err != nil {
+			p.n.Log.Warn("storage status page: the lease index", "err", err)
+			bi.errMsg = "the lease index is unavailable"
+		} else {
+			bi.stats = &st
+		}
+	}
+	return bi
+}
+
+// json is the page's "lafs-backend" object.
+func (b backendInfo) json() map[string]any {
+	m := map[string]any{"type": b.kind}
+	if b.kind != BackendS3 {
+		return m
+	}
+	m["bucket"], m["endpoint"], m["region"], m["prefix"] = b.s3.Bucket, b.s3.Endpoint, b.s3.Region, b.s3.Prefix
+	if b.errMsg != "" {
+		m["error"] = b.errMsg
+	}
+	if st := b.stats; st != nil {
+		m["objects"] = map[string]any{
+			"shares":                st.Shares,
+			"mutable-shares":        st.MutableShares,
+			"immutable-shares":      st.ImmutableShares,
+			"unknown-shares":        st.UnknownShares,
+			"bytes":                 st.Bytes,
+			"leases":                st.Leases,
+			"shares-without-record": st.SharesWithoutRecord,
+		}
+		m["lease-index"] = map[string]any{
+			"last-rebuild":   unixSeconds(st.LastRebuild),
+			"rebuild-reason": st.RebuildReason,
+		}
+	}
+	return m
+}
+
+// text is the page's line about the backend.
+func (b backendInfo) text() string {
+	switch b.kind {
+	case "":
+		return ""
+	case BackendS3:
+	default:
+		return "a local folder, in Tahoe's layout"
+	}
+	s := fmt.Sprintf("S3 bucket %s at %s", b.s3.Bucket, b.s3.Endpoint)
+	if b.s3.Prefix != "" {
+		s += fmt.Sprintf(" (keys under %s)", b.s3.Prefix)
+	}
+	if b.errMsg != "" {
+		return s + "; " + b.errMsg
+	}
+	if st := b.stats; st != nil {
+		s += fmt.Sprintf(": %d shares (%d mutable, %d immutable), %s, %d leases",
+			st.Shares, st.MutableShares, st.ImmutableShares, abbreviateSpace(uint64(max(st.Bytes, 0))), st.Leases)
+		if !st.LastRebuild.IsZero() {
+			s += fmt.Sprintf("; lease index rebuilt from the bucket %s ago (%s)", abbreviateTime(time.Since(st.LastRebuild)), st.RebuildReason)
+		}
+	}
+	return s
+}

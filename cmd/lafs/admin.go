@@ -20,6 +20,7 @@ func adminCommands() []command {
 		{"print-server-entry", "print the private/servers.yaml entry for a storage node", runPrintServerEntry},
 		{"generate-keypair", "make an Ed25519 key pair and print it", runGenerateKeypair},
 		{"derive-pubkey", "print the public key of an Ed25519 private key", runDerivePubkey},
+		{"migrate-storage", "move a stopped storage node's shares between disk and S3", runMigrateStorage},
 		{"add-grid-manager-cert", "add a grid manager's certificate to a storage node (not implemented yet)",
 			notImplemented("admin add-grid-manager-cert", "adds a grid manager's certificate to a storage server's configuration")},
 		{"migrate-crawler", "convert Tahoe's pickled crawler state to JSON (not implemented yet)",

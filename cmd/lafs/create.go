@@ -2,7 +2,10 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
+	"os"
 	"path/filepath"
 	"strings"
 
@@ -34,7 +37,17 @@ var createHelp = map[node.Kind]string{
 
 Create a node in NODEDIR (default: the global -d directory, else ~/.tahoe):
 a client of the grid that also stores shares for it (unless --no-storage).
-Start it with "lafs run NODEDIR".`,
+Start it with "lafs run NODEDIR".
+
+With --storage-backend=s3 the node keeps its shares in a bucket of an
+S3-compatible store (AWS S3, Ceph RGW, MinIO, Garage...): give
+--s3-endpoint, --s3-bucket, --s3-access-key-id and
+--s3-secret-access-key-file. The secret key is read from a file, or from
+standard input with "-", never from the command line, where other users
+could see it in the process list. The credentials go to NODEDIR/private/
+(mode 0600), never to tahoe.cfg. The store is not contacted now: a wrong
+setting shows when the node starts. Keep a copy of NODEDIR/private/: with
+it, the node comes back on another machine with all its shares.`,
 	node.KindClient: `usage: lafs create-client [options] [NODEDIR]
 
 Create a client node in NODEDIR (default: the global -d directory, else
@@ -55,6 +68,7 @@ func create(e *env, name string, kind node.Kind, args []string) error {
 	var o node.CreateOptions
 	o.Kind = kind
 	var introducers multiFlag
+	var secretFile string
 	basedir := fs.String("basedir", "", "the node directory (instead of the `NODEDIR` argument)")
 	fs.StringVar(basedir, "C", "", "short for --basedir")
 	fs.StringVar(&o.Nickname, "nickname", "", "the node's `NAME`")
@@ -78,11 +92,26 @@ func create(e *env, name string, kind node.Kind, args []string) error {
 		fs.BoolVar(&o.NoStorage, "no-storage", false, "do not offer storage")
 		fs.StringVar(&o.StorageDir, "storage-dir", "", "where to keep shares (`DIR`, default NODEDIR/storage)")
 		fs.BoolVar(&o.Helper, "helper", false, "run an upload helper")
+		fs.StringVar(&o.StorageBackend, "storage-backend", "", "where to keep shares: \"disk\" (default) or \"s3\" (a bucket)")
+		fs.StringVar(&o.S3.Endpoint, "s3-endpoint", "", "the S3 store's `URL`, e.g. https://s3.example.com")
+		fs.StringVar(&o.S3.Bucket, "s3-bucket", "", "the bucket (`NAME`) to keep shares in")
+		fs.StringVar(&o.S3.Region, "s3-region", "", "the bucket's `REGION` (default us-east-1)")
+		fs.StringVar(&o.S3.Prefix, "s3-prefix", "", "`PREFIX` put before every key, so that nodes can share a bucket")
+		fs.BoolVar(&o.S3.PathStyle, "s3-path-style", false, "name the bucket in the path, not the host name (MinIO, Garage, Ceph)")
+		fs.StringVar(&o.S3AccessKeyID, "s3-access-key-id", "", "the store's access key `ID`")
+		fs.StringVar(&secretFile, "s3-secret-access-key-file", "", "read the store's secret access key from `FILE` (\"-\": standard input)")
 	}
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	o.Introducers = introducers
+	if secretFile != "" {
+		secret, err := readSecretFile(e, secretFile)
+		if err != nil {
+			return failf("lafs %s: --s3-secret-access-key-file: %v", name, err)
+		}
+		o.S3SecretAccessKey = secret
+	}
 	dir := *basedir
 	switch {
 	case fs.NArg() == 1 && dir == "":
@@ -104,8 +133,33 @@ func create(e *env, name string, kind node.Kind, args []string) error {
 	if kind != node.KindIntroducer && len(introducers) == 0 {
 		fmt.Fprintln(e.stdout, " Please add introducers to private/introducers.yaml or storage servers to private/servers.yaml before starting")
 	}
+	if strings.EqualFold(o.StorageBackend, node.BackendS3) {
+		fmt.Fprintf(e.stdout, " Its shares go to bucket %s at %s, which was not contacted: the node checks it when it starts\n", o.S3.Bucket, o.S3.Endpoint)
+	}
 	fmt.Fprintf(e.stdout, " To start it, run 'lafs run %s'\n", abs)
 	return nil
+}
+
+// readSecretFile reads a secret from the file at path, or from standard
+// input for "-": its first line, without surrounding white space. Errors
+// never hold what was read.
+func readSecretFile(e *env, path string) (string, error) {
+	var b []byte
+	var err error
+	if path == "-" {
+		b, err = io.ReadAll(io.LimitReader(e.stdin, 64<<10))
+	} else {
+		b, err = os.ReadFile(path)
+	}
+	if err != nil {
+		return "", err
+	}
+	line, rest, _ := strings.Cut(string(b), "\n")
+	line = strings.TrimSpace(line)
+	if line == "" || strings.TrimSpace(rest) != "" {
+		return "", errors.New("want the secret alone, on one line")
+	}
+	return line, nil
 }
 
 // defaultNodeDir is Tahoe's default node directory, ~/.tahoe.

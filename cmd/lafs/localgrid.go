@@ -32,6 +32,10 @@ remove some, stop the grid and delete their directories (local-grid never
 deletes a node: the shares it holds would go with it). Without
 --storage-nodes every storage node of DIR runs.
 
+With the --s3-* options, the storage nodes it creates keep their shares in
+one bucket of an S3-compatible store, each under the prefix --s3-prefix +
+its name + "/" (see docs/s3.md); nodes that exist keep their backend.
+
 local-grid prints each node's pid once it serves. When a node's process
 exits (a crash, kill -9, an error), the others keep running: local-grid
 names the node, says how it ended (exit status or signal, or the port it
@@ -67,7 +71,19 @@ func runLocalGrid(ctx context.Context, e *env, args []string) error {
 	k := fs.Int("shares-needed", 3, "shares needed to recover a file, `K`")
 	happy := fs.Int("shares-happy", 7, "servers an upload must reach, `H`")
 	total := fs.Int("shares-total", 10, "shares made of each file, `N`")
+	var s3 localGridS3
+	fs.StringVar(&s3.endpoint, "s3-endpoint", "", "keep new storage nodes' shares in an S3-compatible store at `URL`")
+	fs.StringVar(&s3.bucket, "s3-bucket", "", "the S3 bucket (`NAME`); each node gets the prefix --s3-prefix + its name + \"/\"")
+	fs.StringVar(&s3.region, "s3-region", "", "the bucket's `REGION` (default us-east-1)")
+	fs.StringVar(&s3.prefix, "s3-prefix", "", "`PREFIX` before every node's own prefix in the bucket")
+	fs.BoolVar(&s3.pathStyle, "s3-path-style", false, "name the bucket in the path (MinIO, Garage, Ceph, versitygw)")
+	fs.StringVar(&s3.accessKey, "s3-access-key-id", "", "the store's access key `ID`")
+	fs.StringVar(&s3.secretFile, "s3-secret-access-key-file", "", "the `FILE` holding the store's secret access key")
 	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	s3Args, err := s3.createArgs()
+	if err != nil {
 		return err
 	}
 	dir := "lafs-grid"
@@ -79,7 +95,7 @@ func runLocalGrid(ctx context.Context, e *env, args []string) error {
 	if *nStorage < 1 {
 		return usagef("lafs local-grid: --storage-nodes must be at least 1")
 	}
-	dir, err := filepath.Abs(dir)
+	dir, err = filepath.Abs(dir)
 	if err != nil {
 		return fmt.Errorf("grid directory: %w", err)
 	}
@@ -172,6 +188,9 @@ func runLocalGrid(ctx context.Context, e *env, args []string) error {
 		name := storageName(idx)
 		d := filepath.Join(dir, name)
 		args := append([]string{"--webport", "none", "--hostname", "127.0.0.1", "--introducer", introNURL, "--nickname", name}, shareFlags...)
+		if s3Args != nil {
+			args = append(append(args, s3Args...), "--s3-prefix", s3.prefix+name+"/")
+		}
 		if err := g.createIfMissing(e, d, "create-node", args...); err != nil {
 			return err
 		}
@@ -364,3 +383,33 @@ func (g *localGrid) firstTries(ctx context.Context, nodes ...*supervisedNode) bo
 // wait returns once every supervisor has returned, and so every node's
 // process is gone.
 func (g *localGrid) wait() { g.wg.Wait() }
+
+// localGridS3 are local-grid's S3 options: the storage nodes it creates
+// keep their shares in one bucket, each under a prefix of its own.
+type localGridS3 struct {
+	endpoint, bucket, region, prefix, accessKey, secretFile string
+	pathStyle                                               bool
+}
+
+// createArgs returns the create-node options for the bucket (without
+// --s3-prefix), or nil when no S3 option is given.
+func (o localGridS3) createArgs() ([]string, error) {
+	if o == (localGridS3{}) {
+		return nil, nil
+	}
+	if o.endpoint == "" || o.bucket == "" || o.accessKey == "" || o.secretFile == "" {
+		return nil, usagef("lafs local-grid: an S3 grid needs --s3-endpoint, --s3-bucket, --s3-access-key-id and --s3-secret-access-key-file")
+	}
+	if o.secretFile == "-" {
+		return nil, usagef("lafs local-grid: --s3-secret-access-key-file must name a file (every node reads it)")
+	}
+	args := []string{"--storage-backend", "s3", "--s3-endpoint", o.endpoint, "--s3-bucket", o.bucket,
+		"--s3-access-key-id", o.accessKey, "--s3-secret-access-key-file", o.secretFile}
+	if o.region != "" {
+		args = append(args, "--s3-region", o.region)
+	}
+	if o.pathStyle {
+		args = append(args, "--s3-path-style")
+	}
+	return args, nil
+}

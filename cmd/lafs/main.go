@@ -109,7 +109,7 @@ func commands() []command {
 		{"stats", "count and size everything reachable from a directory", runStats},
 		{"attenuate", "print a cap's read cap, or a read cap's verify cap", runAttenuate},
 		{"debug", "debugging tools: dump-cap, chk-cap, dump-share, find-shares, catalog-shares, corrupt-share", runDebug},
-		{"admin", "node administration: print-server-entry, generate-keypair, derive-pubkey", runAdmin},
+		{"admin", "node administration: print-server-entry, generate-keypair, derive-pubkey, migrate-storage", runAdmin},
 		{"config", "read and change tahoe.cfg: list, get, set, unset", runConfig},
 		{"version", "print the version", runVersion},
 		{"completion", "print a bash or zsh script completing lafs command lines", runCompletion},
