@@ -286,3 +286,64 @@ func TestS3GridServerRestarts(t *testing.T) {
 		t.Fatalf("the mutable file reads %q after the restarts", got)
 	}
 }
+
+// TestTahoeLiveS3StorageNode: a live Tahoe 1.20 client stores and reads
+// immutable and mutable files on a lafs storage node whose shares live in
+// S3, renews their leases, and verifies them.
+func TestTahoeLiveS3StorageNode(t *testing.T) {
+	cli := os.Getenv("TAHOE_CLI")
+	if cli == "" {
+		t.Skip("skipped: TAHOE_CLI is not set: no Tahoe 1.20 to run (see ../shared/tahoe-ref)")
+	}
+	srv := s3test.Start(t)
+	ip := freePort(t)
+	intro, _ := startLafsNode(t, node.CreateOptions{Kind: node.KindIntroducer,
+		Port: fmt.Sprintf("tcp:%d:interface=127.0.0.1", ip), Location: fmt.Sprintf("tcp:127.0.0.1:%d", ip)})
+	b, err := os.ReadFile(filepath.Join(intro.Basedir, "private", "introducer.furl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	furl := strings.TrimSpace(string(b))
+	lp := freePort(t)
+	sn, _ := startLafsNode(t, node.CreateOptions{Introducers: []string{furl}, Nickname: "lafs-s3", WebPort: "none",
+		Port: fmt.Sprintf("tcp:%d:interface=127.0.0.1", lp), Location: fmt.Sprintf("tcp:127.0.0.1:%d", lp)},
+		func(t *testing.T, dir string) { useS3(t, dir, srv, "tahoe-live/") })
+	wp := freePort(t)
+	tahoeNode(t, cli, "create-client", "--introducer="+furl, fmt.Sprintf("--webport=tcp:%d:interface=127.0.0.1", wp),
+		"--shares-needed=1", "--shares-happy=1", "--shares-total=2")
+	tahoeWeb := fmt.Sprintf("http://127.0.0.1:%d", wp)
+	waitUntil(t, "Tahoe's client to connect to the lafs S3 storage node", 90*time.Second, func() bool {
+		resp, err := http.Get(tahoeWeb + "/?t=json")
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return bytes.Contains(b, []byte(`"nickname": "lafs-s3"`)) && bytes.Contains(bytes.ToLower(b), []byte(`"connection_status": "connected`))
+	})
+	data := randomBytes(3<<20 + 17)
+	capI := strings.TrimSpace(string(httpDo(t, http.MethodPut, tahoeWeb+"/uri", data)))
+	if got := httpDo(t, http.MethodGet, tahoeWeb+"/uri/"+capI, nil); !bytes.Equal(got, data) {
+		t.Fatal("Tahoe read back other bytes")
+	}
+	capM := strings.TrimSpace(string(httpDo(t, http.MethodPut, tahoeWeb+"/uri?format=sdmf", []byte("tahoe mutable v1"))))
+	httpDo(t, http.MethodPut, tahoeWeb+"/uri/"+capM, []byte("tahoe mutable v2, longer"))
+	if got := string(httpDo(t, http.MethodGet, tahoeWeb+"/uri/"+capM, nil)); got != "tahoe mutable v2, longer" {
+		t.Fatalf("Tahoe reads its mutable file as %q", got)
+	}
+	for _, c := range []string{capI, capM} {
+		out := string(httpDo(t, http.MethodPost, tahoeWeb+"/uri/"+c+"?t=check&verify=true&add-lease=true&output=JSON", nil))
+		if !strings.Contains(out, `"healthy": true`) {
+			t.Errorf("Tahoe's verify of a file on the S3 node: %s", out)
+		}
+	}
+	st, err := sn.Shares.Index.Stats(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Two shares of each file, each with its lease (Tahoe's add-lease
+	// renews the one the upload gave: the same secrets).
+	if st.Shares != 4 || st.MutableShares != 2 || st.Leases < 4 {
+		t.Errorf("the S3 node's lease index: %+v", st)
+	}
+}
