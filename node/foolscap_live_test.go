@@ -280,15 +280,7 @@ func TestTahoeLivePublishToTahoeIntroducer(t *testing.T) {
 	tahoeNode(t, cli, "create-client", "--introducer="+furl, fmt.Sprintf("--webport=tcp:%d:interface=127.0.0.1", wp),
 		"--shares-needed=1", "--shares-happy=1", "--shares-total=2")
 	tahoeWeb := fmt.Sprintf("http://127.0.0.1:%d", wp)
-	waitUntil(t, "Tahoe's client to connect to the lafs storage node", 90*time.Second, func() bool {
-		resp, err := http.Get(tahoeWeb + "/?t=json")
-		if err != nil {
-			return false
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return bytes.Contains(b, []byte(`"nickname": "lafs-s"`)) && bytes.Contains(bytes.ToLower(b), []byte(`"connection_status": "connected`))
-	})
+	waitTahoeConnected(t, tahoeWeb, "lafs-s")
 	data := make([]byte, 200000)
 	rand.Read(data)
 	capT := strings.TrimSpace(string(httpDo(t, "PUT", tahoeWeb+"/uri", data)))
@@ -332,4 +324,19 @@ func TestTahoeLiveIntroducerCacheWhileDown(t *testing.T) {
 	if got := l.do(t, "GET", "/uri/"+res.Cap.String(), nil); !bytes.Equal(got, data) {
 		t.Fatal("Tahoe read other bytes")
 	}
+}
+
+// waitTahoeConnected waits until the Tahoe client whose web API is at web
+// is connected to the storage server called nickname.
+func waitTahoeConnected(t *testing.T, web, nickname string) {
+	t.Helper()
+	waitUntil(t, "Tahoe's client to connect to "+nickname, 90*time.Second, func() bool {
+		resp, err := http.Get(web + "/?t=json")
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return bytes.Contains(b, []byte(`"nickname": "`+nickname+`"`)) && bytes.Contains(bytes.ToLower(b), []byte(`"connection_status": "connected`))
+	})
 }

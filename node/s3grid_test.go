@@ -312,15 +312,7 @@ func TestTahoeLiveS3StorageNode(t *testing.T) {
 	tahoeNode(t, cli, "create-client", "--introducer="+furl, fmt.Sprintf("--webport=tcp:%d:interface=127.0.0.1", wp),
 		"--shares-needed=1", "--shares-happy=1", "--shares-total=2")
 	tahoeWeb := fmt.Sprintf("http://127.0.0.1:%d", wp)
-	waitUntil(t, "Tahoe's client to connect to the lafs S3 storage node", 90*time.Second, func() bool {
-		resp, err := http.Get(tahoeWeb + "/?t=json")
-		if err != nil {
-			return false
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return bytes.Contains(b, []byte(`"nickname": "lafs-s3"`)) && bytes.Contains(bytes.ToLower(b), []byte(`"connection_status": "connected`))
-	})
+	waitTahoeConnected(t, tahoeWeb, "lafs-s3")
 	data := randomBytes(3<<20 + 17)
 	capI := strings.TrimSpace(string(httpDo(t, http.MethodPut, tahoeWeb+"/uri", data)))
 	if got := httpDo(t, http.MethodGet, tahoeWeb+"/uri/"+capI, nil); !bytes.Equal(got, data) {
