@@ -57,6 +57,10 @@ type Node struct {
 	StorageURLs *ServiceURLs
 	// Shares is where the storage server keeps its shares.
 	Shares *OpenedShares
+	// Dial makes every outbound connection of the node (to storage
+	// servers and introducers), as [connections] and [tor] say: directly,
+	// through Tor, or not at all (netdial.go).
+	Dial DialFunc
 
 	mu      sync.Mutex
 	servers []*http.Server
@@ -73,11 +77,18 @@ func load(basedir string, log *slog.Logger) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := checkHiding(cfg); err != nil {
+		return nil, err
+	}
+	out, err := newOutbound(cfg)
+	if err != nil {
+		return nil, err
+	}
 	id, err := LoadOrCreateIdentity(basedir)
 	if err != nil {
 		return nil, err
 	}
-	return &Node{Basedir: basedir, Config: cfg, Identity: id, Log: log, errc: make(chan error, 8)}, nil
+	return &Node{Basedir: basedir, Config: cfg, Identity: id, Log: log, Dial: out.dial, errc: make(chan error, 8)}, nil
 }
 
 // Start starts the node in basedir and returns once every service listens.
@@ -286,13 +297,23 @@ func expiryConfig(sc StorageConfig) storage.ExpiryConfig {
 	return e
 }
 
-// DialStorage connects to a storage server by NURL, pinning its certificate.
+// DialStorage connects to a storage server by NURL, pinning its
+// certificate, with direct TCP connections.
 func DialStorage(ctx context.Context, nurl string) (lafs.StorageServer, error) {
+	return DialStorageWith(ctx, nurl, nil)
+}
+
+// DialStorageWith is DialStorage making its connections with dial (nil:
+// directly).
+func DialStorageWith(ctx context.Context, nurl string, dial DialFunc) (lafs.StorageServer, error) {
 	u, err := storagehttp.ParseNURL(nurl)
 	if err != nil {
 		return nil, err
 	}
-	return storagehttp.Dial(u)
+	if dial == nil {
+		return storagehttp.Dial(u)
+	}
+	return storagehttp.Dial(u, storagehttp.WithDialContext(dial))
 }
 
 // PendingUploadsFile is where a running client node keeps the secrets of
@@ -308,7 +329,9 @@ func (n *Node) startClient(ctx context.Context, own bool) error {
 	if err != nil {
 		return err
 	}
-	n.Broker = grid.NewBroker(DialStorage, n.Log.With("service", "broker"))
+	n.Broker = grid.NewBroker(func(ctx context.Context, nurl string) (lafs.StorageServer, error) {
+		return DialStorageWith(ctx, nurl, n.Dial)
+	}, n.Log.With("service", "broker"))
 	n.addCloser(n.Broker.Close)
 	static, err := grid.StaticServers(filepath.Join(n.Basedir, "private", "servers.yaml"))
 	if err != nil {
@@ -418,7 +441,7 @@ func (n *Node) startTub(own bool) error {
 			return err
 		}
 	}
-	opts := []foolscap.TubOption{foolscap.WithLogger(n.Log.With("service", "foolscap"))}
+	opts := []foolscap.TubOption{foolscap.WithLogger(n.Log.With("service", "foolscap")), foolscap.WithDialer(n.Dial)}
 	if n.Config.Kind() == KindIntroducer {
 		opts = append(opts, foolscap.WithLimits(introducerLimits))
 	}
@@ -489,6 +512,7 @@ func (n *Node) startIntroducerClients(ctx context.Context) error {
 		ga, err := grid.AnnouncementFromMap(a)
 		n.addServer(id, ga, err)
 	}, introducer.WithLogger(n.Log.With("service", "introducer-client")), introducer.WithMyVersion(Version),
+		introducer.WithDialContext(n.Dial),
 		introducer.WithFoolscapTub(n.Tub), introducer.WithCacheDir(filepath.Join(n.Basedir, "private")))
 	n.addCloser(func() { n.Introducers.Close() })
 	for pet, addr := range intros {

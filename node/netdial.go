@@ -1,0 +1,199 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/net/proxy"
+)
+
+// DialFunc opens a connection, as net.Dialer.DialContext does.
+type DialFunc func(ctx context.Context, network, addr string) (net.Conn, error)
+
+// ErrNoRoute is wrapped by the errors of an outbound connection that the
+// node's [connections] and [tor] settings forbid or cannot make.
+var ErrNoRoute = errors.New("no permitted way to reach that address")
+
+// DefaultTorSOCKS is where Tor's SOCKS port is looked for when [tor]
+// socks.port is not set: Tor's own default.
+const DefaultTorSOCKS = "127.0.0.1:9050"
+
+// outbound is how the node makes its outbound connections, as Tahoe's
+// [connections] tcp and [tor] say (docs/anonymity-configuration.rst):
+//
+//   - tcp = tcp: TCP addresses directly; .onion addresses through Tor.
+//   - tcp = tor: every address through Tor's SOCKS port, the host name
+//     resolved by Tor (never by this machine's resolver).
+//   - tcp = disabled: TCP addresses refused; .onion addresses through Tor.
+//
+// .i2p addresses are refused (I2P is not supported yet).
+type outbound struct {
+	mode   string // tcp, tor or disabled
+	socks  string // Tor's SOCKS port, host:port
+	direct *net.Dialer
+	tor    proxy.ContextDialer
+}
+
+// newOutbound builds the node's outbound connection policy from its
+// configuration. A setting lafs cannot honour yet is an error that names
+// it, so that a node never makes a connection its operator did not allow.
+func newOutbound(cfg *Config) (*outbound, error) {
+	c, t := cfg.Connections(), cfg.Tor()
+	o := &outbound{mode: c.TCP, direct: &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}}
+	switch c.TCP {
+	case "tcp", "tor", "disabled":
+	case "i2p":
+		return nil, fmt.Errorf("%s: [connections] tcp = i2p: lafs cannot reach servers through I2P yet; use tor or disabled", cfg.File())
+	default:
+		return nil, fmt.Errorf("%s: [connections] tcp = %q: unknown", cfg.File(), c.TCP)
+	}
+	if t.Launch {
+		return nil, fmt.Errorf("%s: [tor] launch = true: lafs cannot start a Tor of its own yet; run tor and set [tor] socks.port (and control.port)", cfg.File())
+	}
+	o.socks = DefaultTorSOCKS
+	if t.SocksPort != "" {
+		addr, err := socksAddr(t.SocksPort)
+		if err != nil {
+			return nil, fmt.Errorf("%s: [tor] socks.port: %w", cfg.File(), err)
+		}
+		o.socks = addr
+	}
+	if t.Enabled {
+		d, err := proxy.SOCKS5("tcp", o.socks, nil, o.direct)
+		if err != nil {
+			return nil, fmt.Errorf("%s: [tor] socks.port: %w", cfg.File(), err)
+		}
+		cd, ok := d.(proxy.ContextDialer)
+		if !ok {
+			return nil, errors.New("the SOCKS dialer takes no context")
+		}
+		o.tor = cd
+	} else if c.TCP == "tor" {
+		return nil, fmt.Errorf("%s: [connections] tcp = tor, but [tor] enabled = false", cfg.File())
+	}
+	return o, nil
+}
+
+// socksAddr reads [tor] socks.port as Tahoe writes it, a client endpoint
+// string: "tcp:HOST:PORT" or "tcp:host=HOST:port=PORT" (or a bare
+// HOST:PORT); HOST must be an IP address or localhost, so that reaching
+// Tor needs no name lookup.
+func socksAddr(s string) (string, error) {
+	rest, ok := strings.CutPrefix(s, "tcp:")
+	if !ok {
+		if strings.Contains(s, ":") && !strings.HasPrefix(s, "unix:") {
+			rest = s
+		} else {
+			return "", fmt.Errorf("%q: want tcp:HOST:PORT", s)
+		}
+	}
+	host, port := "", ""
+	if strings.Contains(rest, "=") {
+		for _, kv := range strings.Split(rest, ":") {
+			k, v, _ := strings.Cut(kv, "=")
+			switch k {
+			case "host":
+				host = v
+			case "port":
+				port = v
+			}
+		}
+	} else if h, p, err := net.SplitHostPort(rest); err == nil {
+		host, port = h, p
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+		return "", fmt.Errorf("%q: no valid port", s)
+	}
+	if host == "localhost" {
+		host = "127.0.0.1"
+	}
+	if net.ParseIP(host) == nil {
+		return "", fmt.Errorf("%q: the host must be an IP address (or localhost)", s)
+	}
+	return net.JoinHostPort(host, port), nil
+}
+
+// dial is the node's DialFunc.
+func (o *outbound) dial(ctx context.Context, network, addr string) (net.Conn, error) {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrNoRoute, err)
+	}
+	h := strings.ToLower(strings.TrimSuffix(host, "."))
+	switch {
+	case strings.HasSuffix(h, ".i2p"):
+		return nil, fmt.Errorf("%w: %s is an I2P address, and lafs cannot reach I2P yet", ErrNoRoute, host)
+	case strings.HasSuffix(h, ".onion"):
+		if o.tor == nil {
+			return nil, fmt.Errorf("%w: %s is an onion address, and [tor] enabled = false", ErrNoRoute, host)
+		}
+		return o.viaTor(ctx, network, addr)
+	}
+	switch o.mode {
+	case "tor":
+		return o.viaTor(ctx, network, addr)
+	case "disabled":
+		return nil, fmt.Errorf("%w: [connections] tcp = disabled: TCP addresses are not reached", ErrNoRoute)
+	}
+	return o.direct.DialContext(ctx, network, addr)
+}
+
+// viaTor connects through Tor's SOCKS port, Tor resolving the host name.
+func (o *outbound) viaTor(ctx context.Context, network, addr string) (net.Conn, error) {
+	c, err := o.tor.DialContext(ctx, network, addr)
+	if err != nil {
+		return nil, fmt.Errorf("through Tor (SOCKS port %s): %w", o.socks, err)
+	}
+	return c, nil
+}
+
+// checkHiding refuses, before anything starts, a configuration that asks
+// for what lafs cannot do yet (onion services, I2P destinations), or that
+// would reveal the node's IP address although reveal-IP-address is
+// false: a TCP listener on anything but a loopback address. (tcp hints in
+// tub.location and [connections] tcp = tcp are refused when the
+// configuration is read.) Each error names the setting to change.
+func checkHiding(cfg *Config) error {
+	nc := cfg.Node()
+	for _, ep := range nc.TubListeners {
+		switch {
+		case ep.Type == "listen:tor":
+			return fmt.Errorf("%s: [node] tub.port %q: lafs cannot run an onion service yet", cfg.File(), ep.Raw)
+		case ep.Type == "listen:i2p":
+			return fmt.Errorf("%s: [node] tub.port %q: lafs cannot run an I2P destination yet", cfg.File(), ep.Raw)
+		case !nc.RevealIPAddress && ep.IsTCP() && !loopback(ep.Interface):
+			return fmt.Errorf("%s: reveal-IP-address = false, but [node] tub.port %q listens on %s, which others can reach: "+
+				"listen on 127.0.0.1 (interface=127.0.0.1) behind an onion service, or set reveal-IP-address = true",
+				cfg.File(), ep.Raw, orAll(ep.Interface))
+		}
+	}
+	if cfg.Tor().Onion {
+		return fmt.Errorf("%s: [tor] onion = true: lafs cannot run an onion service yet", cfg.File())
+	}
+	if cfg.I2P().Dest {
+		return fmt.Errorf("%s: [i2p] dest = true: lafs cannot run an I2P destination yet", cfg.File())
+	}
+	return nil
+}
+
+// loopback reports whether iface, a listener's interface, is a loopback
+// address ("" is every interface).
+func loopback(iface string) bool {
+	if iface == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(iface)
+	return ip != nil && ip.IsLoopback()
+}
+
+func orAll(iface string) string {
+	if iface == "" {
+		return "every interface"
+	}
+	return iface
+}
