@@ -53,6 +53,20 @@ type CreateOptions struct {
 	StorageDir string
 	// Helper runs an upload helper (--helper). Nodes only.
 	Helper bool
+	// HideIP (--hide-ip) writes reveal-IP-address = false and
+	// [connections] tcp = tor: the node then reaches others through Tor
+	// only, and refuses any setting that would reveal its IP address.
+	HideIP bool
+	// TorControlPort (--tor-control-port) is the Tor control port with
+	// which --listen=tor makes the node's onion service; empty tries
+	// Tor's usual ones, as Tahoe does.
+	TorControlPort string
+	// TorLaunch (--tor-launch) and TorExecutable (--tor-executable) ask
+	// for a Tor of the node's own, which lafs cannot start yet.
+	TorLaunch     bool
+	TorExecutable string
+	// onion is the onion service --listen=tor made (create_tor.go).
+	onion *createdOnion
 	// StorageBackend is [storage] backend (--storage-backend): BackendDisk
 	// (the default) or BackendS3. Nodes only.
 	StorageBackend string
@@ -105,6 +119,9 @@ func Create(basedir string, opts CreateOptions) error {
 	if err != nil {
 		return err
 	}
+	if tubPort, tubLocation, err = o.makeOnion(tubPort, tubLocation); err != nil {
+		return err
+	}
 	cfgPath := filepath.Join(basedir, "tahoe.cfg")
 	cfg := o.tahoeCfg(tubPort, tubLocation)
 	if _, err := ParseConfigKind(cfgPath, []byte(cfg), o.Kind); err != nil {
@@ -138,6 +155,9 @@ func Create(basedir string, opts CreateOptions) error {
 		if err := writeNewFile(filepath.Join(priv, "introducers.yaml"), introYAML, secretFileMode); err != nil {
 			return err
 		}
+	}
+	if err := o.writeOnionKey(basedir); err != nil {
+		return err
 	}
 	id, err := LoadOrCreateIdentity(basedir)
 	if err != nil {
@@ -205,6 +225,9 @@ func (o CreateOptions) normalize() (CreateOptions, error) {
 		o.SharesHappy = orDefault(o.SharesHappy, 7)
 		o.SharesTotal = orDefault(o.SharesTotal, 10)
 	}
+	if err := o.checkTor(); err != nil {
+		return o, err
+	}
 	o, err := o.normalizeBackend()
 	if err != nil {
 		return o, err
@@ -248,7 +271,8 @@ func (o CreateOptions) checkWhere() error {
 	for _, l := range listeners {
 		switch l {
 		case "tcp", "none":
-		case "tor", "i2p":
+		case "tor":
+		case "i2p":
 			return usage("--listen=%s is not supported yet", l)
 		default:
 			return usage("--listen= must be one/some of: i2p, none, tcp, tor")
@@ -272,6 +296,9 @@ func (o CreateOptions) where() (port, location string, err error) {
 	}
 	if o.Port != "" {
 		return o.Port, o.Location, nil
+	}
+	if !contains(strings.Split(o.Listen, ","), "tcp") {
+		return "", "", nil // --listen=tor: makeOnion fills them
 	}
 	p, err := allocateTCPPort()
 	if err != nil {
@@ -329,7 +356,7 @@ func (o CreateOptions) tahoeCfg(tubPort, tubLocation string) string {
 	w("\n\n")
 	w("[node]\n")
 	w("nickname = %s\n", cfgValue(o.Nickname))
-	w("reveal-IP-address = true\n")
+	w("reveal-IP-address = %t\n", !o.HideIP)
 	w("web.port = %s\n", cfgValue(o.WebPort))
 	w("web.static = public_html\n")
 	w("tub.port = %s\n", cfgValue(tubPort))
@@ -341,6 +368,7 @@ func (o CreateOptions) tahoeCfg(tubPort, tubLocation string) string {
 	w("#ssh.port = 8022\n")
 	w("#ssh.authorized_keys_file = ~/.ssh/authorized_keys\n")
 	w("\n")
+	o.writeTor(w)
 	if o.Kind == KindIntroducer {
 		return b.String()
 	}

@@ -7,6 +7,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/net/proxy"
@@ -33,10 +34,14 @@ const DefaultTorSOCKS = "127.0.0.1:9050"
 //
 // .i2p addresses are refused (I2P is not supported yet).
 type outbound struct {
-	mode   string // tcp, tor or disabled
-	socks  string // Tor's SOCKS port, host:port
-	direct *net.Dialer
-	tor    proxy.ContextDialer
+	mode    string // tcp, tor or disabled
+	socks   string // Tor's SOCKS port, host:port ("" until asked of control)
+	control string // [tor] control.port, asked for the SOCKS port when socks.port is unset
+	direct  *net.Dialer
+	torOn   bool // [tor] enabled
+
+	mu  sync.Mutex
+	tor proxy.ContextDialer // built at the first use
 }
 
 // newOutbound builds the node's outbound connection policy from its
@@ -55,28 +60,59 @@ func newOutbound(cfg *Config) (*outbound, error) {
 	if t.Launch {
 		return nil, fmt.Errorf("%s: [tor] launch = true: lafs cannot start a Tor of its own yet; run tor and set [tor] socks.port (and control.port)", cfg.File())
 	}
-	o.socks = DefaultTorSOCKS
-	if t.SocksPort != "" {
+	o.torOn = t.Enabled
+	switch {
+	case t.SocksPort != "":
 		addr, err := socksAddr(t.SocksPort)
 		if err != nil {
 			return nil, fmt.Errorf("%s: [tor] socks.port: %w", cfg.File(), err)
 		}
 		o.socks = addr
+	case t.ControlPort != "":
+		// As Tahoe does: Tor's control port says where its SOCKS port is.
+		o.control = t.ControlPort
+	default:
+		o.socks = DefaultTorSOCKS
 	}
-	if t.Enabled {
-		d, err := proxy.SOCKS5("tcp", o.socks, nil, o.direct)
-		if err != nil {
-			return nil, fmt.Errorf("%s: [tor] socks.port: %w", cfg.File(), err)
-		}
-		cd, ok := d.(proxy.ContextDialer)
-		if !ok {
-			return nil, errors.New("the SOCKS dialer takes no context")
-		}
-		o.tor = cd
-	} else if c.TCP == "tor" {
+	if !t.Enabled && c.TCP == "tor" {
 		return nil, fmt.Errorf("%s: [connections] tcp = tor, but [tor] enabled = false", cfg.File())
 	}
 	return o, nil
+}
+
+// torDialer returns the SOCKS dialer to Tor, asking Tor's control port
+// for its SOCKS port the first time if socks.port is not set.
+func (o *outbound) torDialer(ctx context.Context) (proxy.ContextDialer, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.tor != nil {
+		return o.tor, nil
+	}
+	if o.socks == "" {
+		c, err := dialTorControl(ctx, o.control)
+		if err != nil {
+			return nil, err
+		}
+		addr, err := c.socksListener()
+		c.Close()
+		if err != nil {
+			return nil, fmt.Errorf("%w %s: %v", ErrTorControl, o.control, err)
+		}
+		if _, err := socksAddr(addr); err != nil {
+			return nil, fmt.Errorf("%w %s: Tor's SOCKS port %q: %v", ErrTorControl, o.control, addr, err)
+		}
+		o.socks = addr
+	}
+	d, err := proxy.SOCKS5("tcp", o.socks, nil, o.direct)
+	if err != nil {
+		return nil, err
+	}
+	cd, ok := d.(proxy.ContextDialer)
+	if !ok {
+		return nil, errors.New("the SOCKS dialer takes no context")
+	}
+	o.tor = cd
+	return cd, nil
 }
 
 // socksAddr reads [tor] socks.port as Tahoe writes it, a client endpoint
@@ -129,7 +165,7 @@ func (o *outbound) dial(ctx context.Context, network, addr string) (net.Conn, er
 	case strings.HasSuffix(h, ".i2p"):
 		return nil, fmt.Errorf("%w: %s is an I2P address, and lafs cannot reach I2P yet", ErrNoRoute, host)
 	case strings.HasSuffix(h, ".onion"):
-		if o.tor == nil {
+		if !o.torOn {
 			return nil, fmt.Errorf("%w: %s is an onion address, and [tor] enabled = false", ErrNoRoute, host)
 		}
 		return o.viaTor(ctx, network, addr)
@@ -145,7 +181,11 @@ func (o *outbound) dial(ctx context.Context, network, addr string) (net.Conn, er
 
 // viaTor connects through Tor's SOCKS port, Tor resolving the host name.
 func (o *outbound) viaTor(ctx context.Context, network, addr string) (net.Conn, error) {
-	c, err := o.tor.DialContext(ctx, network, addr)
+	d, err := o.torDialer(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("through Tor: %w", err)
+	}
+	c, err := d.DialContext(ctx, network, addr)
 	if err != nil {
 		return nil, fmt.Errorf("through Tor (SOCKS port %s): %w", o.socks, err)
 	}
@@ -162,8 +202,8 @@ func checkHiding(cfg *Config) error {
 	nc := cfg.Node()
 	for _, ep := range nc.TubListeners {
 		switch {
-		case ep.Type == "listen:tor":
-			return fmt.Errorf("%s: [node] tub.port %q: lafs cannot run an onion service yet", cfg.File(), ep.Raw)
+		case ep.Type == "listen:tor" && !cfg.Tor().Onion:
+			return fmt.Errorf("%s: [node] tub.port %q needs [tor] onion = true (and its onion.* keys)", cfg.File(), ep.Raw)
 		case ep.Type == "listen:i2p":
 			return fmt.Errorf("%s: [node] tub.port %q: lafs cannot run an I2P destination yet", cfg.File(), ep.Raw)
 		case !nc.RevealIPAddress && ep.IsTCP() && !loopback(ep.Interface):
@@ -172,8 +212,8 @@ func checkHiding(cfg *Config) error {
 				cfg.File(), ep.Raw, orAll(ep.Interface))
 		}
 	}
-	if cfg.Tor().Onion {
-		return fmt.Errorf("%s: [tor] onion = true: lafs cannot run an onion service yet", cfg.File())
+	if t := cfg.Tor(); t.Onion && t.Launch {
+		return fmt.Errorf("%s: [tor] onion = true with launch = true: lafs cannot start a Tor of its own yet; run tor and set [tor] control.port", cfg.File())
 	}
 	if cfg.I2P().Dest {
 		return fmt.Errorf("%s: [i2p] dest = true: lafs cannot run an I2P destination yet", cfg.File())

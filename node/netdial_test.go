@@ -32,8 +32,8 @@ func TestSocksAddr(t *testing.T) {
 // starts, with an error naming the setting.
 func TestHidingRefusals(t *testing.T) {
 	cases := []struct{ cfg, want string }{
-		{"[node]\ntub.port = listen:tor\ntub.location = tor:abcdefghijklmnop.onion:3457\n[tor]\nonion.local_port = 3457\n", "onion service"},
-		{"[node]\ntub.port = tcp:3457:interface=127.0.0.1\ntub.location = tor:x.onion:3457\n[tor]\nonion = true\ncontrol.port = tcp:127.0.0.1:9051\nonion.local_port = 3457\nonion.external_port = 3457\nonion.private_key_file = private/tor.key\n", "[tor] onion"},
+		{"[node]\ntub.port = listen:tor\ntub.location = tor:abcdefghijklmnop.onion:3457\n[tor]\nonion.local_port = 3457\n", "needs [tor] onion = true"},
+		{"[node]\ntub.port = listen:i2p\ntub.location = i2p:x.i2p\n[i2p]\nsam.port = tcp:127.0.0.1:7656\ndest.port = 3457\ndest.private_key_file = private/i2p.key\n", "I2P destination"},
 		{"[node]\nreveal-IP-address = false\ntub.port = tcp:3457\ntub.location = tor:x.onion:3457\n[connections]\ntcp = tor\n", "reveal-IP-address = false, but [node] tub.port"},
 		{"[node]\nreveal-IP-address = false\ntub.port = tcp:3457:interface=0.0.0.0\ntub.location = tor:x.onion:3457\n[connections]\ntcp = tor\n", "0.0.0.0"},
 	}

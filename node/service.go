@@ -110,6 +110,10 @@ func Start(ctx context.Context, basedir string, log *slog.Logger) (*Node, error)
 		return nil, err
 	}
 	n.addCloser(lock.Release)
+	if err := n.startOnion(ctx); err != nil {
+		n.Close()
+		return nil, err
+	}
 	if err := n.startTub(true); err != nil {
 		n.Close()
 		return nil, err
@@ -559,6 +563,11 @@ func (n *Node) addServer(id string, ann grid.Announcement, err error) {
 func (n *Node) listen(eps []Endpoint) ([]net.Listener, error) {
 	var lns []net.Listener
 	for _, ep := range eps {
+		if ep.Type == "listen:tor" {
+			// The onion service's end: Tahoe's older form of
+			// tcp:LOCAL:interface=127.0.0.1.
+			ep = Endpoint{Raw: ep.Raw, Type: "tcp", Interface: "127.0.0.1", Port: n.Config.Tor().OnionLocalPort}
+		}
 		if !ep.IsTCP() {
 			return nil, fmt.Errorf("%s: tub.port %q: only tcp listeners are supported so far", n.Config.File(), ep.Raw)
 		}

@@ -82,8 +82,12 @@ func create(e *env, name string, kind node.Kind, args []string) error {
 		fs.StringVar(&o.WebPort, "webport", "", "web API `ENDPOINT`, or \"none\" (default tcp:3456:interface=127.0.0.1)")
 		fs.StringVar(&o.WebPort, "p", "", "short for --webport")
 	}
+	fs.BoolVar(&o.HideIP, "hide-ip", false, "never reveal the node's IP address: reach others through Tor only (reveal-IP-address = false, [connections] tcp = tor)")
 	if kind != node.KindClient {
-		fs.StringVar(&o.Listen, "listen", "", "where to listen: \"tcp\" (default) or \"none\"")
+		fs.StringVar(&o.Listen, "listen", "", "where to listen: \"tcp\" (default), \"tor\" (an onion service, made now through Tor's control port), \"tcp,tor\" or \"none\"")
+		fs.StringVar(&o.TorControlPort, "tor-control-port", "", "Tor's control port `ENDPOINT` for --listen=tor (default: Tor's usual ones), e.g. tcp:127.0.0.1:9051")
+		fs.BoolVar(&o.TorLaunch, "tor-launch", false, "start a Tor of the node's own (not supported yet)")
+		fs.StringVar(&o.TorExecutable, "tor-executable", "", "the tor `PROGRAM` for --tor-launch (not supported yet)")
 		fs.StringVar(&o.Hostname, "hostname", "", "this host's `NAME` or address, for a free TCP port chosen now")
 		fs.StringVar(&o.Location, "location", "", "tub.location: connection `HINTS` to announce")
 		fs.StringVar(&o.Port, "port", "", "tub.port: `ENDPOINT` to listen on, e.g. tcp:3457:interface=127.0.0.1")

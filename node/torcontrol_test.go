@@ -1,0 +1,170 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// startOfflineTor starts Debian's tor with DisableNetwork 1 (it reaches no
+// relay, ever) and a control port with cookie authentication, and
+// returns the control port's address. Tor still takes ADD_ONION there:
+// the service is made, and is reachable once a network is enabled.
+func startOfflineTor(t *testing.T) string {
+	t.Helper()
+	bin, err := exec.LookPath("tor")
+	if err != nil {
+		if _, serr := os.Stat("/usr/sbin/tor"); serr != nil {
+			if os.Getenv("LAFS_REQUIRE_TOR") == "1" {
+				t.Fatal("no tor (apt-get install tor); LAFS_REQUIRE_TOR=1")
+			}
+			t.Skip("skipped: no tor (apt-get install tor)")
+		}
+		bin = "/usr/sbin/tor"
+	}
+	dir := t.TempDir()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	torrc := filepath.Join(dir, "torrc")
+	logf := filepath.Join(dir, "tor.log")
+	conf := fmt.Sprintf("DisableNetwork 1\nSocksPort 0\nControlPort 127.0.0.1:%d\nCookieAuthentication 1\nDataDirectory %s\nLog notice file %s\n",
+		port, filepath.Join(dir, "data"), logf)
+	if err := os.WriteFile(torrc, []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "-f", torrc, "--ignore-missing-torrc")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		if c, err := net.Dial("tcp", addr); err == nil {
+			c.Close()
+			return addr
+		}
+		if time.Now().After(deadline) {
+			b, _ := os.ReadFile(logf)
+			t.Fatalf("tor's control port never answered: %s", b)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestTorControlOnion: against a real tor, the control client
+// authenticates (SAFECOOKIE), makes a new onion service and gets its key,
+// removes it, and brings the same service back from the key.
+func TestTorControlOnion(t *testing.T) {
+	addr := startOfflineTor(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c, err := dialTorControl(ctx, "tcp:"+addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	host, key, err := c.addOnion("NEW:ED25519-V3", 3457, 45678)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasSuffix(host, ".onion") || len(host) != 56+len(".onion") || !strings.HasPrefix(key, "ED25519-V3:") {
+		t.Fatalf("new onion service %q, key %q", host, key[:min(len(key), 11)])
+	}
+	if err := c.delOnion(host); err != nil {
+		t.Fatal(err)
+	}
+	again, fresh, err := c.addOnion(key, 3457, 45678)
+	if err != nil || again != host || fresh != "" {
+		t.Fatalf("the service from its key: %q (new key %v), %v; want %q", again, fresh != "", err, host)
+	}
+	if _, _, err := c.addOnion("garbage", 1, 2); err == nil {
+		t.Error("a malformed key was taken")
+	}
+	if _, err := dialTorControl(ctx, "tcp:127.0.0.1:1"); err == nil {
+		t.Error("a closed control port answered")
+	}
+}
+
+// TestCreateAndStartOnionNode: create-node --listen=tor --hide-ip makes an
+// onion service through a real tor's control port (then removes it), and
+// writes the configuration Tahoe writes; the node then starts with the
+// service added back from its key, announces pb+tor NURLs at the onion
+// address, and listens on loopback only. A key that does not match the
+// announced address stops the node.
+func TestCreateAndStartOnionNode(t *testing.T) {
+	ctrl := startOfflineTor(t)
+	dir := filepath.Join(t.TempDir(), "onion-node")
+	if err := Create(dir, CreateOptions{Listen: "tor", HideIP: true, TorControlPort: "tcp:" + ctrl, WebPort: "none"}); err != nil {
+		t.Fatal(err)
+	}
+	noKeyPool(t, dir)
+	cfg, err := ReadConfig(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc, tc := cfg.Node(), cfg.Tor()
+	if nc.RevealIPAddress || cfg.Connections().TCP != "tor" || !tc.Onion || tc.ControlPort != "tcp:"+ctrl ||
+		tc.OnionExternalPort != 3457 || len(nc.TubListeners) != 1 || nc.TubListeners[0].Interface != "127.0.0.1" ||
+		nc.TubListeners[0].Port != tc.OnionLocalPort || len(nc.Location) != 1 || !strings.HasPrefix(nc.Location[0], "tor:") {
+		t.Fatalf("the configuration written: node %+v, tor %+v, connections %+v", nc, tc, cfg.Connections())
+	}
+	if fi, err := os.Stat(filepath.Join(dir, "private", "tor_onion.privkey")); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("the onion key file: %v, %v", fi, err)
+	}
+	onion := strings.TrimPrefix(strings.TrimSuffix(nc.Location[0], ":3457"), "tor:")
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	n, err := Start(ctx, dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range n.StorageURLs.NURLs {
+		if !strings.HasPrefix(u, "pb+tor://") || !strings.Contains(u, "@"+onion+":3457/") {
+			t.Errorf("a storage NURL of the onion node: %s", u)
+		}
+	}
+	n.Close()
+
+	// Another onion address in tub.location than the key's: refused.
+	if _, err := EditConfig(dir, func(f *CfgFile) error {
+		return f.Set("node", "tub.location", "tor:"+strings.Repeat("a", 56)+".onion:3457")
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := Start(ctx, dir, nil); err == nil {
+		n.Close()
+		t.Fatal("a node announcing another onion address than its key's started")
+	} else if !strings.Contains(err.Error(), "onion.private_key_file") {
+		t.Fatalf("the mismatch: %v", err)
+	}
+}
+
+// TestCreateOnionWithoutTor: --listen=tor with no Tor to ask writes
+// nothing and says so.
+func TestCreateOnionWithoutTor(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "n")
+	err := Create(dir, CreateOptions{Listen: "tor", TorControlPort: "tcp:127.0.0.1:1", WebPort: "none"})
+	if err == nil || !strings.Contains(err.Error(), "control port") {
+		t.Fatalf("create with no Tor: %v", err)
+	}
+	if _, serr := os.Stat(dir); serr == nil {
+		t.Error("a failed create left the directory")
+	}
+	for _, o := range []CreateOptions{{TorLaunch: true, Listen: "tor"}, {TorControlPort: "tcp:127.0.0.1:9051", Hostname: "x"}} {
+		if err := Create(filepath.Join(t.TempDir(), "m"), o); !errors.Is(err, ErrUsage) {
+			t.Errorf("%+v: %v, want a usage error", o, err)
+		}
+	}
+}
