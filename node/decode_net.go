@@ -154,10 +154,10 @@ func (d *decoder) decodeTor(n NodeConfig) TorConfig {
 		OnionPrivateKeyFile: d.str(sec, "onion.private_key_file", ""),
 	}
 	if v := d.str(sec, "onion.local_port", ""); v != "" {
-		t.OnionLocalPort = int(d.integer(sec, "onion.local_port", 0, 0, 65535))
+		t.OnionLocalPort = int(d.integer(sec, "onion.local_port", 0, 1, 65535))
 	}
 	if v := d.str(sec, "onion.external_port", ""); v != "" {
-		t.OnionExternalPort = int(d.integer(sec, "onion.external_port", 0, 0, 65535))
+		t.OnionExternalPort = int(d.integer(sec, "onion.external_port", 0, 1, 65535))
 	}
 	if t.Onion {
 		if !t.Launch && t.ControlPort == "" {

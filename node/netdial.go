@@ -80,39 +80,44 @@ func newOutbound(cfg *Config) (*outbound, error) {
 	return o, nil
 }
 
-// torDialer returns the SOCKS dialer to Tor, asking Tor's control port
-// for its SOCKS port the first time if socks.port is not set.
-func (o *outbound) torDialer(ctx context.Context) (proxy.ContextDialer, error) {
+// torDialer returns the SOCKS dialer to Tor and Tor's SOCKS address,
+// asking Tor's control port for its SOCKS port the first time if
+// socks.port is not set (without holding the lock meanwhile).
+func (o *outbound) torDialer(ctx context.Context) (proxy.ContextDialer, string, error) {
 	o.mu.Lock()
-	defer o.mu.Unlock()
-	if o.tor != nil {
-		return o.tor, nil
+	tor, socks := o.tor, o.socks
+	o.mu.Unlock()
+	if tor != nil {
+		return tor, socks, nil
 	}
-	if o.socks == "" {
+	if socks == "" {
 		c, err := dialTorControl(ctx, o.control)
 		if err != nil {
-			return nil, err
+			return nil, "", err
 		}
 		addr, err := c.socksListener()
 		c.Close()
 		if err != nil {
-			return nil, fmt.Errorf("%w %s: %v", ErrTorControl, o.control, err)
+			return nil, "", fmt.Errorf("%w %s: %v", ErrTorControl, o.control, err)
 		}
-		if _, err := socksAddr(addr); err != nil {
-			return nil, fmt.Errorf("%w %s: Tor's SOCKS port %q: %v", ErrTorControl, o.control, addr, err)
+		if socks, err = socksAddr(addr); err != nil {
+			return nil, "", fmt.Errorf("%w %s: Tor's SOCKS port %q: %v", ErrTorControl, o.control, addr, err)
 		}
-		o.socks = addr
 	}
-	d, err := proxy.SOCKS5("tcp", o.socks, nil, o.direct)
+	d, err := proxy.SOCKS5("tcp", socks, nil, o.direct)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	cd, ok := d.(proxy.ContextDialer)
 	if !ok {
-		return nil, errors.New("the SOCKS dialer takes no context")
+		return nil, "", errors.New("the SOCKS dialer takes no context")
 	}
-	o.tor = cd
-	return cd, nil
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.tor == nil {
+		o.tor, o.socks = cd, socks
+	}
+	return o.tor, o.socks, nil
 }
 
 // socksAddr reads [tor] socks.port as Tahoe writes it, a client endpoint
@@ -181,13 +186,13 @@ func (o *outbound) dial(ctx context.Context, network, addr string) (net.Conn, er
 
 // viaTor connects through Tor's SOCKS port, Tor resolving the host name.
 func (o *outbound) viaTor(ctx context.Context, network, addr string) (net.Conn, error) {
-	d, err := o.torDialer(ctx)
+	d, socks, err := o.torDialer(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("through Tor: %w", err)
 	}
 	c, err := d.DialContext(ctx, network, addr)
 	if err != nil {
-		return nil, fmt.Errorf("through Tor (SOCKS port %s): %w", o.socks, err)
+		return nil, fmt.Errorf("through Tor (SOCKS port %s): %w", socks, err)
 	}
 	return c, nil
 }

@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"strconv"
@@ -51,61 +52,99 @@ func dialTorControl(ctx context.Context, endpoint string) (*torControl, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w %s: %v", ErrTorControl, endpoint, err)
 	}
-	c := &torControl{conn: conn, r: bufio.NewReader(conn)}
-	if dl, ok := ctx.Deadline(); ok {
-		conn.SetDeadline(dl)
-	} else {
-		conn.SetDeadline(time.Now().Add(60 * time.Second))
-	}
+	c := &torControl{conn: conn, r: bufio.NewReaderSize(conn, 4096)}
+	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Now()) })
+	defer stop()
 	if err := c.authenticate(); err != nil {
 		conn.Close()
 		return nil, fmt.Errorf("%w %s: %v", ErrTorControl, endpoint, err)
 	}
-	conn.SetDeadline(time.Time{})
 	return c, nil
 }
 
 // Close closes the connection; Tor removes the onion services it added.
 func (c *torControl) Close() error { return c.conn.Close() }
 
+// Limits on what the control port may send: a reply line, and a reply.
+const (
+	maxControlLine  = 64 << 10
+	maxControlReply = 1 << 20
+	controlTimeout  = 60 * time.Second
+)
+
+// readLine reads one reply line, without its line end, refusing lines
+// longer than maxControlLine.
+func (c *torControl) readLine() (string, error) {
+	var line []byte
+	for {
+		part, err := c.r.ReadSlice('\n')
+		line = append(line, part...)
+		if len(line) > maxControlLine {
+			return "", fmt.Errorf("a reply line longer than %d bytes", maxControlLine)
+		}
+		if err == bufio.ErrBufferFull {
+			continue
+		}
+		if err != nil {
+			return "", err
+		}
+		return strings.TrimRight(string(line), "\r\n"), nil
+	}
+}
+
 // cmd sends one command line and returns the reply lines (without their
-// status code and separator), or an error for a reply other than 250.
+// status code and separator), or an error for a reply other than 250,
+// after reading the whole reply, so that the next command reads its own.
+// Each command must be answered within controlTimeout.
 func (c *torControl) cmd(line string) ([]string, error) {
 	if strings.ContainsAny(line, "\r\n") {
 		return nil, errors.New("a control command may not contain a line break")
 	}
+	c.conn.SetDeadline(time.Now().Add(controlTimeout))
+	defer c.conn.SetDeadline(time.Time{})
 	if _, err := c.conn.Write([]byte(line + "\r\n")); err != nil {
 		return nil, err
 	}
 	var out []string
+	var failure error
+	total := 0
 	for {
-		l, err := c.r.ReadString('\n')
+		l, err := c.readLine()
 		if err != nil {
 			return nil, err
 		}
-		l = strings.TrimRight(l, "\r\n")
-		if len(l) < 4 {
-			return nil, fmt.Errorf("malformed reply %q", l)
+		total += len(l)
+		if total > maxControlReply {
+			return nil, fmt.Errorf("a reply longer than %d bytes", maxControlReply)
+		}
+		if len(l) < 4 || l[0] < '0' || l[0] > '9' || l[1] < '0' || l[1] > '9' || l[2] < '0' || l[2] > '9' ||
+			(l[3] != ' ' && l[3] != '-' && l[3] != '+') {
+			return nil, fmt.Errorf("malformed reply line %.80q", l)
 		}
 		code, sep, text := l[:3], l[3], l[4:]
-		if code != "250" {
-			return nil, fmt.Errorf("Tor answered %s %s", code, text)
-		}
 		if sep == '+' { // a data reply, ended by a lone "."
 			for {
-				d, err := c.r.ReadString('\n')
+				d, err := c.readLine()
 				if err != nil {
 					return nil, err
 				}
-				d = strings.TrimRight(d, "\r\n")
+				if total += len(d); total > maxControlReply {
+					return nil, fmt.Errorf("a reply longer than %d bytes", maxControlReply)
+				}
 				if d == "." {
 					break
 				}
 				text += "\n" + d
 			}
 		}
+		if code != "250" && failure == nil {
+			failure = fmt.Errorf("Tor answered %s %.200s", code, text)
+		}
 		out = append(out, text)
 		if sep == ' ' {
+			if failure != nil {
+				return nil, failure
+			}
 			return out, nil
 		}
 	}
@@ -127,9 +166,9 @@ func (c *torControl) authenticate() error {
 		m, after, _ := strings.Cut(rest, " ")
 		methods = strings.Split(m, ",")
 		if f, ok := strings.CutPrefix(after, "COOKIEFILE="); ok {
-			cookieFile, err = strconv.Unquote(f)
+			cookieFile, err = unquoteControl(f)
 			if err != nil {
-				return fmt.Errorf("malformed COOKIEFILE %s", f)
+				return fmt.Errorf("malformed COOKIEFILE %.200s", f)
 			}
 		}
 	}
@@ -148,9 +187,12 @@ func (c *torControl) authenticate() error {
 	case has("SAFECOOKIE") && cookieFile != "":
 		return c.safeCookie(cookieFile)
 	case has("COOKIE") && cookieFile != "":
-		cookie, err := os.ReadFile(cookieFile)
+		// Plain COOKIE sends the cookie to whoever listens: only a file
+		// that is a Tor cookie (32 bytes) is sent, never another one a
+		// fake control port names.
+		cookie, err := readCookie(cookieFile)
 		if err != nil {
-			return fmt.Errorf("reading Tor's cookie: %w", err)
+			return err
 		}
 		_, err = c.cmd("AUTHENTICATE " + hex.EncodeToString(cookie))
 		return err
@@ -161,12 +203,9 @@ func (c *torControl) authenticate() error {
 // safeCookie is SAFECOOKIE authentication: proof of the cookie without
 // sending it, and proof that the other side is Tor.
 func (c *torControl) safeCookie(cookieFile string) error {
-	cookie, err := os.ReadFile(cookieFile)
+	cookie, err := readCookie(cookieFile)
 	if err != nil {
-		return fmt.Errorf("reading Tor's cookie: %w", err)
-	}
-	if len(cookie) != 32 {
-		return fmt.Errorf("Tor's cookie file %s holds %d bytes, not 32", cookieFile, len(cookie))
+		return err
 	}
 	clientNonce := make([]byte, 32)
 	rand.Read(clientNonce)
@@ -200,6 +239,88 @@ func (c *torControl) safeCookie(cookieFile string) error {
 	return err
 }
 
+// readCookie reads Tor's authentication cookie: a regular file of exactly
+// 32 bytes, read no further.
+func readCookie(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading Tor's cookie: %w", err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("reading Tor's cookie: %w", err)
+	}
+	if !fi.Mode().IsRegular() || fi.Size() != 32 {
+		return nil, fmt.Errorf("%s is no Tor cookie file (a regular file of 32 bytes)", path)
+	}
+	cookie := make([]byte, 32)
+	if _, err := io.ReadFull(f, cookie); err != nil {
+		return nil, fmt.Errorf("reading Tor's cookie: %w", err)
+	}
+	return cookie, nil
+}
+
+// unquoteControl reads a quoted string of the control protocol: double
+// quotes around it, backslash escapes inside (\\, \", \', \n, \r, \t and
+// octal \NNN), as Tor writes them.
+func unquoteControl(q string) (string, error) {
+	if len(q) < 2 || q[0] != '"' || q[len(q)-1] != '"' {
+		return "", errors.New("not a quoted string")
+	}
+	q = q[1 : len(q)-1]
+	var b strings.Builder
+	for i := 0; i < len(q); i++ {
+		ch := q[i]
+		if ch == '"' {
+			return "", errors.New("an unescaped quote inside")
+		}
+		if ch != '\\' {
+			b.WriteByte(ch)
+			continue
+		}
+		i++
+		if i == len(q) {
+			return "", errors.New("a lone backslash at the end")
+		}
+		switch e := q[i]; e {
+		case 'n':
+			b.WriteByte('\n')
+		case 'r':
+			b.WriteByte('\r')
+		case 't':
+			b.WriteByte('\t')
+		case '\\', '"', '\'':
+			b.WriteByte(e)
+		default:
+			if e < '0' || e > '7' || i+3 > len(q) {
+				return "", fmt.Errorf("unknown escape \\%c", e)
+			}
+			v, err := strconv.ParseUint(q[i:i+3], 8, 8)
+			if err != nil {
+				return "", fmt.Errorf("bad octal escape: %v", err)
+			}
+			b.WriteByte(byte(v))
+			i += 2
+		}
+	}
+	return b.String(), nil
+}
+
+// validServiceID reports whether id is a v3 onion service ID: 56
+// characters of base32's lower-case alphabet.
+func validServiceID(id string) bool {
+	if len(id) != 56 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		if c := id[i]; !('a' <= c && c <= 'z' || '2' <= c && c <= '7') {
+			return false
+		}
+	}
+	return true
+}
+
 // addOnion adds an onion service forwarding externalPort to
 // 127.0.0.1:localPort, with key ("ED25519-V3:..." as Tahoe keeps it in
 // onion.private_key_file, or "NEW:ED25519-V3" for a new one). It returns
@@ -215,14 +336,20 @@ func (c *torControl) addOnion(key string, externalPort, localPort int) (host, ne
 	}
 	for _, l := range lines {
 		if v, ok := strings.CutPrefix(l, "ServiceID="); ok {
+			if !validServiceID(v) {
+				return "", "", fmt.Errorf("%w: ADD_ONION gave a malformed service ID", ErrTorControl)
+			}
 			host = v + ".onion"
 		}
 		if v, ok := strings.CutPrefix(l, "PrivateKey="); ok {
 			newKey = v
 		}
 	}
-	if host == ".onion" || host == "" {
+	if host == "" {
 		return "", "", fmt.Errorf("%w: ADD_ONION gave no service ID", ErrTorControl)
+	}
+	if strings.HasPrefix(key, "NEW:") && !strings.HasPrefix(newKey, "ED25519-V3:") {
+		return "", "", fmt.Errorf("%w: ADD_ONION gave no ED25519-V3 key for the new service", ErrTorControl)
 	}
 	return host, newKey, nil
 }

@@ -168,3 +168,81 @@ func TestCreateOnionWithoutTor(t *testing.T) {
 		}
 	}
 }
+
+func TestUnquoteControl(t *testing.T) {
+	for in, want := range map[string]string{
+		`"/var/lib/tor/control_auth_cookie"`: "/var/lib/tor/control_auth_cookie",
+		`"/home/o\'brien/tor/cookie"`:        "/home/o'brien/tor/cookie",
+		`"a\\b\"c\101"`:                      `a\b"cA`,
+	} {
+		if got, err := unquoteControl(in); err != nil || got != want {
+			t.Errorf("unquoteControl(%s) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{`noquotes`, `"open`, `"a"b"`, `"trailing\"`, `"\9"`, `"\12"`} {
+		if got, err := unquoteControl(bad); err == nil {
+			t.Errorf("unquoteControl(%s) = %q, want an error", bad, got)
+		}
+	}
+}
+
+// fakeControl serves one scripted control connection: it answers each
+// command line with the next reply of replies.
+func fakeControl(t *testing.T, replies ...string) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		buf := make([]byte, 4096)
+		for _, r := range replies {
+			if _, err := c.Read(buf); err != nil {
+				return
+			}
+			if _, err := c.Write([]byte(r)); err != nil {
+				return
+			}
+		}
+		time.Sleep(time.Second)
+	}()
+	return "tcp:" + ln.Addr().String()
+}
+
+// TestTorControlHostile: a control port that is not Tor's gets nothing:
+// no file that is not a 32-byte cookie is sent (its key files above
+// all), a huge reply line is refused, and a multi-line error leaves the
+// next command its own reply.
+func TestTorControlHostile(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	secret := filepath.Join(t.TempDir(), "tor_onion.privkey")
+	os.WriteFile(secret, []byte("ED25519-V3:secret-key-material-that-must-stay-here"), 0o600)
+	ep := fakeControl(t, "250-PROTOCOLINFO 1\r\n250-AUTH METHODS=COOKIE COOKIEFILE=\""+secret+"\"\r\n250 OK\r\n")
+	if _, err := dialTorControl(ctx, ep); err == nil || !strings.Contains(err.Error(), "no Tor cookie file") {
+		t.Fatalf("a COOKIEFILE naming a key file: %v", err)
+	}
+	ep = fakeControl(t, "250-"+strings.Repeat("x", 200<<10)+"\r\n")
+	if _, err := dialTorControl(ctx, ep); err == nil || !strings.Contains(err.Error(), "longer than") {
+		t.Fatalf("a huge reply line: %v", err)
+	}
+	ep = fakeControl(t, "250-PROTOCOLINFO 1\r\n250-AUTH METHODS=NULL\r\n250 OK\r\n", "250 OK\r\n",
+		"552-first line of an error\r\n552 last line\r\n", "250-ServiceID="+strings.Repeat("a", 56)+"\r\n250-PrivateKey=ED25519-V3:abc\r\n250 OK\r\n")
+	c, err := dialTorControl(ctx, ep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.cmd("GETINFO version"); err == nil || !strings.Contains(err.Error(), "552") {
+		t.Fatalf("a multi-line error: %v", err)
+	}
+	if host, key, err := c.addOnion("NEW:ED25519-V3", 1, 2); err != nil || host != strings.Repeat("a", 56)+".onion" || key != "ED25519-V3:abc" {
+		t.Fatalf("the command after an error reads %q %q %v", host, key, err)
+	}
+}

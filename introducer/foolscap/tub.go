@@ -28,6 +28,7 @@ type Tub struct {
 	limits      Limits
 	log         *slog.Logger
 	dial        func(ctx context.Context, network, addr string) (net.Conn, error)
+	dialSet     bool // dial came from WithDialer
 
 	mu        sync.Mutex
 	closed    bool
@@ -68,7 +69,7 @@ func WithLogger(l *slog.Logger) TubOption { return func(t *Tub) { t.log = l } }
 
 // WithDialer sets how the tub opens TCP connections.
 func WithDialer(dial func(ctx context.Context, network, addr string) (net.Conn, error)) TubOption {
-	return func(t *Tub) { t.dial = dial }
+	return func(t *Tub) { t.dial, t.dialSet = dial, true }
 }
 
 // NewTub returns a tub with the given certificate and key (a node's
@@ -323,12 +324,19 @@ func (t *Tub) connect(ctx context.Context, f FURL) (*Conn, error) {
 	var hints []Hint
 	for _, raw := range f.Hints {
 		h, err := ParseHint(raw)
-		if err == nil && h.Type == "tcp" {
+		switch {
+		case err != nil:
+		case h.Type == "tcp":
+			hints = append(hints, h)
+		case h.Type == "tor" && t.dialSet && strings.HasSuffix(strings.ToLower(h.Host), ".onion"):
+			// Dialled like the others, through the dialer given with
+			// WithDialer, which must send .onion addresses through Tor
+			// (or refuse them); the default dialer would ask the DNS.
 			hints = append(hints, h)
 		}
 	}
 	if len(hints) == 0 {
-		return nil, fmt.Errorf("foolscap: %s has no tcp connection hint this node can use", f.Censored())
+		return nil, fmt.Errorf("foolscap: %s has no tcp or onion connection hint this node can use", f.Censored())
 	}
 	// Every hint is tried at once, through the negotiation, as Foolscap
 	// does, so that one that accepts TCP and then stalls delays nothing.
