@@ -200,17 +200,9 @@ func TestS3ConfigCheck(t *testing.T) {
 // right after create-node (and none of its local state since) brings the
 // node back on "another machine", with its shares and their leases.
 func TestCreateS3NodeCopyComesBack(t *testing.T) {
-	srv := s3test.Start(t)
+	dir := createS3NodeOn(t, s3test.Start(t))
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	dir := filepath.Join(t.TempDir(), "node")
-	o := s3CreateOptions()
-	o.S3 = S3Config{Endpoint: "http://" + srv.Endpoint, Bucket: srv.Bucket, Prefix: s3test.Prefix(), PathStyle: true}
-	o.S3AccessKeyID, o.S3SecretAccessKey = srv.AccessKey, srv.SecretKey
-	if err := Create(dir, o); err != nil {
-		t.Fatal(err)
-	}
-	noKeyPool(t, dir)
 	backup := filepath.Join(t.TempDir(), "copy")
 	copyDir(t, dir, backup)
 
@@ -280,4 +272,19 @@ func copyDir(t *testing.T, from, to string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// createS3NodeOn creates a storage node keeping its shares in srv's
+// bucket, under a prefix of its own, and returns its directory.
+func createS3NodeOn(t *testing.T, srv *s3test.Server) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "node")
+	o := s3CreateOptions()
+	o.S3 = S3Config{Endpoint: "http://" + srv.Endpoint, Bucket: srv.Bucket, Prefix: s3test.Prefix(), PathStyle: true}
+	o.S3AccessKeyID, o.S3SecretAccessKey = srv.AccessKey, srv.SecretKey
+	if err := Create(dir, o); err != nil {
+		t.Fatal(err)
+	}
+	noKeyPool(t, dir)
+	return dir
 }

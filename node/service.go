@@ -301,14 +301,8 @@ func expiryConfig(sc StorageConfig) storage.ExpiryConfig {
 	return e
 }
 
-// DialStorage connects to a storage server by NURL, pinning its
-// certificate, with direct TCP connections.
-func DialStorage(ctx context.Context, nurl string) (lafs.StorageServer, error) {
-	return DialStorageWith(ctx, nurl, nil)
-}
-
-// DialStorageWith is DialStorage making its connections with dial (nil:
-// directly).
+// DialStorageWith connects to a storage server by NURL, pinning its
+// certificate, making its connections with dial (nil: directly).
 func DialStorageWith(ctx context.Context, nurl string, dial DialFunc) (lafs.StorageServer, error) {
 	u, err := storagehttp.ParseNURL(nurl)
 	if err != nil {

@@ -56,7 +56,6 @@ type OpenedShares struct {
 	MaxMutableShareSize uint64
 	// Disk is the disk backend (BackendDisk only).
 	Disk    *disk.Disk
-	bucket  *s3.Backend
 	closers []func() error
 }
 
@@ -171,7 +170,7 @@ func OpenShares(ctx context.Context, basedir string, cfg *Config, nodeID lafs.No
 	if err != nil {
 		return nil, err
 	}
-	o.bucket, o.Backend = b, b
+	o.Backend = b
 	// The container's header, lease slots and extra lease count come on
 	// top of the data.
 	o.MaxMutableShareSize = s3.DefaultMaxInPlaceSize - 4096

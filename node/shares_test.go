@@ -17,14 +17,7 @@ import (
 // over); the error says what to restore and shows no secret.
 func TestS3NodeWithoutSealKey(t *testing.T) {
 	srv := s3test.Start(t)
-	dir := filepath.Join(t.TempDir(), "node")
-	o := s3CreateOptions()
-	o.S3 = S3Config{Endpoint: "http://" + srv.Endpoint, Bucket: srv.Bucket, Prefix: s3test.Prefix(), PathStyle: true}
-	o.S3AccessKeyID, o.S3SecretAccessKey = srv.AccessKey, srv.SecretKey
-	if err := Create(dir, o); err != nil {
-		t.Fatal(err)
-	}
-	noKeyPool(t, dir)
+	dir := createS3NodeOn(t, srv)
 	if err := os.Remove(filepath.Join(dir, filepath.FromSlash(StorageSealKeyFile))); err != nil {
 		t.Fatal(err)
 	}

@@ -72,7 +72,9 @@ func (l liveTahoe) lafsClient(t *testing.T) *client.Client {
 	if err := yaml.Unmarshal(b, &cache); err != nil {
 		t.Fatal(err)
 	}
-	broker := grid.NewBroker(node.DialStorage, slog.New(slog.DiscardHandler))
+	broker := grid.NewBroker(func(ctx context.Context, nurl string) (lafs.StorageServer, error) {
+		return node.DialStorageWith(ctx, nurl, nil)
+	}, slog.New(slog.DiscardHandler))
 	t.Cleanup(broker.Close)
 	for _, e := range cache {
 		a, err := grid.AnnouncementFromMap(e.Ann)
