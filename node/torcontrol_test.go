@@ -3,70 +3,21 @@ package node
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
-)
 
-// startOfflineTor starts Debian's tor with DisableNetwork 1 (it reaches no
-// relay, ever) and a control port with cookie authentication, and
-// returns the control port's address. Tor still takes ADD_ONION there:
-// the service is made, and is reachable once a network is enabled.
-func startOfflineTor(t *testing.T) string {
-	t.Helper()
-	bin, err := exec.LookPath("tor")
-	if err != nil {
-		if _, serr := os.Stat("/usr/sbin/tor"); serr != nil {
-			if os.Getenv("LAFS_REQUIRE_TOR") == "1" {
-				t.Fatal("no tor (apt-get install tor); LAFS_REQUIRE_TOR=1")
-			}
-			t.Skip("skipped: no tor (apt-get install tor)")
-		}
-		bin = "/usr/sbin/tor"
-	}
-	dir := t.TempDir()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	torrc := filepath.Join(dir, "torrc")
-	logf := filepath.Join(dir, "tor.log")
-	conf := fmt.Sprintf("DisableNetwork 1\nSocksPort 0\nControlPort 127.0.0.1:%d\nCookieAuthentication 1\nDataDirectory %s\nLog notice file %s\n",
-		port, filepath.Join(dir, "data"), logf)
-	if err := os.WriteFile(torrc, []byte(conf), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(bin, "-f", torrc, "--ignore-missing-torrc")
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	for deadline := time.Now().Add(30 * time.Second); ; {
-		if c, err := net.Dial("tcp", addr); err == nil {
-			c.Close()
-			return addr
-		}
-		if time.Now().After(deadline) {
-			b, _ := os.ReadFile(logf)
-			t.Fatalf("tor's control port never answered: %s", b)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
+	"github.com/lafs/lafs/internal/tornet"
+)
 
 // TestTorControlOnion: against a real tor, the control client
 // authenticates (SAFECOOKIE), makes a new onion service and gets its key,
 // removes it, and brings the same service back from the key.
 func TestTorControlOnion(t *testing.T) {
-	addr := startOfflineTor(t)
+	addr := tornet.StartOffline(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	c, err := dialTorControl(ctx, "tcp:"+addr)
@@ -103,7 +54,7 @@ func TestTorControlOnion(t *testing.T) {
 // address, and listens on loopback only. A key that does not match the
 // announced address stops the node.
 func TestCreateAndStartOnionNode(t *testing.T) {
-	ctrl := startOfflineTor(t)
+	ctrl := tornet.StartOffline(t)
 	dir := filepath.Join(t.TempDir(), "onion-node")
 	if err := Create(dir, CreateOptions{Listen: "tor", HideIP: true, TorControlPort: "tcp:" + ctrl, WebPort: "none"}); err != nil {
 		t.Fatal(err)

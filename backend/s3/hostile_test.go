@@ -362,6 +362,16 @@ func (l *loseOnce) arm(match func(*http.Request) bool) {
 }
 
 func (l *loseOnce) RoundTrip(req *http.Request) (*http.Response, error) {
+	// The answer is lost only once the request was sent whole (its
+	// body closed by the transport), as when a connection drops after
+	// the store did the request; minio-go then reuses the body.
+	sent := make(chan struct{})
+	if req.Body != nil && req.Body != http.NoBody {
+		req = req.Clone(req.Context())
+		req.Body = &closeSignal{ReadCloser: req.Body, done: sent}
+	} else {
+		close(sent)
+	}
 	resp, err := l.inner.RoundTrip(req)
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -370,9 +380,26 @@ func (l *loseOnce) RoundTrip(req *http.Request) (*http.Response, error) {
 		l.lost++
 		io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
+		select {
+		case <-sent:
+		case <-time.After(10 * time.Second):
+		}
 		return nil, errors.New("connection reset by peer (test)")
 	}
 	return resp, err
+}
+
+// closeSignal closes done when the body is closed.
+type closeSignal struct {
+	io.ReadCloser
+	done chan struct{}
+	once sync.Once
+}
+
+func (c *closeSignal) Close() error {
+	err := c.ReadCloser.Close()
+	c.once.Do(func() { close(c.done) })
+	return err
 }
 
 func (l *loseOnce) lostOne() bool {
