@@ -164,6 +164,9 @@ func NewClient(u, nickname string, opts ...ClientOption) (*Client, error) {
 	if n.Tor && cfg.dial == nil {
 		return nil, fmt.Errorf("%w %s: a pb+tor NURL needs a Tor dialer (WithDialContext)", nurl.ErrNURL, n.Redacted())
 	}
+	if n.I2P && cfg.dial == nil {
+		return nil, fmt.Errorf("%w %s: a pb+i2p NURL needs an I2P dialer (WithDialContext)", nurl.ErrNURL, n.Redacted())
+	}
 	if cfg.dial == nil {
 		d := &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}
 		cfg.dial = d.DialContext

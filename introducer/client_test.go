@@ -291,3 +291,18 @@ func clientGoroutinesGone() bool {
 	}
 	return false
 }
+
+// TestAnonymousNURLsNeedADialer: a pb+tor or pb+i2p introducer NURL is
+// never dialled with the default dialer, which would ask the DNS.
+func TestAnonymousNURLsNeedADialer(t *testing.T) {
+	hash := "JIj6ezHkdSBlHhrnezAgIC_mrVQHy4KAFyL-8ZNPGPM"
+	for _, s := range []string{"pb+tor://" + hash + "@abcdefghijklmnop.onion:1234/s#v=1",
+		"pb+i2p://" + hash + "@abcdefghijklmnop.b32.i2p:1234/s#v=1"} {
+		if c, err := NewClient(s, "n"); err == nil || !strings.Contains(err.Error(), "needs") {
+			if c != nil {
+				c.Close()
+			}
+			t.Errorf("%s without a dialer: %v", s, err)
+		}
+	}
+}

@@ -125,8 +125,11 @@ func FormatFURL(tubID string, hints []string, swissnum string) (string, error) {
 // FormatNURLs returns the NURLs of an HTTPS service as Tahoe's
 // protocol_switch.py builds them: for each "tcp:HOST:PORT" hint
 // pb://SPKIHASH@HOST:PORT/SWISSNUM#v=1, and for each "tor:HOST.onion:PORT"
-// hint the same with scheme pb+tor. Other hints (legacy HOST:PORT, i2p)
-// give none, as in Tahoe. Duplicates are dropped; order follows hints.
+// hint the same with scheme pb+tor. Legacy HOST:PORT hints give none, as
+// in Tahoe. An "i2p:HOST.i2p:PORT" hint gives a pb+i2p NURL, which Tahoe
+// 1.20 does not make (it has no I2P for HTTPS storage; its clients pass
+// over such NURLs) but lafs reaches through I2P; an i2p hint without a
+// port, or whose host is not a .i2p name, gives none. Duplicates are dropped; order follows hints.
 func FormatNURLs(spkiHash string, hints []string, swissnum string) ([]string, error) {
 	hs, err := splitHints(hints)
 	if err != nil {
@@ -135,7 +138,7 @@ func FormatNURLs(spkiHash string, hints []string, swissnum string) ([]string, er
 	var out []string
 	seen := map[string]bool{}
 	for _, h := range hs {
-		tor := false
+		tor, i2p := false, false
 		switch {
 		case strings.HasPrefix(h.Raw, "tcp:"):
 		case strings.HasPrefix(h.Raw, "tor:"):
@@ -143,10 +146,15 @@ func FormatNURLs(spkiHash string, hints []string, swissnum string) ([]string, er
 				return nil, fmt.Errorf("%w: %q: a tor hint's host must be a .onion name", ErrEndpoint, h.Raw)
 			}
 			tor = true
+		case h.Type == "i2p":
+			if h.Port == 0 || !strings.HasSuffix(strings.ToLower(h.Host), ".i2p") {
+				continue
+			}
+			i2p = true
 		default:
 			continue
 		}
-		n := nurl.NURL{SPKIHash: spkiHash, Host: h.Host, Port: h.Port, Swissnum: swissnum, Tor: tor}.String()
+		n := nurl.NURL{SPKIHash: spkiHash, Host: h.Host, Port: h.Port, Swissnum: swissnum, Tor: tor, I2P: i2p}.String()
 		if !seen[n] {
 			seen[n] = true
 			out = append(out, n)

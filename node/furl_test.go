@@ -18,7 +18,7 @@ func TestStorageURLs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hints := []string{"tcp:example.org:3456,tcp:127.0.0.1:3456", "tor:abcdefgh.onion:29212", "i2p:xyz.b32.i2p", "legacy.example:7", "tcp:[2001:db8::1]:3456"}
+	hints := []string{"tcp:example.org:3456,tcp:127.0.0.1:3456", "tor:abcdefgh.onion:29212", "i2p:xyz.b32.i2p", "i2p:xyz.b32.i2p:3457", "legacy.example:7", "tcp:[2001:db8::1]:3456"}
 	u, err := LoadOrCreateStorageURLs(dir, id, hints)
 	if err != nil {
 		t.Fatal(err)
@@ -26,7 +26,7 @@ func TestStorageURLs(t *testing.T) {
 	if !regexp.MustCompile(`^[a-z2-7]{32}$`).MatchString(u.Swissnum) {
 		t.Errorf("swissnum %q: want base32 of 160 bits", u.Swissnum)
 	}
-	wantFURL := "pb://" + id.TubID + "@tcp:example.org:3456,tcp:127.0.0.1:3456,tor:abcdefgh.onion:29212,i2p:xyz.b32.i2p,legacy.example:7,tcp:[2001:db8::1]:3456/" + u.Swissnum
+	wantFURL := "pb://" + id.TubID + "@tcp:example.org:3456,tcp:127.0.0.1:3456,tor:abcdefgh.onion:29212,i2p:xyz.b32.i2p,i2p:xyz.b32.i2p:3457,legacy.example:7,tcp:[2001:db8::1]:3456/" + u.Swissnum
 	if u.FURL != wantFURL {
 		t.Errorf("fURL\n got %s\nwant %s", u.FURL, wantFURL)
 	}
@@ -36,6 +36,7 @@ func TestStorageURLs(t *testing.T) {
 		"pb://" + spki + "@example.org:3456/" + u.Swissnum + "#v=1",
 		"pb://" + spki + "@127.0.0.1:3456/" + u.Swissnum + "#v=1",
 		"pb+tor://" + spki + "@abcdefgh.onion:29212/" + u.Swissnum + "#v=1",
+		"pb+i2p://" + spki + "@xyz.b32.i2p:3457/" + u.Swissnum + "#v=1",
 		"pb://" + spki + "@[2001:db8::1]:3456/" + u.Swissnum + "#v=1",
 	}
 	if !reflect.DeepEqual(u.NURLs, wantNURLs) {

@@ -58,7 +58,8 @@ func TestParseHint(t *testing.T) {
 		{"10.0.0.1:80", "tcp", "10.0.0.1", 80, "10.0.0.1:80"},
 		{"type:123", "tcp", "type", 123, "type:123"}, // Foolscap reads it as legacy too
 		{"tor:ualhejtq2p7ohfbb.onion:29212", "tor", "ualhejtq2p7ohfbb.onion", 29212, "ualhejtq2p7ohfbb.onion:29212"},
-		{"i2p:c2ng2pbrmxmlwpijn", "i2p", "", 0, ""},
+		{"i2p:c2ng2pbrmxmlwpijn", "i2p", "c2ng2pbrmxmlwpijn", 0, ""},
+		{"i2p:abc.b32.i2p:3457", "i2p", "abc.b32.i2p", 3457, "abc.b32.i2p:3457"},
 		{"systemd:fd=3", "systemd", "", 0, ""},
 	}
 	for _, c := range good {

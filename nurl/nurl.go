@@ -26,7 +26,8 @@ var ErrNURL = errors.New("invalid NURL")
 
 // NURL locates a service that speaks HTTPS and pins its identity:
 // pb://<spki-hash>@<host>:<port>/<swissnum>#v=1, or pb+tor:// for an onion
-// service. The "#v=1" fragment is what tells it from a Foolscap fURL. A
+// service, or pb+i2p:// for an I2P destination (a lafs extension: Tahoe
+// 1.20 announces no NURLs for I2P, and its clients pass over them). The "#v=1" fragment is what tells it from a Foolscap fURL. A
 // NURL names one location; a server with several announces several NURLs
 // (Tahoe's anonymous-storage-NURLs), one per location hint, and a client
 // uses the first that answers.
@@ -43,9 +44,13 @@ type NURL struct {
 	Swissnum string
 	// Tor marks a pb+tor:// NURL, which must be reached through Tor.
 	Tor bool
+	// I2P marks a pb+i2p:// NURL, whose host is a .i2p name reached
+	// through I2P.
+	I2P bool
 }
 
-// Parse parses a NURL as Tahoe's client takes it (scheme pb or pb+tor,
+// Parse parses a NURL as Tahoe's client takes it (scheme pb or pb+tor, or
+// lafs's pb+i2p,
 // fragment exactly v=1, the SPKI hash as user, the swissnum as the one
 // path segment). A missing port means 443, as it does for Tahoe, which
 // reaches https://host/ then. Several comma-separated location hints, as
@@ -63,8 +68,10 @@ func Parse(s string) (NURL, error) {
 	case "pb":
 	case "pb+tor":
 		n.Tor = true
+	case "pb+i2p":
+		n.I2P = true
 	default:
-		return bad("scheme is not pb or pb+tor")
+		return bad("scheme is not pb, pb+tor or pb+i2p")
 	}
 	if u.Fragment != "v=1" {
 		return bad("no #v=1 fragment (a Foolscap fURL is not a NURL)")
@@ -88,6 +95,9 @@ func Parse(s string) (NURL, error) {
 	n.Host = u.Hostname()
 	if !validHost(n.Host, strings.HasPrefix(u.Host, "[")) {
 		return bad("bad host %q", u.Host)
+	}
+	if n.I2P && !strings.HasSuffix(strings.ToLower(n.Host), ".i2p") {
+		return bad("a pb+i2p NURL's host must be a .i2p name")
 	}
 	n.Port = 443
 	if p := u.Port(); p != "" {
@@ -118,8 +128,11 @@ func (n NURL) Redacted() string {
 
 func (n NURL) format(path string) string {
 	scheme := "pb"
-	if n.Tor {
+	switch {
+	case n.Tor:
 		scheme = "pb+tor"
+	case n.I2P:
+		scheme = "pb+i2p"
 	}
 	return scheme + "://" + n.SPKIHash + "@" + n.Address() + "/" + path + "#v=1"
 }

@@ -22,6 +22,8 @@ func TestParse(t *testing.T) {
 			"pb://" + hash43 + "@example.com:443/s#v=1"},
 		{"pb+tor://" + hash43 + "@abcdefghijklmnop.onion:1234/s#v=1",
 			NURL{SPKIHash: hash43, Host: "abcdefghijklmnop.onion", Port: 1234, Swissnum: "s", Tor: true}, ""},
+		{"pb+i2p://" + hash43 + "@abcdefghijklmnop.b32.i2p:3457/s#v=1",
+			NURL{SPKIHash: hash43, Host: "abcdefghijklmnop.b32.i2p", Port: 3457, Swissnum: "s", I2P: true}, ""},
 	} {
 		n, err := Parse(c.in)
 		if err != nil {
@@ -44,7 +46,8 @@ func TestParse(t *testing.T) {
 		"pb://" + hash43 + "@127.0.0.1:1234/s", // a Foolscap fURL
 		"pb://" + hash43 + "@127.0.0.1:1234/s#v=2",                    // unknown version
 		"https://" + hash43 + "@127.0.0.1:1234/s#v=1",                 // scheme
-		"pb+i2p://" + hash43 + "@127.0.0.1:1234/s#v=1",                // scheme
+		"pb+i2p://" + hash43 + "@127.0.0.1:1234/s#v=1",                // not an I2P host
+		"pb+xyz://" + hash43 + "@127.0.0.1:1234/s#v=1",                // scheme
 		"pb://127.0.0.1:1234/s#v=1",                                   // no hash
 		"pb://" + hash43[:42] + "@127.0.0.1:1234/s#v=1",               // short hash
 		"pb://" + hash43 + "=@127.0.0.1:1234/s#v=1",                   // padded hash

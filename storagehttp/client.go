@@ -56,7 +56,8 @@ type dialConfig struct {
 }
 
 // WithDialContext sets how connections are made, for instance through Tor
-// for a pb+tor NURL (which needs this option). The function gets the
+// for a pb+tor NURL or through I2P for a pb+i2p one (which need this
+// option). The function gets the
 // NURL's host:port and returns a plain connection; TLS runs over it.
 func WithDialContext(dial func(ctx context.Context, network, addr string) (net.Conn, error)) DialOption {
 	return func(c *dialConfig) { c.dial = dial }
@@ -91,6 +92,9 @@ func Dial(n NURL, opts ...DialOption) (*Client, error) {
 	}
 	if n.Tor && cfg.dial == nil {
 		return nil, fmt.Errorf("%w %s: a pb+tor NURL needs a Tor dialer (WithDialContext)", ErrNURL, n.Redacted())
+	}
+	if n.I2P && cfg.dial == nil {
+		return nil, fmt.Errorf("%w %s: a pb+i2p NURL needs an I2P dialer (WithDialContext)", ErrNURL, n.Redacted())
 	}
 	if cfg.dial == nil {
 		d := &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}

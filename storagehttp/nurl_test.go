@@ -26,3 +26,21 @@ func TestNURLAliases(t *testing.T) {
 		t.Error("ErrPin is not nurl.ErrPin")
 	}
 }
+
+// TestAnonymousNURLsNeedADialer: a pb+tor or pb+i2p NURL is never dialled
+// with the default dialer, which would ask the DNS for its name.
+func TestAnonymousNURLsNeedADialer(t *testing.T) {
+	for _, s := range []string{"pb+tor://" + hash43 + "@abcdefghijklmnop.onion:1234/s#v=1",
+		"pb+i2p://" + hash43 + "@abcdefghijklmnop.b32.i2p:1234/s#v=1"} {
+		n, err := ParseNURL(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c, err := Dial(n); !errors.Is(err, ErrNURL) {
+			if c != nil {
+				c.Close()
+			}
+			t.Errorf("%s without a dialer: %v", s, err)
+		}
+	}
+}

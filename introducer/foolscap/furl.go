@@ -89,8 +89,9 @@ type Hint struct {
 	// Type is "tcp" (also for legacy "HOST:PORT" hints), "tor", "i2p", or
 	// another TYPE from a "TYPE:..." hint.
 	Type string
-	// Host and Port are set for tcp and tor hints. Host has no brackets
-	// around an IPv6 address.
+	// Host and Port are set for tcp, tor and i2p hints. Host has no
+	// brackets around an IPv6 address. An i2p hint may have no port
+	// (Port 0): the destination's default.
 	Host string
 	Port int
 }
@@ -106,12 +107,13 @@ var (
 	oldStyleHint = regexp.MustCompile(`^(` + dottedQuadRE + `|` + dnsNameRE + `):(\d+)$`)
 	newStyleHint = regexp.MustCompile(`^tcp:(` + dottedQuadRE + `|` + colonHexRE + `|` + dnsNameRE + `):(\d+)$`)
 	torHint      = regexp.MustCompile(`^tor:([^:]+):(\d+)$`)
+	i2pHint      = regexp.MustCompile(`^i2p:([A-Za-z.0-9\-]+)(?::(\d{1,5}))?$`) // foolscap/connections/i2p.py
 	anyHint      = regexp.MustCompile(`^[A-Za-z0-9]+:[^,/]*$`)
 )
 
 // ParseHint parses one connection hint as Foolscap reads it: "tcp:HOST:PORT"
 // (HOST a DNS name, dotted quad or [IPv6]), legacy "HOST:PORT" (read as tcp),
-// "tor:HOST:PORT", or any other "TYPE:..." without "," or "/", kept opaque
+// "tor:HOST:PORT", "i2p:HOST[:PORT]", or any other "TYPE:..." without "," or "/", kept opaque
 // (Foolscap ignores hint types it does not know).
 func ParseHint(s string) (Hint, error) {
 	h := Hint{Raw: s}
@@ -130,6 +132,14 @@ func ParseHint(s string) (Hint, error) {
 			return h, fmt.Errorf("%w: hint %q: want tor:HOST:PORT", ErrFURL, s)
 		}
 		h.Type = "tor"
+	case strings.HasPrefix(s, "i2p:"):
+		if m = i2pHint.FindStringSubmatch(s); m == nil {
+			return h, fmt.Errorf("%w: hint %q: want i2p:HOST[:PORT]", ErrFURL, s)
+		}
+		h.Type = "i2p"
+		if m[2] == "" {
+			m[2] = "0"
+		}
 	case anyHint.MatchString(s):
 		h.Type = s[:strings.IndexByte(s, ':')]
 		return h, nil
@@ -145,7 +155,7 @@ func ParseHint(s string) (Hint, error) {
 	return h, nil
 }
 
-// HostPort returns "host:port" for a tcp or tor hint, with brackets around
+// HostPort returns "host:port" for a tcp, tor or i2p hint, with brackets around
 // an IPv6 address.
 func (h Hint) HostPort() string {
 	return net.JoinHostPort(h.Host, strconv.Itoa(h.Port))

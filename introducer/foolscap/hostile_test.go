@@ -552,8 +552,8 @@ func TestDialErrors(t *testing.T) {
 	for _, c := range []struct{ furl, want string }{
 		{"http://x", "not a fURL"},
 		{"pb://" + client.TubID() + "@tcp:127.0.0.1:1/x", "own fURL"},
-		{"pb://" + strings.Repeat("a", 32) + "@/x", "no tcp or onion connection hint"},
-		{"pb://" + strings.Repeat("a", 32) + "@tor:x.onion:80,i2p:y/x", "no tcp or onion connection hint"},
+		{"pb://" + strings.Repeat("a", 32) + "@/x", "no tcp, onion or I2P connection hint"},
+		{"pb://" + strings.Repeat("a", 32) + "@tor:x.onion:80,i2p:y/x", "no tcp, onion or I2P connection hint"},
 		{"pb://" + strings.Repeat("a", 32) + "@tcp:" + dead + "/x", "connecting to tub"},
 	} {
 		if _, err := client.Dial(ctx, c.furl); err == nil || !strings.Contains(err.Error(), c.want) {

@@ -37,10 +37,52 @@ func TestTorHints(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := tub.Connect(context.Background(), g); err == nil || !strings.Contains(err.Error(), "no tcp or onion connection hint") {
+	if _, err := tub.Connect(context.Background(), g); err == nil || !strings.Contains(err.Error(), "no tcp, onion or I2P connection hint") {
 		t.Fatalf("a tor: hint to a non-onion host: %v", err)
 	}
 	if len(dialled) != 1 {
 		t.Fatalf("dialled %v", dialled)
+	}
+}
+
+// TestI2PHints: i2p: hints, with or without a port, are dialled through
+// the tub's dialer (which sends .i2p addresses through I2P), and not at
+// all without one.
+func TestI2PHints(t *testing.T) {
+	var mu sync.Mutex
+	var dialled []string
+	refuse := errors.New("no network in this test")
+	tub := newTestTub(t, WithDialer(func(ctx context.Context, network, addr string) (net.Conn, error) {
+		mu.Lock()
+		dialled = append(dialled, addr)
+		mu.Unlock()
+		return nil, refuse
+	}))
+	b32 := strings.Repeat("a", 52) + ".b32.i2p"
+	for _, tc := range []struct{ hint, want string }{
+		{"i2p:" + b32 + ":3457", b32 + ":3457"},
+		{"i2p:" + b32, b32 + ":0"},
+	} {
+		dialled = nil
+		f, err := ParseFURL("pb://" + strings.Repeat("b", 32) + "@" + tc.hint + "/" + strings.Repeat("c", 32))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tub.Connect(context.Background(), f); err == nil {
+			t.Fatal("connected with a dialer that refuses")
+		}
+		if len(dialled) != 1 || dialled[0] != tc.want {
+			t.Fatalf("%s: dialled %v, want %s", tc.hint, dialled, tc.want)
+		}
+	}
+	for _, bad := range []string{"i2p:a b.i2p:1", "i2p:x.i2p:123456", "i2p:"} {
+		if h, err := ParseHint(bad); err == nil {
+			t.Errorf("ParseHint(%q) = %+v, want an error", bad, h)
+		}
+	}
+	plain := newTestTub(t)
+	f, _ := ParseFURL("pb://" + strings.Repeat("b", 32) + "@i2p:" + b32 + ":3457/" + strings.Repeat("c", 32))
+	if _, err := plain.Connect(context.Background(), f); err == nil || !strings.Contains(err.Error(), "no tcp, onion or I2P connection hint") {
+		t.Fatalf("an i2p hint without a dialer: %v", err)
 	}
 }

@@ -333,10 +333,14 @@ func (t *Tub) connect(ctx context.Context, f FURL) (*Conn, error) {
 			// WithDialer, which must send .onion addresses through Tor
 			// (or refuse them); the default dialer would ask the DNS.
 			hints = append(hints, h)
+		case h.Type == "i2p" && t.dialSet && strings.HasSuffix(strings.ToLower(h.Host), ".i2p"):
+			// Likewise through the dialer, which must send .i2p
+			// addresses through I2P (or refuse them).
+			hints = append(hints, h)
 		}
 	}
 	if len(hints) == 0 {
-		return nil, fmt.Errorf("foolscap: %s has no tcp or onion connection hint this node can use", f.Censored())
+		return nil, fmt.Errorf("foolscap: %s has no tcp, onion or I2P connection hint this node can use", f.Censored())
 	}
 	// Every hint is tried at once, through the negotiation, as Foolscap
 	// does, so that one that accepts TCP and then stalls delays nothing.
