@@ -492,12 +492,13 @@ var configKeyDocs = map[string][2]string{
 
 	"i2p.enabled":               {"true", "false: never use I2P, even for i2p hints"},
 	"i2p.sam.port":              {"", "the SAM endpoint of a running I2P router"},
-	"i2p.launch":                {"false", "start an I2P router of the node's own"},
+	"i2p.launch":                {"false", "start an I2P router of the node's own (not supported, nor by Tahoe)"},
 	"i2p.i2p.executable":        {"", "the i2p program to start (with launch = true)"},
 	"i2p.i2p.configdir":         {"", "configuration directory of the I2P router"},
 	"i2p.dest":                  {"false", "run an I2P destination for this node"},
 	"i2p.dest.port":             {"", "port of the I2P destination"},
 	"i2p.dest.private_key_file": {"", "file holding the I2P destination's private key"},
+	"i2p.lafs.sam-options":      {"", "lafs only: I2CP options for the node's SAM sessions, e.g. inbound.length=2 outbound.length=2"},
 
 	"client.introducer.furl":                                {"", "an introducer to use (older form of private/introducers.yaml)"},
 	"client.helper.furl":                                    {"", "an upload helper to use"},

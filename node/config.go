@@ -245,6 +245,10 @@ type I2PConfig struct {
 	Dest               bool   // run an I2P destination
 	DestPort           string // dest.port
 	DestPrivateKeyFile string // dest.private_key_file
+	// SAMOptions is lafs's own lafs.sam-options: I2CP options (KEY=VALUE,
+	// separated by spaces, such as inbound.length=1) for every SAM
+	// session the node makes. Tahoe has no such key.
+	SAMOptions []string
 }
 
 // SFTPConfig is the [sftpd] section (docs/frontends/FTP-and-SFTP.rst).

@@ -215,8 +215,8 @@ x = 1
 		t.Errorf("tor: %+v", c.Tor())
 	}
 	wantI2P := I2PConfig{Enabled: true, SAMPort: "tcp:127.0.0.1:7656", Executable: "/usr/bin/i2p",
-		ConfigDir: "/etc/i2p", Dest: true, DestPort: "3457", DestPrivateKeyFile: "private/i2p.privkey"}
-	if c.I2P() != wantI2P {
+		ConfigDir: "/etc/i2p", Dest: true, DestPort: "3457", DestPrivateKeyFile: "private/i2p.privkey", SAMOptions: []string{}}
+	if !reflect.DeepEqual(c.I2P(), wantI2P) {
 		t.Errorf("i2p: %+v", c.I2P())
 	}
 	cl := c.Client()

@@ -32,8 +32,8 @@ type CreateOptions struct {
 	// introducers, whose create command has no --webport and which get no
 	// web server by default.
 	WebPort string
-	// Listen is --listen: "tcp" (the default) or "none"; Tahoe's "tor"
-	// and "i2p" are not supported yet. Clients never listen.
+	// Listen is --listen: "tcp" (the default), "none", or some of
+	// "tcp", "tor" and "i2p", separated by commas. Clients never listen.
 	Listen string
 	// Hostname (--hostname) makes the node listen on a free TCP port,
 	// chosen now, and publish tcp:HOSTNAME:PORT. --listen=tcp needs it
@@ -61,10 +61,22 @@ type CreateOptions struct {
 	// which --listen=tor makes the node's onion service; empty tries
 	// Tor's usual ones, as Tahoe does.
 	TorControlPort string
-	// TorLaunch (--tor-launch) and TorExecutable (--tor-executable) ask
-	// for a Tor of the node's own, which lafs cannot start yet.
+	// TorLaunch (--tor-launch) gives the node a Tor of its own ([tor]
+	// launch = true), which also makes the onion key of --listen=tor;
+	// TorExecutable (--tor-executable) is that tor's program, "" for tor
+	// on $PATH (create_tor.go).
 	TorLaunch     bool
 	TorExecutable string
+	// I2PSAMPort (--i2p-sam-port) is the SAM bridge with which
+	// --listen=i2p makes the node's I2P destination; empty means I2P's
+	// usual tcp:127.0.0.1:7656. I2PLaunch (--i2p-launch) and
+	// I2PExecutable (--i2p-executable) are refused, as Tahoe refuses
+	// them (create_i2p.go).
+	I2PSAMPort    string
+	I2PLaunch     bool
+	I2PExecutable string
+	// i2p is the destination --listen=i2p made (create_i2p.go).
+	i2p *createdI2P
 	// onion is the onion service --listen=tor made (create_tor.go).
 	onion *createdOnion
 	// StorageBackend is [storage] backend (--storage-backend): BackendDisk
@@ -122,6 +134,9 @@ func Create(basedir string, opts CreateOptions) error {
 	if tubPort, tubLocation, err = o.makeOnion(tubPort, tubLocation); err != nil {
 		return err
 	}
+	if tubPort, tubLocation, err = o.makeI2P(tubPort, tubLocation); err != nil {
+		return err
+	}
 	cfgPath := filepath.Join(basedir, "tahoe.cfg")
 	cfg := o.tahoeCfg(tubPort, tubLocation)
 	if _, err := ParseConfigKind(cfgPath, []byte(cfg), o.Kind); err != nil {
@@ -157,6 +172,9 @@ func Create(basedir string, opts CreateOptions) error {
 		}
 	}
 	if err := o.writeOnionKey(basedir); err != nil {
+		return err
+	}
+	if err := o.writeI2PKey(basedir); err != nil {
 		return err
 	}
 	id, err := LoadOrCreateIdentity(basedir)
@@ -228,6 +246,9 @@ func (o CreateOptions) normalize() (CreateOptions, error) {
 	if err := o.checkTor(); err != nil {
 		return o, err
 	}
+	if err := o.checkI2P(); err != nil {
+		return o, err
+	}
 	o, err := o.normalizeBackend()
 	if err != nil {
 		return o, err
@@ -271,9 +292,7 @@ func (o CreateOptions) checkWhere() error {
 	for _, l := range listeners {
 		switch l {
 		case "tcp", "none":
-		case "tor":
-		case "i2p":
-			return usage("--listen=%s is not supported yet", l)
+		case "tor", "i2p":
 		default:
 			return usage("--listen= must be one/some of: i2p, none, tcp, tor")
 		}
@@ -298,7 +317,7 @@ func (o CreateOptions) where() (port, location string, err error) {
 		return o.Port, o.Location, nil
 	}
 	if !contains(strings.Split(o.Listen, ","), "tcp") {
-		return "", "", nil // --listen=tor: makeOnion fills them
+		return "", "", nil // --listen=tor or i2p: makeOnion and makeI2P fill them
 	}
 	p, err := allocateTCPPort()
 	if err != nil {
@@ -369,6 +388,7 @@ func (o CreateOptions) tahoeCfg(tubPort, tubLocation string) string {
 	w("#ssh.authorized_keys_file = ~/.ssh/authorized_keys\n")
 	w("\n")
 	o.writeTor(w)
+	o.writeI2P(w)
 	if o.Kind == KindIntroducer {
 		return b.String()
 	}

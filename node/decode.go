@@ -139,7 +139,8 @@ var commonSections = map[string][]string{
 		"timeout.disconnect", "timeout.keepalive", "tub.location", "tub.port",
 		"web.port", "web.static"},
 	"i2p": {"enabled", "i2p.configdir", "i2p.executable", "launch", "sam.port",
-		"dest", "dest.port", "dest.private_key_file"},
+		"dest", "dest.port", "dest.private_key_file",
+		"lafs.sam-options"}, // lafs's own: I2CP options for its SAM sessions
 	"tor": {"control.port", "enabled", "launch", "socks.port", "tor.executable",
 		"onion", "onion.local_port", "onion.external_port", "onion.private_key_file"},
 }

@@ -188,6 +188,15 @@ func (d *decoder) decodeI2P(n NodeConfig) I2PConfig {
 		Dest:               d.boolean(sec, "dest", false),
 		DestPort:           d.str(sec, "dest.port", ""),
 		DestPrivateKeyFile: d.str(sec, "dest.private_key_file", ""),
+		SAMOptions:         strings.Fields(d.str(sec, "lafs.sam-options", "")),
+	}
+	for _, o := range c.SAMOptions {
+		if !validSAMOption(o) {
+			d.failKey(sec, "lafs.sam-options", "%q is not an I2CP option KEY=VALUE", o)
+		}
+	}
+	if c.DestPort != "" {
+		d.integer(sec, "dest.port", 0, 1, 65535)
 	}
 	if c.SAMPort != "" && c.Launch && (c.Enabled || c.Dest) {
 		d.failKey(sec, "launch", "must not set both sam.port and launch")

@@ -31,14 +31,22 @@ const DefaultTorSOCKS = "127.0.0.1:9050"
 //   - tcp = tor: every address through Tor's SOCKS port, the host name
 //     resolved by Tor (never by this machine's resolver).
 //   - tcp = disabled: TCP addresses refused; .onion addresses through Tor.
+//   - tcp = i2p: TCP addresses refused (I2P reaches only I2P
+//     destinations); .onion addresses through Tor.
 //
-// .i2p addresses are refused (I2P is not supported yet).
+// .i2p addresses go through I2P's SAM bridge ([i2p] sam.port) in every
+// mode, unless [i2p] enabled = false.
 type outbound struct {
 	mode    string // tcp, tor or disabled
 	socks   string // Tor's SOCKS port, host:port ("" until asked of control)
 	control string // [tor] control.port, asked for the SOCKS port when socks.port is unset
 	direct  *net.Dialer
-	torOn   bool // [tor] enabled
+	torOn   bool      // [tor] enabled
+	i2p     *i2pRoute // nil when [i2p] enabled = false
+	// launched is the node's own Tor ([tor] launch = true, torlaunch.go),
+	// started at the first use; its control port is asked for its SOCKS
+	// port, as control.port's is.
+	launched *launchedTor
 
 	mu  sync.Mutex
 	tor proxy.ContextDialer // built at the first use
@@ -51,17 +59,22 @@ func newOutbound(cfg *Config) (*outbound, error) {
 	c, t := cfg.Connections(), cfg.Tor()
 	o := &outbound{mode: c.TCP, direct: &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}}
 	switch c.TCP {
-	case "tcp", "tor", "disabled":
-	case "i2p":
-		return nil, fmt.Errorf("%s: [connections] tcp = i2p: lafs cannot reach servers through I2P yet; use tor or disabled", cfg.File())
+	case "tcp", "tor", "disabled", "i2p":
 	default:
 		return nil, fmt.Errorf("%s: [connections] tcp = %q: unknown", cfg.File(), c.TCP)
 	}
-	if t.Launch {
-		return nil, fmt.Errorf("%s: [tor] launch = true: lafs cannot start a Tor of its own yet; run tor and set [tor] socks.port (and control.port)", cfg.File())
+	if t.Launch && (t.ControlPort != "" || t.SocksPort != "") {
+		// Tahoe's five valid [tor] combinations have launch alone.
+		return nil, fmt.Errorf("%s: [tor] launch = true starts a Tor of the node's own: set either launch or control.port/socks.port, not both", cfg.File())
 	}
 	o.torOn = t.Enabled
 	switch {
+	case t.Launch:
+		l, err := newLaunchedTor(cfg)
+		if err != nil {
+			return nil, err
+		}
+		o.launched = l
 	case t.SocksPort != "":
 		addr, err := socksAddr(t.SocksPort)
 		if err != nil {
@@ -74,6 +87,13 @@ func newOutbound(cfg *Config) (*outbound, error) {
 	default:
 		o.socks = DefaultTorSOCKS
 	}
+	if i := cfg.I2P(); i.Enabled {
+		sam, err := samAddrOf(cfg)
+		if err != nil {
+			return nil, err
+		}
+		o.i2p = &i2pRoute{sam: sam, opts: i.SAMOptions}
+	}
 	if !t.Enabled && c.TCP == "tor" {
 		return nil, fmt.Errorf("%s: [connections] tcp = tor, but [tor] enabled = false", cfg.File())
 	}
@@ -82,8 +102,18 @@ func newOutbound(cfg *Config) (*outbound, error) {
 
 // torDialer returns the SOCKS dialer to Tor and Tor's SOCKS address,
 // asking Tor's control port for its SOCKS port the first time if
-// socks.port is not set (without holding the lock meanwhile).
+// socks.port is not set (without holding the lock meanwhile). With
+// launch = true, the node's own Tor is started at the first call, and
+// every call fails once it has exited.
 func (o *outbound) torDialer(ctx context.Context) (proxy.ContextDialer, string, error) {
+	control := o.control
+	if o.launched != nil {
+		c, err := o.launched.controlPort(ctx)
+		if err != nil {
+			return nil, "", fmt.Errorf("[tor] launch: %w", err)
+		}
+		control = c
+	}
 	o.mu.Lock()
 	tor, socks := o.tor, o.socks
 	o.mu.Unlock()
@@ -91,17 +121,17 @@ func (o *outbound) torDialer(ctx context.Context) (proxy.ContextDialer, string, 
 		return tor, socks, nil
 	}
 	if socks == "" {
-		c, err := dialTorControl(ctx, o.control)
+		c, err := dialTorControl(ctx, control)
 		if err != nil {
 			return nil, "", err
 		}
 		addr, err := c.socksListener()
 		c.Close()
 		if err != nil {
-			return nil, "", fmt.Errorf("%w %s: %v", ErrTorControl, o.control, err)
+			return nil, "", fmt.Errorf("%w %s: %v", ErrTorControl, control, err)
 		}
 		if socks, err = socksAddr(addr); err != nil {
-			return nil, "", fmt.Errorf("%w %s: Tor's SOCKS port %q: %v", ErrTorControl, o.control, addr, err)
+			return nil, "", fmt.Errorf("%w %s: Tor's SOCKS port %q: %v", ErrTorControl, control, addr, err)
 		}
 	}
 	d, err := proxy.SOCKS5("tcp", socks, nil, o.direct)
@@ -161,14 +191,17 @@ func socksAddr(s string) (string, error) {
 
 // dial is the node's DialFunc.
 func (o *outbound) dial(ctx context.Context, network, addr string) (net.Conn, error) {
-	host, _, err := net.SplitHostPort(addr)
+	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrNoRoute, err)
 	}
 	h := strings.ToLower(strings.TrimSuffix(host, "."))
 	switch {
 	case strings.HasSuffix(h, ".i2p"):
-		return nil, fmt.Errorf("%w: %s is an I2P address, and lafs cannot reach I2P yet", ErrNoRoute, host)
+		if o.i2p == nil {
+			return nil, fmt.Errorf("%w: %s is an I2P address, and [i2p] enabled = false", ErrNoRoute, host)
+		}
+		return o.i2p.dial(ctx, h, port)
 	case strings.HasSuffix(h, ".onion"):
 		if !o.torOn {
 			return nil, fmt.Errorf("%w: %s is an onion address, and [tor] enabled = false", ErrNoRoute, host)
@@ -180,6 +213,8 @@ func (o *outbound) dial(ctx context.Context, network, addr string) (net.Conn, er
 		return o.viaTor(ctx, network, addr)
 	case "disabled":
 		return nil, fmt.Errorf("%w: [connections] tcp = disabled: TCP addresses are not reached", ErrNoRoute)
+	case "i2p":
+		return nil, fmt.Errorf("%w: [connections] tcp = i2p: only I2P (.i2p) addresses are reached", ErrNoRoute)
 	}
 	return o.direct.DialContext(ctx, network, addr)
 }
@@ -198,7 +233,7 @@ func (o *outbound) viaTor(ctx context.Context, network, addr string) (net.Conn, 
 }
 
 // checkHiding refuses, before anything starts, a configuration that asks
-// for what lafs cannot do yet (onion services, I2P destinations), or that
+// for what lafs cannot do (an I2P router of its own), or that
 // would reveal the node's IP address although reveal-IP-address is
 // false: a TCP listener on anything but a loopback address. (tcp hints in
 // tub.location and [connections] tcp = tcp are refused when the
@@ -209,19 +244,17 @@ func checkHiding(cfg *Config) error {
 		switch {
 		case ep.Type == "listen:tor" && !cfg.Tor().Onion:
 			return fmt.Errorf("%s: [node] tub.port %q needs [tor] onion = true (and its onion.* keys)", cfg.File(), ep.Raw)
-		case ep.Type == "listen:i2p":
-			return fmt.Errorf("%s: [node] tub.port %q: lafs cannot run an I2P destination yet", cfg.File(), ep.Raw)
+		case ep.Type == "listen:i2p" && !cfg.I2P().Dest:
+			return fmt.Errorf("%s: [node] tub.port %q needs [i2p] dest = true (and its dest.* keys)", cfg.File(), ep.Raw)
 		case !nc.RevealIPAddress && ep.IsTCP() && !loopback(ep.Interface):
 			return fmt.Errorf("%s: reveal-IP-address = false, but [node] tub.port %q listens on %s, which others can reach: "+
 				"listen on 127.0.0.1 (interface=127.0.0.1) behind an onion service, or set reveal-IP-address = true",
 				cfg.File(), ep.Raw, orAll(ep.Interface))
 		}
 	}
-	if t := cfg.Tor(); t.Onion && t.Launch {
-		return fmt.Errorf("%s: [tor] onion = true with launch = true: lafs cannot start a Tor of its own yet; run tor and set [tor] control.port", cfg.File())
-	}
-	if cfg.I2P().Dest {
-		return fmt.Errorf("%s: [i2p] dest = true: lafs cannot run an I2P destination yet", cfg.File())
+	if i := cfg.I2P(); i.Launch || i.ConfigDir != "" {
+		// Tahoe neither: its i2p_provider raises NotImplementedError.
+		return fmt.Errorf("%s: [i2p] launch and i2p.configdir are not supported (nor by Tahoe): run an I2P router and set [i2p] sam.port", cfg.File())
 	}
 	return nil
 }

@@ -8,7 +8,8 @@ import (
 )
 
 // startOnion publishes the node as an onion service when [tor] onion =
-// true, as Tahoe does: over Tor's control port (control.port), with the
+// true, as Tahoe does: over Tor's control port (control.port, or that of
+// the node's own Tor with launch = true, which is started now), with the
 // key of onion.private_key_file, from onion.external_port to the tub's
 // listener at 127.0.0.1:onion.local_port. The service lasts while the node
 // runs. A tor: hint of tub.location that names another onion address than
@@ -25,9 +26,16 @@ func (n *Node) startOnion(ctx context.Context) error {
 		return fmt.Errorf("[tor] onion.private_key_file: %w", err)
 	}
 	key := strings.TrimSpace(string(b))
-	c, err := dialTorControl(ctx, t.ControlPort)
+	control, setting := t.ControlPort, "[tor] control.port"
+	if n.tor != nil { // [tor] launch = true: the node's own Tor, started now
+		if control, err = n.tor.controlPort(ctx); err != nil {
+			return fmt.Errorf("[tor] launch: %w", err)
+		}
+		setting = "[tor] launch"
+	}
+	c, err := dialTorControl(ctx, control)
 	if err != nil {
-		return fmt.Errorf("[tor] control.port: %w", err)
+		return fmt.Errorf("%s: %w", setting, err)
 	}
 	host, _, err := c.addOnion(key, t.OnionExternalPort, t.OnionLocalPort)
 	if err != nil {

@@ -62,6 +62,13 @@ type Node struct {
 	// through Tor, or not at all (netdial.go).
 	Dial DialFunc
 
+	// tor is the node's own Tor, with [tor] launch = true (torlaunch.go).
+	tor *launchedTor
+
+	// i2pListener is the node's I2P destination ([i2p] dest = true),
+	// served by the tub.port entry listen:i2p (i2p.go).
+	i2pListener *i2pListener
+
 	mu      sync.Mutex
 	servers []*http.Server
 	// newConns are the servers' connections that sent no request yet,
@@ -88,7 +95,10 @@ func load(basedir string, log *slog.Logger) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Node{Basedir: basedir, Config: cfg, Identity: id, Log: log, Dial: out.dial, errc: make(chan error, 8)}, nil
+	n := &Node{Basedir: basedir, Config: cfg, Identity: id, Log: log, Dial: out.dial, errc: make(chan error, 8)}
+	n.adoptTor(out) // [tor] launch = true (torlaunch.go)
+	n.addCloser(out.closeI2P)
+	return n, nil
 }
 
 // Start starts the node in basedir and returns once every service listens.
@@ -109,8 +119,17 @@ func Start(ctx context.Context, basedir string, log *slog.Logger) (*Node, error)
 		lock.Release()
 		return nil, err
 	}
-	n.addCloser(lock.Release)
+	// Released last: before every closer load added too (the node's own
+	// tor, its I2P session), so that the next node in this directory
+	// finds them gone.
+	n.mu.Lock()
+	n.closers = append([]func(){lock.Release}, n.closers...)
+	n.mu.Unlock()
 	if err := n.startOnion(ctx); err != nil {
+		n.Close()
+		return nil, err
+	}
+	if err := n.startI2P(); err != nil {
 		n.Close()
 		return nil, err
 	}
@@ -553,10 +572,21 @@ func (n *Node) addServer(id string, ann grid.Announcement, err error) {
 	}
 }
 
-// listen opens every TCP listener of tub.port.
+// listen opens every TCP listener of tub.port, and gives the I2P
+// destination's for listen:i2p.
 func (n *Node) listen(eps []Endpoint) ([]net.Listener, error) {
 	var lns []net.Listener
 	for _, ep := range eps {
+		if ep.Type == "listen:i2p" {
+			if n.i2pListener == nil {
+				for _, l := range lns {
+					l.Close()
+				}
+				return nil, fmt.Errorf("%s: tub.port %q needs [i2p] dest = true", n.Config.File(), ep.Raw)
+			}
+			lns = append(lns, n.i2pListener)
+			continue
+		}
 		if ep.Type == "listen:tor" {
 			// The onion service's end: Tahoe's older form of
 			// tcp:LOCAL:interface=127.0.0.1.
@@ -591,7 +621,10 @@ func (n *Node) locationHints(location []string, lns []net.Listener) []string {
 			continue
 		}
 		for _, ln := range lns {
-			addr := ln.Addr().(*net.TCPAddr)
+			addr, ok := ln.Addr().(*net.TCPAddr)
+			if !ok {
+				continue // an I2P destination: named in tub.location
+			}
 			for _, ip := range autoAddresses(addr.IP) {
 				out = append(out, "tcp:"+net.JoinHostPort(ip, strconv.Itoa(addr.Port)))
 			}
@@ -599,8 +632,12 @@ func (n *Node) locationHints(location []string, lns []net.Listener) []string {
 	}
 	if len(out) == 0 {
 		for _, ln := range lns {
-			addr := ln.Addr().(*net.TCPAddr)
-			out = append(out, "tcp:"+net.JoinHostPort("127.0.0.1", strconv.Itoa(addr.Port)))
+			switch addr := ln.Addr().(type) {
+			case *net.TCPAddr:
+				out = append(out, "tcp:"+net.JoinHostPort("127.0.0.1", strconv.Itoa(addr.Port)))
+			case i2pAddr:
+				out = append(out, "i2p:"+addr.String())
+			}
 		}
 	}
 	return out

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/lafs/lafs/cap"
-	"github.com/lafs/lafs/client"
 )
 
 // TestStartAndOpenClient runs a storage node with Start, lists it in a
@@ -50,19 +49,7 @@ func TestStartAndOpenClient(t *testing.T) {
 	defer cl.Close()
 	// The first upload waits for the storage node to connect.
 	data := bytes.Repeat([]byte("through a real storage node\n"), 1000)
-	up, err := cl.Upload(ctx, bytes.NewReader(data), int64(len(data)), client.UploadOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := up.Cap
-	f, err := cl.OpenFile(ctx, c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var got bytes.Buffer
-	if _, err := f.WriteRange(ctx, &got, 0, -1); err != nil || !bytes.Equal(got.Bytes(), data) {
-		t.Fatalf("read back: %v", err)
-	}
+	c := roundTrip(t, ctx, cl, data)
 	si, _ := cap.StorageIndex(c)
 	if have, _ := store.Storage.ListImmutable(ctx, si); len(have) != 2 {
 		t.Errorf("storage node holds %d shares, want 2", len(have))

@@ -113,7 +113,7 @@ func TestCreateOnionWithoutTor(t *testing.T) {
 	if _, serr := os.Stat(dir); serr == nil {
 		t.Error("a failed create left the directory")
 	}
-	for _, o := range []CreateOptions{{TorLaunch: true, Listen: "tor"}, {TorControlPort: "tcp:127.0.0.1:9051", Hostname: "x"}} {
+	for _, o := range []CreateOptions{{TorLaunch: true}, {TorControlPort: "tcp:127.0.0.1:9051", Hostname: "x"}} {
 		if err := Create(filepath.Join(t.TempDir(), "m"), o); !errors.Is(err, ErrUsage) {
 			t.Errorf("%+v: %v, want a usage error", o, err)
 		}

@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lafs/lafs/client"
 	"github.com/lafs/lafs/internal/testutil"
 	"github.com/lafs/lafs/internal/tornet"
 	"github.com/lafs/lafs/node"
@@ -69,18 +68,7 @@ func TestHeavyOnionGrid(t *testing.T) {
 	// network's directories.
 	waitUntil(t, "the client to reach the onion storage node", 4*time.Minute, func() bool { return connectedServers(cl) == 1 })
 	data := bytes.Repeat([]byte("through a private Tor network\n"), 4000)
-	up, err := cl.Client.Upload(ctx, bytes.NewReader(data), int64(len(data)), client.UploadOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, err := cl.Client.OpenFile(ctx, up.Cap)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var got bytes.Buffer
-	if _, err := f.WriteRange(ctx, &got, 0, -1); err != nil || !bytes.Equal(got.Bytes(), data) {
-		t.Fatalf("read back %d bytes, %v", got.Len(), err)
-	}
+	node.RoundTrip(t, ctx, cl.Client, data)
 }
 
 // noKeyPoolDir sets [client] lafs.key-pool-size = 0: no background RSA

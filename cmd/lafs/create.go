@@ -84,10 +84,13 @@ func create(e *env, name string, kind node.Kind, args []string) error {
 	}
 	fs.BoolVar(&o.HideIP, "hide-ip", false, "never reveal the node's IP address: reach others through Tor only (reveal-IP-address = false, [connections] tcp = tor)")
 	if kind != node.KindClient {
-		fs.StringVar(&o.Listen, "listen", "", "where to listen: \"tcp\" (default), \"tor\" (an onion service, made now through Tor's control port), \"tcp,tor\" or \"none\"")
+		fs.StringVar(&o.Listen, "listen", "", "where to listen: \"tcp\" (default), \"tor\" (an onion service, made now through Tor), \"i2p\" (an I2P destination, made now through I2P's SAM bridge), several joined by commas, or \"none\"")
 		fs.StringVar(&o.TorControlPort, "tor-control-port", "", "Tor's control port `ENDPOINT` for --listen=tor (default: Tor's usual ones), e.g. tcp:127.0.0.1:9051")
-		fs.BoolVar(&o.TorLaunch, "tor-launch", false, "start a Tor of the node's own (not supported yet)")
-		fs.StringVar(&o.TorExecutable, "tor-executable", "", "the tor `PROGRAM` for --tor-launch (not supported yet)")
+		fs.BoolVar(&o.TorLaunch, "tor-launch", false, "with --listen=tor: give the node a Tor of its own, started with the node (state in NODEDIR/private/tor-statedir), instead of a running Tor's control port")
+		fs.StringVar(&o.TorExecutable, "tor-executable", "", "the tor `PROGRAM` that --tor-launch starts (default: tor on $PATH)")
+		fs.StringVar(&o.I2PSAMPort, "i2p-sam-port", "", "I2P's SAM bridge `ENDPOINT` for --listen=i2p (default tcp:127.0.0.1:7656)")
+		fs.BoolVar(&o.I2PLaunch, "i2p-launch", false, "start an I2P router of the node's own (not supported, nor by Tahoe)")
+		fs.StringVar(&o.I2PExecutable, "i2p-executable", "", "the I2P router `PROGRAM` for --i2p-launch (not supported)")
 		fs.StringVar(&o.Hostname, "hostname", "", "this host's `NAME` or address, for a free TCP port chosen now")
 		fs.StringVar(&o.Location, "location", "", "tub.location: connection `HINTS` to announce")
 		fs.StringVar(&o.Port, "port", "", "tub.port: `ENDPOINT` to listen on, e.g. tcp:3457:interface=127.0.0.1")

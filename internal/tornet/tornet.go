@@ -65,6 +65,8 @@ import (
 	"time"
 
 	"golang.org/x/net/proxy"
+
+	"github.com/lafs/lafs/internal/testutil"
 )
 
 // numAuthorities is the number of directory authorities. Three is the
@@ -355,7 +357,7 @@ func (n *Network) start(ctx context.Context, gencert string, relays int) error {
 	}
 	nrel := numAuthorities + relays
 	// Each relay has an ORPort; each authority a DirPort too.
-	ports, err := freePorts(nrel + numAuthorities)
+	ports, err := testutil.FreePorts(nrel + numAuthorities)
 	if err != nil {
 		return err
 	}
@@ -813,28 +815,6 @@ func authorityKeys(ctx context.Context, gencert, dir string, dirPort int) (strin
 		}
 	}
 	return "", errors.New("tornet: authority certificate has no fingerprint line")
-}
-
-// freePorts returns n distinct free TCP ports on 127.0.0.1. Another
-// process may take one before tor binds it; tor then exits and Start
-// reports it.
-func freePorts(n int) ([]int, error) {
-	ports := make([]int, 0, n)
-	var ls []net.Listener
-	defer func() {
-		for _, l := range ls {
-			l.Close()
-		}
-	}()
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, fmt.Errorf("tornet: finding a free port: %w", err)
-		}
-		ls = append(ls, l)
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
-	}
-	return ports, nil
 }
 
 // launch writes torrc into dir, starts a tor on it and waits until its
