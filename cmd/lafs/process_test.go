@@ -72,6 +72,15 @@ func (s *syncBuffer) String() string {
 func startProc(t *testing.T, ready string, args ...string) *proc {
 	t.Helper()
 	cmd := exec.Command(lafsBinary(t), args...)
+	return startLogged(t, cmd, "lafs "+strings.Join(args, " "), ready, 30*time.Second,
+		func(p *proc) { p.kill(syscall.SIGKILL) })
+}
+
+// startLogged starts cmd, keeps its output in the proc's logs, and
+// waits (at most wait) until a line of its standard error contains
+// ready. stop ends it when the test does; what names it in failures.
+func startLogged(t *testing.T, cmd *exec.Cmd, what, ready string, wait time.Duration, stop func(*proc)) *proc {
+	t.Helper()
 	p := &proc{cmd: cmd, logs: &syncBuffer{}, done: make(chan struct{})}
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
@@ -85,6 +94,7 @@ func startProc(t *testing.T, ready string, args ...string) *proc {
 	go func() {
 		defer close(p.done)
 		sc := bufio.NewScanner(stderr)
+		sc.Buffer(nil, 1<<20)
 		signalled := false
 		for sc.Scan() {
 			p.logs.Write(append(sc.Bytes(), '\n'))
@@ -96,13 +106,13 @@ func startProc(t *testing.T, ready string, args ...string) *proc {
 		io.Copy(io.Discard, stderr)
 		cmd.Wait()
 	}()
-	t.Cleanup(func() { p.kill(syscall.SIGKILL) })
+	t.Cleanup(func() { stop(p) })
 	select {
 	case <-readyc:
 	case <-p.done:
-		t.Fatalf("lafs %s exited before %q:\n%s", strings.Join(args, " "), ready, p.logs)
-	case <-time.After(30 * time.Second):
-		t.Fatalf("lafs %s not ready after 30s:\n%s", strings.Join(args, " "), p.logs)
+		t.Fatalf("%s exited before %q:\n%s", what, ready, p.logs)
+	case <-time.After(wait):
+		t.Fatalf("%s not ready after %v:\n%s", what, wait, p.logs)
 	}
 	return p
 }
