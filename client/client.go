@@ -35,6 +35,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/lafs/lafs"
@@ -234,6 +235,8 @@ type UploadOptions struct {
 	Progress func(done, total int64)
 	// NoConvergence uses a random key instead of the convergence secret.
 	NoConvergence bool
+
+	key *[16]byte // the convergent key, computed while spooling
 }
 
 // UploadResult says how an immutable upload went: the file's cap, how
@@ -267,6 +270,7 @@ func (c *Client) Upload(ctx context.Context, r io.ReaderAt, size int64, o Upload
 		Convergence:  c.cfg.Convergence,
 		LeaseSecret:  c.cfg.LeaseSecret,
 		Progress:     o.Progress,
+		Key:          o.key,
 	}
 	if o.NoConvergence {
 		opt.Convergence = nil
@@ -299,7 +303,8 @@ func (c *Client) Upload(ctx context.Context, r io.ReaderAt, size int64, o Upload
 
 // UploadStream stores everything read from r. Convergent encryption needs
 // two passes over the data, so it is spooled to a temporary file (on disk,
-// not in memory) first.
+// not in memory) first; the convergent key is computed as it is spooled, so
+// that the upload reads the spool only once.
 func (c *Client) UploadStream(ctx context.Context, r io.Reader, o UploadOptions) (*UploadResult, error) {
 	f, err := os.CreateTemp(c.cfg.TempDir, "lafs-upload-*")
 	if err != nil {
@@ -307,11 +312,56 @@ func (c *Client) UploadStream(ctx context.Context, r io.Reader, o UploadOptions)
 	}
 	os.Remove(f.Name())
 	defer f.Close()
-	n, err := io.Copy(f, r)
+	var w io.Writer = f
+	var kw *immutable.KeyWriter
+	if !o.NoConvergence {
+		secret := c.cfg.Convergence
+		if secret == nil {
+			secret = []byte{}
+		}
+		if kw, err = immutable.NewKeyWriter(secret, c.cfg.Params); err != nil {
+			return nil, fmt.Errorf("convergent key: %w", err)
+		}
+		w = io.MultiWriter(f, kw)
+	}
+	bp := spoolBufs.Get().(*[]byte)
+	n, err := spool(w, r, *bp)
+	spoolBufs.Put(bp)
 	if err != nil {
 		return nil, fmt.Errorf("spooling upload: %w", err)
 	}
+	if kw != nil && n > immutable.LITThreshold {
+		key, err := kw.Key(f)
+		if err != nil {
+			return nil, err
+		}
+		o.key = &key
+	}
 	return c.Upload(ctx, f, n, o)
+}
+
+// spoolBufs are UploadStream's copy buffers: a large one means few
+// writes to the spool.
+var spoolBufs = sync.Pool{New: func() any { b := make([]byte, 1<<20); return &b }}
+
+// spool copies r to w in writes of len(buf) bytes (but the last).
+func spool(w io.Writer, r io.Reader, buf []byte) (int64, error) {
+	var total int64
+	for {
+		n, err := io.ReadFull(r, buf)
+		if n > 0 {
+			if _, werr := w.Write(buf[:n]); werr != nil {
+				return total, werr
+			}
+			total += int64(n)
+		}
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			return total, nil
+		}
+		if err != nil {
+			return total, err
+		}
+	}
 }
 
 // File is an immutable file being read.

@@ -187,3 +187,25 @@ func TestOpenNode(t *testing.T) {
 		}
 	}
 }
+
+// TestUploadStreamSameCap checks that a streamed upload (its convergent key
+// computed while spooling) makes the cap of the same bytes uploaded from a
+// file, below and above one segment.
+func TestUploadStreamSameCap(t *testing.T) {
+	ctx := context.Background()
+	c, _ := newTestClient(t)
+	for _, size := range []int{100, lafs.DefaultSegmentSize - 1, lafs.DefaultSegmentSize + 1} {
+		data := bytes.Repeat([]byte("stream "), size/7+1)[:size]
+		streamed, err := c.UploadStream(ctx, bytes.NewReader(data), UploadOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		direct, err := c.Upload(ctx, bytes.NewReader(data), int64(size), UploadOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if streamed.Cap.String() != direct.Cap.String() {
+			t.Errorf("size %d: UploadStream gave %s, Upload %s", size, streamed.Cap, direct.Cap)
+		}
+	}
+}

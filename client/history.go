@@ -308,7 +308,7 @@ func (h *History) upload(ctx context.Context, up *immutable.Uploader, r io.Reade
 	if op == nil {
 		return up.Upload(ctx, r, size, opt)
 	}
-	hashing := opt.Convergence != nil && size > immutable.LITThreshold
+	hashing := opt.Convergence != nil && opt.Key == nil && size > immutable.LITThreshold
 	op.update(func(s *OpStatus) {
 		if !hashing {
 			s.Hashed, s.Status = size, "Contacting servers"

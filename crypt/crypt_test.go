@@ -278,3 +278,27 @@ func TestEd25519KeyStrings(t *testing.T) {
 		}
 	}
 }
+
+// TestPairHasher checks the paired hashes against the plain ones.
+func TestPairHasher(t *testing.T) {
+	data := make([]byte, 70000)
+	for i := range data {
+		data[i] = byte(i*7 + i>>8)
+	}
+	for _, n := range []int{0, 1, 31, 64, 1000, 43691, 70000} {
+		a, b := BlockHashPair(data[:n], data[len(data)-n:])
+		if a != BlockHash(data[:n]) || b != BlockHash(data[len(data)-n:]) {
+			t.Errorf("BlockHashPair of %d bytes differs from BlockHash", n)
+		}
+		// Two streams of different lengths, fed in pieces.
+		x, y := NewPairHasher(TagCrypttext), NewPairHasher(TagCrypttextSegment)
+		for off := 0; off < n; off += 5000 {
+			piece := data[off:min(off+5000, n)]
+			WritePair(x, piece, y, piece[:len(piece)/2])
+			y.Write(piece[len(piece)/2:])
+		}
+		if x.Sum() != CrypttextHash(data[:n]) || y.Sum() != CrypttextSegmentHash(data[:n]) {
+			t.Errorf("PairHasher of %d bytes differs from TaggedHash", n)
+		}
+	}
+}

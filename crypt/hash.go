@@ -282,3 +282,64 @@ func LeaseSecrets(leaseSecret []byte, si lafs.StorageIndex, server lafs.NodeID) 
 		Cancel: lafs.Secret(BucketCancelSecret(fc[:], server[:])),
 	}
 }
+
+// PairHasher is a streaming tagged hash, like NewTaggedHasher's, that can
+// be fed side by side with another one (WritePair): on CPUs with the x86
+// SHA extensions two messages hash in little more than the time of one.
+type PairHasher struct {
+	d   pairDigest // where pairFast
+	std hash.Hash  // elsewhere
+}
+
+// NewPairHasher returns a PairHasher of the tagged hash with tag.
+func NewPairHasher(tag string) *PairHasher {
+	h := new(PairHasher)
+	if pairFast() {
+		h.d.Reset()
+	} else {
+		h.std = sha256.New()
+	}
+	h.Write(Netstring([]byte(tag)))
+	return h
+}
+
+// Write adds p to the message; it never fails.
+func (h *PairHasher) Write(p []byte) (int, error) {
+	if h.std != nil {
+		return h.std.Write(p)
+	}
+	return h.d.Write(p)
+}
+
+// Sum returns the tagged hash of what was written.
+func (h *PairHasher) Sum() Hash {
+	var inner Hash
+	if h.std != nil {
+		h.std.Sum(inner[:0])
+	} else {
+		h.d.Sum(inner[:0])
+	}
+	return sha256.Sum256(inner[:])
+}
+
+// WritePair writes pa to a and pb to b, hashing the two side by side.
+func WritePair(a *PairHasher, pa []byte, b *PairHasher, pb []byte) {
+	if a.std != nil || b.std != nil {
+		a.Write(pa)
+		b.Write(pb)
+		return
+	}
+	pairWrite2(&a.d, pa, &b.d, pb)
+}
+
+// BlockHashPair returns the BlockHash of a and of b, computed side by side
+// (fastest when they have the same length).
+func BlockHashPair(a, b []byte) (Hash, Hash) {
+	if !pairFast() {
+		return BlockHash(a), BlockHash(b)
+	}
+	ha, hb := NewPairHasher(TagBlock), NewPairHasher(TagBlock)
+	WritePair(ha, a, hb, b)
+	ia, ib := pairSum2(&ha.d, &hb.d)
+	return sha256.Sum256(ia[:]), sha256.Sum256(ib[:])
+}

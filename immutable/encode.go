@@ -62,6 +62,46 @@ func ConvergentKey(r io.Reader, size uint64, secret []byte, p lafs.Params) ([16]
 	return crypt.ConvergenceKey(h), nil
 }
 
+// KeyWriter computes a file's convergent key from the plaintext written to
+// it, for a caller that sees the whole file go by before the upload (as
+// when it spools the file): the upload then makes no pass of its own over
+// the file for the key (see UploadOptions.Key). The file's size need not be
+// known in advance.
+type KeyWriter struct {
+	secret []byte
+	p      lafs.Params
+	h      hash.Hash // tagged for files of at least one full segment
+	n      uint64
+}
+
+// NewKeyWriter returns a KeyWriter for the convergence secret and
+// parameters p (those the upload will use).
+func NewKeyWriter(secret []byte, p lafs.Params) (*KeyWriter, error) {
+	// Files of p.SegmentSize bytes or more all have this segment size.
+	g, err := NewGeometry(uint64(p.SegmentSize), p.K, p.N, p.SegmentSize)
+	if err != nil {
+		return nil, err
+	}
+	return &KeyWriter{secret: secret, p: p, h: crypt.NewConvergenceHasher(secret, p.K, p.N, g.SegmentSize)}, nil
+}
+
+// Write hashes b; it never fails.
+func (w *KeyWriter) Write(b []byte) (int, error) {
+	w.n += uint64(len(b))
+	return w.h.Write(b)
+}
+
+// Key returns the convergent key of the bytes written. A file shorter than
+// a segment has its own size in the hash's tag, so its key is computed
+// again from r, which must hold the same bytes (that is at most one
+// segment read).
+func (w *KeyWriter) Key(r io.ReaderAt) ([16]byte, error) {
+	if w.n < uint64(w.p.SegmentSize) {
+		return ConvergentKey(io.NewSectionReader(r, 0, int64(w.n)), w.n, w.secret, w.p)
+	}
+	return crypt.ConvergenceKey(w.h), nil
+}
+
 // RandomKey returns a fresh random AES key, for uploads without convergence.
 func RandomKey() ([16]byte, error) {
 	var k [16]byte
@@ -72,22 +112,62 @@ func RandomKey() ([16]byte, error) {
 // LIT returns the LIT cap of a small file's contents.
 func LIT(data []byte) *cap.LIT { return &cap.LIT{Data: append([]byte(nil), data...)} }
 
+// chunkBytes is about how much of each share's data the encoder puts
+// together, from consecutive segments, before it writes it to the sink: a
+// few large writes (each an HTTP request to a server) cost the client and
+// the servers much less than one per block, and blocks encoded in place
+// need no copying to be put together.
+const chunkBytes = 1 << 20
+
+// chunkSets is how many chunks are in use at once: one being written
+// while the next is encoded.
+const chunkSets = 2
+
+// shareChunk is the share data of consecutive segments: each share's blocks
+// side by side in its own buffer, as they lie in the share, after room for
+// the share's header (written with the file's first chunk).
+type shareChunk struct {
+	first, segs int
+	bufs        [][]byte
+}
+
+// block returns share sh's block of segment i, which is in the chunk.
+func (c *shareChunk) block(g Geometry, head, sh, i int) []byte {
+	pos := head + (i-c.first)*g.BlockSize
+	return c.bufs[sh][pos : pos+g.BlockLen(i)]
+}
+
+// data returns share sh's bytes in the chunk and where they go in the
+// share: from the header on for the first chunk, else from the first
+// block on.
+func (c *shareChunk) data(g Geometry, lay *Layout, sh int) (uint64, []byte) {
+	head := int(lay.Data)
+	last := c.first + c.segs - 1
+	end := head + (c.segs-1)*g.BlockSize + g.BlockLen(last)
+	if c.first == 0 {
+		return 0, c.bufs[sh][:end]
+	}
+	return lay.Data + uint64(c.first)*uint64(g.BlockSize), c.bufs[sh][head:end]
+}
+
 // segmentJob is one segment on its way through the pipeline.
 type segmentJob struct {
-	index   int
-	buf     []byte   // segment buffer: plaintext, then ciphertext, padded
-	parity  [][]byte // n-k check blocks
-	segHash crypt.Hash
-	blocks  []crypt.Hash // block hash per share
-	err     error
-	done    chan struct{}
+	index  int
+	plain  *[]byte     // plaintext, given back to its pool once encrypted
+	ch     *shareChunk // where its blocks go
+	blocks []crypt.Hash
+	err    error
+	done   chan struct{}
 }
 
 // Encode encrypts the plaintext read from r (exactly size bytes) with key,
 // erasure-codes it with parameters p and writes every share to sink, then
 // returns the file's cap. Segments are encrypted, encoded and hashed by
-// parallel workers while the next are read, and written in order; memory
-// stays bounded by a few segments whatever the size.
+// parallel workers while the next are read; the blocks of a few
+// consecutive segments are written together, in order, while the next are
+// encoded. Memory stays bounded whatever the size: two chunks of about
+// N x max(1 MiB, block size) (20 MiB for 3-of-10), and a plaintext segment
+// per worker.
 func Encode(ctx context.Context, r io.Reader, size uint64, key [16]byte, p lafs.Params, sink Sink) (*cap.CHK, error) {
 	plan, err := NewPlan(size, p)
 	if err != nil {
@@ -102,31 +182,41 @@ func encode(ctx context.Context, r io.Reader, plan Plan, key [16]byte, sink Sink
 	if err != nil {
 		return nil, err
 	}
+	header := lay.Header()
+	if uint64(len(header)) != lay.Data {
+		return nil, fmt.Errorf("internal error: header is %d bytes, data starts at %d", len(header), lay.Data)
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
-	// Header first, to every share.
-	header := lay.Header()
-	if err := forEachShare(ctx, g.N, func(sh int) error { return sink.WriteShare(ctx, lafs.ShareNum(sh), 0, header) }); err != nil {
-		return nil, err
-	}
-
 	workers := runtime.GOMAXPROCS(0)
-	inFlight := 2*workers + 1
-	pool := sync.Pool{New: func() any {
-		b := make([]byte, g.SegmentSize+(g.N-g.K)*g.BlockSize)
+	perChunk := min(max(1, chunkBytes/g.BlockSize), g.NumSegments)
+	plainPool := sync.Pool{New: func() any {
+		b := make([]byte, g.SegmentSize)
 		return &b
 	}}
+	// The chunks' buffers, made as first needed; nil means not yet.
+	free := make(chan *shareChunk, chunkSets)
+	for range chunkSets {
+		free <- nil
+	}
+	newChunk := func() *shareChunk {
+		c := &shareChunk{bufs: make([][]byte, g.N)}
+		for sh := range c.bufs {
+			c.bufs[sh] = make([]byte, len(header)+perChunk*g.BlockSize)
+		}
+		return c
+	}
 
 	jobs := make(chan *segmentJob)
-	ordered := make(chan *segmentJob, inFlight)
+	ordered := make(chan *segmentJob, chunkSets*perChunk+workers)
 	var wg sync.WaitGroup
 	for w := 0; w < workers; w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for j := range jobs {
-				j.err = encodeSegment(codec, key, g, j)
+				j.err = encodeSegment(codec, key, g, len(header), j, &plainPool)
 				close(j.done)
 			}
 		}()
@@ -136,14 +226,25 @@ func encode(ctx context.Context, r io.Reader, plan Plan, key [16]byte, sink Sink
 	go func() {
 		defer close(ordered)
 		defer close(jobs)
-		readErr <- readSegments(ctx, r, g, &pool, ordered, jobs)
+		readErr <- readSegments(ctx, r, g, perChunk, header, &plainPool, free, newChunk, ordered, jobs)
 	}()
+	// The writes of the chunk before, while they are under way.
+	var sending chan error
+	waitSent := func() error {
+		if sending == nil {
+			return nil
+		}
+		err := <-sending
+		sending = nil
+		return err
+	}
 	defer func() {
 		cancel()
+		waitSent()
 		wg.Wait()
 	}()
 
-	crypttextHasher := crypt.NewCrypttextHasher()
+	crypttextHasher := crypt.NewPairHasher(crypt.TagCrypttext)
 	segHashes := make([]crypt.Hash, 0, g.NumSegments)
 	blockHashes := make([][]crypt.Hash, g.N)
 	for sh := range blockHashes {
@@ -158,14 +259,29 @@ func encode(ctx context.Context, r io.Reader, plan Plan, key [16]byte, sink Sink
 		if j.err != nil {
 			return nil, j.err
 		}
-		if err := writeSegment(ctx, sink, g, lay, j, crypttextHasher); err != nil {
-			return nil, err
-		}
-		segHashes = append(segHashes, j.segHash)
+		segHashes = append(segHashes, hashCrypttext(g, len(header), j, crypttextHasher))
 		for sh := range blockHashes {
 			blockHashes[sh] = append(blockHashes[sh], j.blocks[sh])
 		}
-		pool.Put(&j.buf)
+		if c := j.ch; j.index == c.first+c.segs-1 {
+			// The chunk is complete: it is written while the next is
+			// encoded, once the one before is written.
+			if err := waitSent(); err != nil {
+				return nil, err
+			}
+			sending = make(chan error, 1)
+			go func() {
+				err := forEachShare(ctx, g.N, func(sh int) error {
+					off, data := c.data(g, lay, sh)
+					return sink.WriteShare(ctx, lafs.ShareNum(sh), off, data)
+				})
+				free <- c
+				sending <- err
+			}()
+		}
+	}
+	if err := waitSent(); err != nil {
+		return nil, err
 	}
 	if err := <-readErr; err != nil {
 		return nil, err
@@ -180,7 +296,7 @@ func encode(ctx context.Context, r io.Reader, plan Plan, key [16]byte, sink Sink
 	}
 
 	ueb := newUEB(g)
-	crypttextHasher.Sum(ueb.CrypttextHash[:0])
+	ueb.CrypttextHash = crypttextHasher.Sum()
 	ctTree := hashtree.New(segHashes)
 	ueb.CrypttextRootHash = ctTree.Root()
 	blockTrees := make([]hashtree.Tree, g.N)
@@ -223,20 +339,39 @@ func encode(ctx context.Context, r io.Reader, plan Plan, key [16]byte, sink Sink
 	return &cap.CHK{Key: key, UEBHash: crypt.UEBHash(uebBytes), K: g.K, N: g.N, Size: g.Size}, nil
 }
 
-// readSegments reads the plaintext segment by segment and hands each to the
-// workers (jobs) and, in order, to the writer (ordered).
-func readSegments(ctx context.Context, r io.Reader, g Geometry, pool *sync.Pool, ordered, jobs chan<- *segmentJob) error {
+// readSegments reads the plaintext segment by segment, assigns each a
+// place in a chunk and hands it to the workers (jobs) and, in order, to
+// the writer (ordered).
+func readSegments(ctx context.Context, r io.Reader, g Geometry, perChunk int, header []byte, pool *sync.Pool, free chan *shareChunk, newChunk func() *shareChunk, ordered, jobs chan<- *segmentJob) error {
+	var c *shareChunk
 	for i := 0; i < g.NumSegments; i++ {
-		buf := *pool.Get().(*[]byte)
+		if c == nil || i == c.first+c.segs {
+			select {
+			case c = <-free:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			if c == nil {
+				c = newChunk()
+			}
+			c.first, c.segs = i, min(perChunk, g.NumSegments-i)
+			if i == 0 {
+				for _, b := range c.bufs {
+					copy(b, header)
+				}
+			}
+		}
+		buf := pool.Get().(*[]byte)
 		n := g.SegmentLen(i)
-		if _, err := io.ReadFull(r, buf[:n]); err != nil {
-			pool.Put(&buf)
+		if _, err := io.ReadFull(r, (*buf)[:n]); err != nil {
+			pool.Put(buf)
 			return fmt.Errorf("reading segment %d of plaintext: %w", i, err)
 		}
-		j := &segmentJob{index: i, buf: buf, done: make(chan struct{})}
+		j := &segmentJob{index: i, plain: buf, ch: c, done: make(chan struct{})}
 		select {
 		case ordered <- j:
 		case <-ctx.Done():
+			pool.Put(buf)
 			return ctx.Err()
 		}
 		select {
@@ -250,65 +385,55 @@ func readSegments(ctx context.Context, r io.Reader, g Geometry, pool *sync.Pool,
 	return nil
 }
 
-// encodeSegment encrypts, erasure-codes and hashes one segment in place.
-func encodeSegment(codec *zfec.Codec, key [16]byte, g Geometry, j *segmentJob) error {
-	n := g.SegmentLen(j.index)
-	seg := j.buf[:g.SegmentSize]
+// encodeSegment encrypts one segment into its chunk's data blocks (the
+// padding of the last segment is zeros, not encrypted), erasure-codes them
+// into its check blocks there and hashes every block.
+func encodeSegment(codec *zfec.Codec, key [16]byte, g Geometry, head int, j *segmentJob, pool *sync.Pool) error {
 	stream, err := crypt.NewCTRAt(key[:], int64(j.index)*int64(g.SegmentSize))
 	if err != nil {
+		pool.Put(j.plain)
 		return err
 	}
-	stream.XORKeyStream(seg[:n], seg[:n])
-	j.segHash = crypt.CrypttextSegmentHash(seg[:n])
-	padded := g.SegmentSize
-	bs := g.BlockLen(j.index)
-	if j.index == g.NumSegments-1 {
-		padded = g.PaddedTail
-		clear(seg[n:padded])
+	blocks := make([][]byte, g.N)
+	for sh := range blocks {
+		blocks[sh] = j.ch.block(g, head, sh, j.index)
 	}
-	data := make([][]byte, g.K)
-	for c := range data {
-		data[c] = seg[c*bs : (c+1)*bs]
+	plain := (*j.plain)[:g.SegmentLen(j.index)]
+	for _, b := range blocks[:g.K] {
+		m := min(len(plain), len(b))
+		stream.XORKeyStream(b[:m], plain[:m])
+		clear(b[m:])
+		plain = plain[m:]
 	}
-	parityArea := j.buf[g.SegmentSize:]
-	j.parity = make([][]byte, g.N-g.K)
-	for c := range j.parity {
-		j.parity[c] = parityArea[c*bs : (c+1)*bs]
-	}
-	_ = padded
-	if err := codec.Encode(data, j.parity); err != nil {
+	pool.Put(j.plain)
+	j.plain = nil
+	if err := codec.Encode(blocks[:g.K], blocks[g.K:]); err != nil {
 		return fmt.Errorf("encoding segment %d: %w", j.index, err)
 	}
+	// The blocks of a segment have one length: hashed two by two.
 	j.blocks = make([]crypt.Hash, g.N)
-	for sh := 0; sh < g.N; sh++ {
-		j.blocks[sh] = crypt.BlockHash(j.block(g, sh))
+	for sh := 0; sh+1 < g.N; sh += 2 {
+		j.blocks[sh], j.blocks[sh+1] = crypt.BlockHashPair(blocks[sh], blocks[sh+1])
+	}
+	if g.N%2 == 1 {
+		j.blocks[g.N-1] = crypt.BlockHash(blocks[g.N-1])
 	}
 	return nil
 }
 
-// block returns share sh's block of the job's segment.
-func (j *segmentJob) block(g Geometry, sh int) []byte {
-	bs := g.BlockLen(j.index)
-	if sh < g.K {
-		return j.buf[sh*bs : (sh+1)*bs]
+// hashCrypttext feeds segment j's crypttext (its data blocks, less the
+// padding) to the file's crypttext hash h and returns the segment's
+// crypttext hash, computing the two side by side: the same bytes.
+func hashCrypttext(g Geometry, head int, j *segmentJob, h *crypt.PairHasher) crypt.Hash {
+	seg := crypt.NewPairHasher(crypt.TagCrypttextSegment)
+	left := g.SegmentLen(j.index)
+	for sh := 0; sh < g.K && left > 0; sh++ {
+		b := j.ch.block(g, head, sh, j.index)
+		b = b[:min(len(b), left)]
+		crypt.WritePair(h, b, seg, b)
+		left -= len(b)
 	}
-	return j.parity[sh-g.K]
-}
-
-// writeSegment feeds the crypttext hash and writes each share's block.
-func writeSegment(ctx context.Context, sink Sink, g Geometry, lay *Layout, j *segmentJob, h hash.Hash) error {
-	// The whole-file hash runs while the blocks travel.
-	hashed := make(chan struct{})
-	go func() {
-		h.Write(j.buf[:g.SegmentLen(j.index)])
-		close(hashed)
-	}()
-	off := lay.Data + uint64(j.index)*uint64(g.BlockSize)
-	err := forEachShare(ctx, g.N, func(sh int) error {
-		return sink.WriteShare(ctx, lafs.ShareNum(sh), off, j.block(g, sh))
-	})
-	<-hashed
-	return err
+	return seg.Sum()
 }
 
 // forEachShare calls f for shares 0..n-1 concurrently and returns the first error.

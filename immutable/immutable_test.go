@@ -501,3 +501,37 @@ func TestBadBlocksInDifferentShares(t *testing.T) {
 		t.Fatalf("decode: %v", err)
 	}
 }
+
+// TestKeyWriter checks that the key computed as a file streams by, before
+// its size is known, is its convergent key, for sizes on either side of
+// one segment.
+func TestKeyWriter(t *testing.T) {
+	p := lafs.Params{K: 3, N: 10, SegmentSize: 4096}
+	secret := []byte("key writer secret")
+	data := make([]byte, 3*4096+5)
+	for i := range data {
+		data[i] = byte(i * 31)
+	}
+	for _, size := range []int{56, 1000, 4094, 4095, 4096, 4097, 3*4096 + 5} {
+		kw, err := NewKeyWriter(secret, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for rest := data[:size]; len(rest) > 0; {
+			n := min(len(rest), 777)
+			kw.Write(rest[:n])
+			rest = rest[n:]
+		}
+		got, err := kw.Key(bytes.NewReader(data[:size]))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := ConvergentKey(bytes.NewReader(data[:size]), uint64(size), secret, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got != want {
+			t.Errorf("size %d: KeyWriter gave %x, ConvergentKey %x", size, got, want)
+		}
+	}
+}

@@ -28,6 +28,10 @@ type UploadOptions struct {
 	// Convergence is the convergence secret; nil means a random key
 	// (the same file uploaded twice then makes two different caps).
 	Convergence []byte
+	// Key, if set, is the file's convergent key for Convergence and
+	// Params, computed already by the caller (with a KeyWriter); the
+	// upload then reads the file only once, to encode it.
+	Key *[16]byte
 	// LeaseSecret is the client's lease secret (private/secret), from
 	// which each server's lease renew and cancel secrets derive.
 	LeaseSecret []byte
@@ -125,7 +129,9 @@ func (up *Uploader) Upload(ctx context.Context, r io.ReaderAt, size int64, opt U
 	}
 	var key [16]byte
 	var err error
-	if opt.Convergence != nil {
+	if opt.Key != nil {
+		key = *opt.Key
+	} else if opt.Convergence != nil {
 		key, err = ConvergentKey(io.NewSectionReader(r, 0, size), uint64(size), opt.Convergence, p)
 	} else {
 		key, err = RandomKey()
@@ -194,7 +200,7 @@ type bucket struct {
 	shnum   lafs.ShareNum
 	secret  lafs.UploadSecret
 	failed  error
-	pending []byte // a small write held back to go out with the next
+	pending []byte // writes held back to go out together (see sendAt)
 	pendOff uint64
 }
 
@@ -823,8 +829,17 @@ func (u *uploader) problemList() []string {
 	return why
 }
 
+// sendAt is how much share data a bucket gathers before it sends it: a
+// few large writes cost the client and the server much less than many
+// small ones, each a request. The encoder's writes (about a MiB of blocks)
+// are larger and go as they are; smaller ones (those of other writers,
+// the end of a share) are held back. A bucket holds at most this and one
+// write.
+const sendAt = 512 << 10
+
 // WriteShare implements Sink: it sends share data to the server holding
-// the share's bucket, holding back small writes to send with the next.
+// the share's bucket, gathering writes that follow each other into writes
+// of sendAt bytes.
 func (u *uploader) WriteShare(ctx context.Context, shnum lafs.ShareNum, off uint64, data []byte) error {
 	u.mu.Lock()
 	b := u.buckets[int(shnum)]
@@ -832,22 +847,33 @@ func (u *uploader) WriteShare(ctx context.Context, shnum lafs.ShareNum, off uint
 	if b == nil || b.failed != nil {
 		return nil // already on a server, or given up on
 	}
-	const small = 64 << 10
-	if b.pending != nil && b.pendOff+uint64(len(b.pending)) == off {
-		data = append(b.pending, data...)
-		off = b.pendOff
-		b.pending = nil
-	} else if b.pending != nil {
-		if err := u.send(ctx, b, b.pendOff, b.pending); err != nil {
+	if len(b.pending) > 0 && b.pendOff+uint64(len(b.pending)) != off {
+		// Not contiguous: what is held goes first.
+		err := u.send(ctx, b, b.pendOff, b.pending)
+		b.pending = b.pending[:0]
+		if err != nil {
 			return nil
 		}
-		b.pending = nil
 	}
-	if len(data) < small && off+uint64(len(data)) < u.plan.Layout.ShareSize() {
-		b.pending, b.pendOff = append([]byte(nil), data...), off
+	last := off+uint64(len(data)) >= u.plan.Layout.ShareSize()
+	if len(b.pending) == 0 && (len(data) >= sendAt || last) {
+		u.send(ctx, b, off, data)
 		return nil
 	}
-	u.send(ctx, b, off, data)
+	if len(b.pending) == 0 {
+		b.pendOff = off
+		if b.pending == nil {
+			// No more than the share still needs: a small file's
+			// buckets hold small buffers.
+			rest := u.plan.Layout.ShareSize() - off
+			b.pending = make([]byte, 0, int(min(uint64(sendAt), rest))+len(data))
+		}
+	}
+	b.pending = append(b.pending, data...)
+	if len(b.pending) >= sendAt || last {
+		u.send(ctx, b, b.pendOff, b.pending)
+		b.pending = b.pending[:0]
+	}
 	return nil
 }
 
@@ -996,10 +1022,10 @@ func (u *uploader) finish(c *cap.CHK) (*UploadResult, error) {
 	holds := map[*lafs.Server][]int{}
 	var failures []error
 	for sh, b := range u.buckets {
-		if b.pending != nil && b.failed == nil {
+		if len(b.pending) > 0 && b.failed == nil {
 			u.send(context.Background(), b, b.pendOff, b.pending)
-			b.pending = nil
 		}
+		b.pending = nil
 		if b.failed != nil {
 			failures = append(failures, b.failed)
 			res.Problems = append(res.Problems, b.failed.Error())

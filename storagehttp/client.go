@@ -101,15 +101,16 @@ func Dial(n NURL, opts ...DialOption) (*Client, error) {
 		cfg.dial = d.DialContext
 	}
 	tr := &http.Transport{
-		DialContext:           cfg.dial,
-		TLSClientConfig:       tlsConf,
-		TLSHandshakeTimeout:   30 * time.Second,
+		DialTLSContext:        dialTLS(cfg.dial, tlsConf, 30*time.Second),
 		ResponseHeaderTimeout: cfg.responseTimeout,
 		MaxIdleConnsPerHost:   cfg.maxIdle,
 		IdleConnTimeout:       90 * time.Second,
 		DisableCompression:    true, // Tahoe's client asks for no gzip
-		WriteBufferSize:       64 << 10,
-		ReadBufferSize:        64 << 10,
+		// Small: only the request's headers pass through it; share data
+		// goes to TLS whole (recordConn.ReadFrom), and net/http flushes
+		// the headers first for a body it does not know to be in memory.
+		WriteBufferSize: 4 << 10,
+		ReadBufferSize:  64 << 10,
 		// HTTP/1.1 only, as the protocol is.
 		TLSNextProto: map[string]func(string, *tls.Conn) http.RoundTripper{},
 	}
@@ -170,6 +171,12 @@ func (c *Client) do(ctx context.Context, q request) (*http.Response, error) {
 	req, err := http.NewRequestWithContext(ctx, q.method, c.base+q.path, body)
 	if err != nil {
 		return nil, err
+	}
+	if raw := q.raw; len(raw) > 0 {
+		// Share data, which a recordConn writes whole (see ReadFrom);
+		// its length is set already.
+		req.Body = &rawBody{Reader: bytes.NewReader(raw)}
+		req.GetBody = func() (io.ReadCloser, error) { return &rawBody{Reader: bytes.NewReader(raw)}, nil }
 	}
 	h := req.Header
 	h["User-Agent"] = []string{""} // Tahoe's client sends none

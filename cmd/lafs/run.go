@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/pprof"
+	"strings"
 
 	"github.com/lafs/lafs/node"
 )
@@ -43,7 +44,10 @@ func runRun(ctx context.Context, e *env, args []string) error {
 		return fmt.Errorf("%s is not a node directory (no tahoe.cfg): %w", abs, err)
 	}
 	if path := e.getenv("LAFS_CPUPROFILE"); path != "" {
-		// For performance work: profile the whole life of the node.
+		// For performance work: profile the whole life of the node. A
+		// "%n" in the path becomes the node directory's name, so that
+		// the nodes of a local grid each write their own profile.
+		path = strings.ReplaceAll(path, "%n", filepath.Base(abs))
 		f, err := os.Create(path)
 		if err != nil {
 			return err

@@ -131,8 +131,11 @@ func TestStatusOfNode(t *testing.T) {
 // progress line goes through as the node hashes, encodes and pushes.
 func TestPutProgressFollowsNode(t *testing.T) {
 	n := newTestNode(t)
+	// Slow writes keep the pushing going past a poll of the node (every
+	// followPoll): the encoder writes about a MiB of each share at once,
+	// so this file is two writes to each server.
 	for _, f := range n.grid.Faults {
-		f.Set(func(f *testgrid.Faults) { f.WriteDelay = 50 * time.Millisecond })
+		f.Set(func(f *testgrid.Faults) { f.WriteDelay = 2 * followPoll })
 	}
 	var tags []string
 	n.hook = func(w http.ResponseWriter, r *http.Request, next http.Handler) {

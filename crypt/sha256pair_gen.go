@@ -1,0 +1,158 @@
+//go:build ignore
+
+// This program writes sha256pair_amd64.s: SHA-256 block functions with the
+// x86 SHA extensions for one message and for two messages at once. A
+// single message runs at the latency of SHA256RNDS2; two independent
+// messages interleaved keep the unit busy while each waits.
+//
+//	go run sha256pair_gen.go > sha256pair_amd64.s
+package main
+
+import (
+	"fmt"
+	"os"
+	"strings"
+)
+
+var out strings.Builder
+
+func emit(format string, args ...any) { fmt.Fprintf(&out, "\t"+format+"\n", args...) }
+
+// stream is the registers of one message being hashed.
+type stream struct {
+	s0, s1 string    // state: ABEF, CDGH
+	m      [4]string // message schedule, w[j] in m[j%4]
+	t      string    // scratch
+	p      string    // data pointer
+	h      string    // pointer to the state words h[0..7]
+	save   int       // stack offset of the state saved before a block
+}
+
+var (
+	a = stream{s0: "X1", s1: "X2", m: [4]string{"X3", "X4", "X5", "X6"}, t: "X7", p: "SI", h: "DI", save: 0}
+	b = stream{s0: "X8", s1: "X9", m: [4]string{"X10", "X11", "X12", "X13"}, t: "X15", p: "R9", h: "R8", save: 32}
+)
+
+const mask = "X14" // byte order of the message words
+
+// load turns h[0..7] into the ABEF, CDGH form SHA256RNDS2 works on.
+func (s stream) load() {
+	emit("VMOVDQU (%s), %s", s.h, s.s0)      // a b c d (lanes 0..3)
+	emit("VMOVDQU 16(%s), %s", s.h, s.s1)    // e f g h
+	emit("PSHUFD $0xb1, %s, %s", s.s0, s.s0) // b a d c
+	emit("PSHUFD $0x1b, %s, %s", s.s1, s.s1) // h g f e
+	emit("VMOVDQA %s, %s", s.s0, s.t)        // b a d c
+	emit("PALIGNR $8, %s, %s", s.s1, s.s0)   // f e b a: ABEF
+	emit("PBLENDW $0xf0, %s, %s", s.t, s.s1) // h g d c: CDGH
+}
+
+// store is load's inverse.
+func (s stream) store() {
+	emit("PSHUFD $0x1b, %s, %s", s.s0, s.s0) // a b e f
+	emit("PSHUFD $0xb1, %s, %s", s.s1, s.s1) // g h c d
+	emit("VMOVDQA %s, %s", s.s0, s.t)
+	emit("PBLENDW $0xf0, %s, %s", s.s1, s.s0) // a b c d
+	emit("PALIGNR $8, %s, %s", s.t, s.s1)     // e f g h
+	emit("VMOVDQU %s, (%s)", s.s0, s.h)
+	emit("VMOVDQU %s, 16(%s)", s.s1, s.h)
+}
+
+// group does rounds 4g..4g+3 of one block and the message schedule that
+// falls to it: w[g+1] is finished (needs w[g-3..g]) and w[g+3] begun.
+func (s stream) group(g int) {
+	m := func(j int) string { return s.m[(j+4)%4] }
+	if g < 4 {
+		emit("VMOVDQU %d(%s), %s", 16*g, s.p, m(g))
+		emit("PSHUFB %s, %s", mask, m(g))
+	}
+	emit("VPADDD %d(AX), %s, X0", 16*g, m(g))
+	emit("SHA256RNDS2 X0, %s, %s", s.s0, s.s1)
+	emit("PSHUFD $0x0e, X0, X0")
+	if g >= 3 && g <= 14 {
+		emit("VPALIGNR $4, %s, %s, %s", m(g-1), m(g), s.t)
+		emit("PADDD %s, %s", s.t, m(g+1))
+		emit("SHA256MSG2 %s, %s", m(g), m(g+1))
+	}
+	emit("SHA256RNDS2 X0, %s, %s", s.s1, s.s0)
+	if g >= 1 && g <= 12 {
+		emit("SHA256MSG1 %s, %s", m(g), m(g-1))
+	}
+}
+
+func function(name, args string, frame int, streams ...stream) {
+	fmt.Fprintf(&out, "\n// func %s\nTEXT ·%s(SB), NOSPLIT, $%d-%d\n", args, name, frame, 8*(2*len(streams)+1))
+	argNames := []string{}
+	for i := range streams {
+		argNames = append(argNames, fmt.Sprintf("h%d", i))
+	}
+	for i := range streams {
+		argNames = append(argNames, fmt.Sprintf("p%d", i))
+	}
+	for i, s := range streams {
+		emit("MOVQ %s+%d(FP), %s", argNames[i], 8*i, s.h)
+		emit("MOVQ %s+%d(FP), %s", argNames[len(streams)+i], 8*(len(streams)+i), s.p)
+	}
+	emit("MOVQ n+%d(FP), CX", 16*len(streams))
+	emit("TESTQ CX, CX")
+	emit("JZ %s_done", name)
+	emit("VMOVDQU flip<>(SB), %s", mask)
+	emit("LEAQ k<>(SB), AX")
+	for _, s := range streams {
+		s.load()
+	}
+	fmt.Fprintf(&out, "%s_loop:\n", name)
+	for _, s := range streams {
+		emit("VMOVDQU %s, %d(SP)", s.s0, s.save)
+		emit("VMOVDQU %s, %d(SP)", s.s1, s.save+16)
+	}
+	for g := 0; g < 16; g++ {
+		for _, s := range streams {
+			s.group(g)
+		}
+	}
+	for _, s := range streams {
+		emit("VPADDD %d(SP), %s, %s", s.save, s.s0, s.s0)
+		emit("VPADDD %d(SP), %s, %s", s.save+16, s.s1, s.s1)
+		emit("ADDQ $64, %s", s.p)
+	}
+	emit("DECQ CX")
+	emit("JNZ %s_loop", name)
+	for _, s := range streams {
+		s.store()
+	}
+	fmt.Fprintf(&out, "%s_done:\n", name)
+	emit("RET")
+}
+
+var k = [64]uint32{
+	0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
+	0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
+	0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
+	0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
+	0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
+	0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
+	0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
+	0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
+}
+
+func main() {
+	out.WriteString("// Code generated by sha256pair_gen.go. DO NOT EDIT.\n\n//go:build amd64 && !purego\n\n#include \"textflag.h\"\n\n")
+	for i, v := range k {
+		fmt.Fprintf(&out, "DATA k<>+%d(SB)/4, $0x%08x\n", 4*i, v)
+	}
+	out.WriteString("GLOBL k<>(SB), RODATA|NOPTR, $256\n\n")
+	// PSHUFB control that turns each big-endian word little-endian.
+	out.WriteString("DATA flip<>+0(SB)/8, $0x0405060700010203\nDATA flip<>+8(SB)/8, $0x0c0d0e0f08090a0b\nGLOBL flip<>(SB), RODATA|NOPTR, $16\n")
+	function("pairBlockSHA", "pairBlockSHA(h0 *[8]uint32, p0 *byte, n int)", 32, a)
+	function("pairBlock2SHA", "pairBlock2SHA(h0, h1 *[8]uint32, p0, p1 *byte, n int)", 64, a, b)
+	// CPUID.(EAX=7,ECX=0):EBX bit 29 is the SHA extensions.
+	out.WriteString("\n// func pairHasSHA() bool\nTEXT ·pairHasSHA(SB), NOSPLIT, $0-1\n")
+	emit("MOVL $7, AX")
+	emit("MOVL $0, CX")
+	emit("CPUID")
+	emit("SHRL $29, BX")
+	emit("ANDL $1, BX")
+	emit("MOVB BX, ret+0(FP)")
+	emit("RET")
+	os.Stdout.WriteString(out.String())
+}
