@@ -3,8 +3,11 @@ package node
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"strings"
+	"sync"
+	"time"
 )
 
 // startOnion publishes the node as an onion service when [tor] onion =
@@ -55,10 +58,124 @@ func (n *Node) startOnion(ctx context.Context) error {
 			return fmt.Errorf("%s: [node] tub.location names %s, but the key of [tor] onion.private_key_file is that of %s", n.Config.File(), hh, host)
 		}
 	}
-	n.addCloser(func() {
-		c.delOnion(host)
-		c.Close()
-	})
 	n.Log.Info("onion service published", "onion", host, "port", t.OnionExternalPort, "local_port", t.OnionLocalPort)
+	if n.tor != nil {
+		// The node's own Tor: should it exit, the node stops.
+		n.addCloser(func() {
+			c.delOnion(host)
+			c.Close()
+		})
+		return nil
+	}
+	k := &onionKeeper{control: control, key: key, host: host, external: t.OnionExternalPort, local: t.OnionLocalPort,
+		log: n.Log.With("service", "tor"), c: c, stop: make(chan struct{}), done: make(chan struct{})}
+	k.ctx, k.cancel = context.WithCancel(context.Background())
+	go k.keep()
+	n.addCloser(k.close)
 	return nil
+}
+
+// onionKeeper keeps the node's onion service in a Tor reached through
+// control.port: Tor removes the service when it restarts (or its control
+// connection drops), so the keeper, which notices that the connection
+// ended, connects again and adds the service back from its key, trying
+// again with growing pauses (up to a minute) while Tor is away.
+type onionKeeper struct {
+	control, key, host string
+	external, local    int
+	log                *slog.Logger
+
+	mu      sync.Mutex
+	c       *torControl
+	closing bool
+	stop    chan struct{}
+	done    chan struct{}
+	ctx     context.Context // ended by close
+	cancel  context.CancelFunc
+}
+
+func (k *onionKeeper) keep() {
+	defer close(k.done)
+	for {
+		k.mu.Lock()
+		c := k.c
+		k.mu.Unlock()
+		// Nothing is asked of Tor on this connection any more: a read
+		// ends only when the connection does (Tor sends no events
+		// unasked).
+		for {
+			if _, err := c.readLine(); err != nil {
+				break
+			}
+		}
+		c.Close()
+		if k.isClosing() {
+			return
+		}
+		k.log.Warn("Tor's control connection ended; adding the onion service again once Tor is back", "onion", k.host)
+		pause := time.Second
+		for {
+			select {
+			case <-k.stop:
+				return
+			case <-time.After(pause):
+			}
+			pause = min(2*pause, time.Minute)
+			nc, err := k.republish()
+			if err != nil {
+				k.log.Warn("Tor: adding the onion service again", "err", err, "next_in", pause)
+				continue
+			}
+			k.mu.Lock()
+			if k.closing {
+				k.mu.Unlock()
+				nc.Close()
+				return
+			}
+			k.c = nc
+			k.mu.Unlock()
+			k.log.Info("onion service published again", "onion", k.host)
+			break
+		}
+	}
+}
+
+// republish connects to Tor's control port and adds the service.
+func (k *onionKeeper) republish() (*torControl, error) {
+	ctx, cancel := context.WithTimeout(k.ctx, controlTimeout)
+	defer cancel()
+	c, err := dialTorControl(ctx, k.control)
+	if err != nil {
+		return nil, err
+	}
+	stop := context.AfterFunc(ctx, func() { c.Close() })
+	defer stop()
+	host, _, err := c.addOnion(k.key, k.external, k.local)
+	if err == nil && !strings.EqualFold(host, k.host) {
+		err = fmt.Errorf("Tor made %s of the key, not %s", host, k.host)
+	}
+	if err != nil {
+		c.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+func (k *onionKeeper) isClosing() bool {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.closing
+}
+
+// close removes the service: closing the control connection that added
+// it makes Tor drop it.
+func (k *onionKeeper) close() {
+	k.mu.Lock()
+	k.closing = true
+	c := k.c
+	k.mu.Unlock()
+	close(k.stop)
+	k.cancel()
+	c.Close()
+	<-k.done
 }

@@ -197,3 +197,54 @@ func TestTorControlHostile(t *testing.T) {
 		t.Fatalf("the command after an error reads %q %q %v", host, key, err)
 	}
 }
+
+// TestOnionAfterTorRestart: when the Tor of control.port restarts, which
+// drops the node's onion service, the node adds the service back; when
+// the node closes, the service goes.
+func TestOnionAfterTorRestart(t *testing.T) {
+	tor := tornet.StartOfflineTor(t)
+	dir := filepath.Join(t.TempDir(), "onion-node")
+	if err := Create(dir, CreateOptions{Listen: "tor", HideIP: true, TorControlPort: "tcp:" + tor.Addr, WebPort: "none"}); err != nil {
+		t.Fatal(err)
+	}
+	noKeyPool(t, dir)
+	keyB, err := os.ReadFile(filepath.Join(dir, "private", "tor_onion.privkey"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := strings.TrimSpace(string(keyB))
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	// published reports whether Tor serves the node's service: adding
+	// the same key from another connection then collides.
+	published := func() bool {
+		c, err := dialTorControl(ctx, "tcp:"+tor.Addr)
+		if err != nil {
+			return false
+		}
+		defer c.Close()
+		host, _, err := c.addOnion(key, 3457, 9)
+		if err == nil {
+			c.delOnion(host)
+			return false
+		}
+		return strings.Contains(strings.ToLower(err.Error()), "collision")
+	}
+	waitFor := func(what string, want bool) {
+		t.Helper()
+		for deadline := time.Now().Add(20 * time.Second); published() != want; time.Sleep(200 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: published = %v after 20 s", what, !want)
+			}
+		}
+	}
+	n, err := Start(ctx, dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor("at start", true)
+	tor.Restart(t)
+	waitFor("after Tor restarted", true)
+	n.Close()
+	waitFor("after the node closed", false)
+}

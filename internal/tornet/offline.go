@@ -19,6 +19,23 @@ import (
 // tor when t ends.
 func StartOffline(t testing.TB) string {
 	t.Helper()
+	return StartOfflineTor(t).Addr
+}
+
+// Offline is a tor started by StartOfflineTor.
+type Offline struct {
+	// Addr is its control port, 127.0.0.1:PORT.
+	Addr  string
+	bin   string
+	torrc string
+	logf  string
+	cmd   *exec.Cmd
+}
+
+// StartOfflineTor is StartOffline, returning the tor so that a test can
+// restart it (Restart).
+func StartOfflineTor(t testing.TB) *Offline {
+	t.Helper()
 	bin, err := lookPath("tor", "/usr/sbin/tor")
 	if err != nil {
 		if os.Getenv("LAFS_REQUIRE_TOR") == "1" {
@@ -33,28 +50,48 @@ func StartOffline(t testing.TB) string {
 	}
 	port := l.Addr().(*net.TCPAddr).Port
 	l.Close()
-	torrc := filepath.Join(dir, "torrc")
-	logf := filepath.Join(dir, "tor.log")
+	o := &Offline{Addr: fmt.Sprintf("127.0.0.1:%d", port), bin: bin, torrc: filepath.Join(dir, "torrc"), logf: filepath.Join(dir, "tor.log")}
 	conf := fmt.Sprintf("DisableNetwork 1\nSocksPort 0\nControlPort 127.0.0.1:%d\nCookieAuthentication 1\nDataDirectory %s\nLog notice file %s\n__OwningControllerProcess %d\n",
-		port, filepath.Join(dir, "data"), logf, os.Getpid())
-	if err := os.WriteFile(torrc, []byte(conf), 0o600); err != nil {
+		port, filepath.Join(dir, "data"), o.logf, os.Getpid())
+	if err := os.WriteFile(o.torrc, []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(bin, "-f", torrc, "--ignore-missing-torrc")
-	if err := cmd.Start(); err != nil {
+	t.Cleanup(o.stop)
+	o.start(t)
+	return o
+}
+
+// Restart stops the tor and starts it again on the same control port
+// and data directory, as a Tor restarted by its operator: the onion
+// services added through its control port are gone.
+func (o *Offline) Restart(t testing.TB) {
+	t.Helper()
+	o.stop()
+	o.start(t)
+}
+
+func (o *Offline) start(t testing.TB) {
+	t.Helper()
+	o.cmd = exec.Command(o.bin, "-f", o.torrc, "--ignore-missing-torrc")
+	if err := o.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	for deadline := time.Now().Add(30 * time.Second); ; {
-		if c, err := net.Dial("tcp", addr); err == nil {
+		if c, err := net.Dial("tcp", o.Addr); err == nil {
 			c.Close()
-			return addr
+			return
 		}
 		if time.Now().After(deadline) {
-			b, _ := os.ReadFile(logf)
+			b, _ := os.ReadFile(o.logf)
 			t.Fatalf("tor's control port never answered: %s", b)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func (o *Offline) stop() {
+	if o.cmd != nil && o.cmd.Process != nil {
+		o.cmd.Process.Kill()
+		o.cmd.Wait()
 	}
 }
