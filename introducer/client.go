@@ -161,11 +161,8 @@ func NewClient(u, nickname string, opts ...ClientOption) (*Client, error) {
 	if cfg.log == nil {
 		cfg.log = slog.Default()
 	}
-	if n.Tor && cfg.dial == nil {
-		return nil, fmt.Errorf("%w %s: a pb+tor NURL needs a Tor dialer (WithDialContext)", nurl.ErrNURL, n.Redacted())
-	}
-	if n.I2P && cfg.dial == nil {
-		return nil, fmt.Errorf("%w %s: a pb+i2p NURL needs an I2P dialer (WithDialContext)", nurl.ErrNURL, n.Redacted())
+	if err := n.CheckDialer(cfg.dial != nil); err != nil {
+		return nil, fmt.Errorf("%w (WithDialContext)", err)
 	}
 	if cfg.dial == nil {
 		d := &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}

@@ -58,30 +58,12 @@ func TestHeavyI2PGrid(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	cl, _ := startLafsNode(t, node.CreateOptions{Kind: node.KindClient, WebPort: "none", HideIP: true,
-		SharesNeeded: 1, SharesHappy: 1, SharesTotal: 2},
-		func(t *testing.T, dir string) {
-			noKeyPoolDir(t, dir)
-			_, err := node.EditConfig(dir, func(f *node.CfgFile) error {
-				for _, kv := range [][3]string{
-					{"connections", "tcp", "disabled"},
-					{"tor", "enabled", "false"},
-					{"i2p", "sam.port", r.SAMEndpoint()},
-					{"i2p", "lafs.sam-options", opts},
-				} {
-					if err := f.Set(kv[0], kv[1], kv[2]); err != nil {
-						return err
-					}
-				}
-				return nil
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(filepath.Join(dir, "private", "servers.yaml"), []byte(entry), 0o600); err != nil {
-				t.Fatal(err)
-			}
-		})
+	cl := startHiddenClient(t, entry, [][3]string{
+		{"connections", "tcp", "disabled"},
+		{"tor", "enabled", "false"},
+		{"i2p", "sam.port", r.SAMEndpoint()},
+		{"i2p", "lafs.sam-options", opts},
+	})
 	waitUntil(t, "the client to reach the I2P storage node", 3*time.Minute, func() bool { return connectedServers(cl) == 1 })
 	data := bytes.Repeat([]byte("through I2P\n"), 40000)
 	node.RoundTrip(t, ctx, cl.Client, data)

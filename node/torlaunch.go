@@ -128,14 +128,7 @@ func torAlreadyRunning(statedir, sock string) error {
 		c.Close()
 		return fmt.Errorf("a Tor already answers at %s: does the node run already?", sock)
 	}
-	b, err := os.ReadFile(filepath.Join(statedir, "control_port"))
-	if err != nil {
-		return nil
-	}
-	addr, ok := strings.CutPrefix(strings.TrimSpace(string(b)), "PORT=")
-	if !ok {
-		return nil
-	}
+	addr := readControlPortFile(filepath.Join(statedir, "control_port"))
 	if host, _, err := net.SplitHostPort(addr); err != nil || !loopback(host) {
 		return nil
 	}

@@ -47,15 +47,33 @@ func TestHeavyOnionGrid(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	cl := startHiddenClient(t, entry, [][3]string{
+		{"connections", "tcp", "disabled"},
+		{"tor", "socks.port", "tcp:" + second.SOCKS()},
+	})
+	// The onion service's descriptor takes a while to reach the
+	// network's directories.
+	waitUntil(t, "the client to reach the onion storage node", 4*time.Minute, func() bool { return connectedServers(cl) == 1 })
+	data := bytes.Repeat([]byte("through a private Tor network\n"), 4000)
+	node.RoundTrip(t, ctx, cl.Client, data)
+}
+
+// startHiddenClient starts a client with --hide-ip that uses the one
+// storage server of entry (a servers.yaml entry), with settings (section,
+// key, value) set in its tahoe.cfg.
+func startHiddenClient(t *testing.T, entry string, settings [][3]string) *node.Node {
+	t.Helper()
 	cl, _ := startLafsNode(t, node.CreateOptions{Kind: node.KindClient, WebPort: "none", HideIP: true,
 		SharesNeeded: 1, SharesHappy: 1, SharesTotal: 2},
 		func(t *testing.T, dir string) {
 			noKeyPoolDir(t, dir)
 			_, err := node.EditConfig(dir, func(f *node.CfgFile) error {
-				if err := f.Set("connections", "tcp", "disabled"); err != nil {
-					return err
+				for _, kv := range settings {
+					if err := f.Set(kv[0], kv[1], kv[2]); err != nil {
+						return err
+					}
 				}
-				return f.Set("tor", "socks.port", "tcp:"+second.SOCKS())
+				return nil
 			})
 			if err != nil {
 				t.Fatal(err)
@@ -64,11 +82,7 @@ func TestHeavyOnionGrid(t *testing.T) {
 				t.Fatal(err)
 			}
 		})
-	// The onion service's descriptor takes a while to reach the
-	// network's directories.
-	waitUntil(t, "the client to reach the onion storage node", 4*time.Minute, func() bool { return connectedServers(cl) == 1 })
-	data := bytes.Repeat([]byte("through a private Tor network\n"), 4000)
-	node.RoundTrip(t, ctx, cl.Client, data)
+	return cl
 }
 
 // noKeyPoolDir sets [client] lafs.key-pool-size = 0: no background RSA

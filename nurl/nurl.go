@@ -137,6 +137,21 @@ func (n NURL) format(path string) string {
 	return scheme + "://" + n.SPKIHash + "@" + n.Address() + "/" + path + "#v=1"
 }
 
+// CheckDialer returns an error (wrapping ErrNURL) when n must be reached
+// through Tor or I2P but the caller has no dialer of its own (haveDial
+// false): the default dialer would ask the DNS for an .onion or .i2p
+// name, and never reach it.
+func (n NURL) CheckDialer(haveDial bool) error {
+	switch {
+	case haveDial:
+	case n.Tor:
+		return fmt.Errorf("%w %s: a pb+tor NURL needs a Tor dialer", ErrNURL, n.Redacted())
+	case n.I2P:
+		return fmt.Errorf("%w %s: a pb+i2p NURL needs an I2P dialer", ErrNURL, n.Redacted())
+	}
+	return nil
+}
+
 // Address is the host:port to connect to.
 func (n NURL) Address() string {
 	return net.JoinHostPort(n.Host, strconv.Itoa(n.Port))

@@ -96,3 +96,17 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestCheckDialer(t *testing.T) {
+	for _, n := range []NURL{{Host: "x.onion", Tor: true}, {Host: "x.b32.i2p", I2P: true}} {
+		if err := n.CheckDialer(false); !errors.Is(err, ErrNURL) {
+			t.Errorf("%+v without a dialer: %v", n, err)
+		}
+		if err := n.CheckDialer(true); err != nil {
+			t.Errorf("%+v with a dialer: %v", n, err)
+		}
+	}
+	if err := (NURL{Host: "example.com"}).CheckDialer(false); err != nil {
+		t.Errorf("a pb NURL: %v", err)
+	}
+}

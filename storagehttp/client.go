@@ -90,11 +90,8 @@ func Dial(n NURL, opts ...DialOption) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	if n.Tor && cfg.dial == nil {
-		return nil, fmt.Errorf("%w %s: a pb+tor NURL needs a Tor dialer (WithDialContext)", ErrNURL, n.Redacted())
-	}
-	if n.I2P && cfg.dial == nil {
-		return nil, fmt.Errorf("%w %s: a pb+i2p NURL needs an I2P dialer (WithDialContext)", ErrNURL, n.Redacted())
+	if err := n.CheckDialer(cfg.dial != nil); err != nil {
+		return nil, fmt.Errorf("%w (WithDialContext)", err)
 	}
 	if cfg.dial == nil {
 		d := &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}
