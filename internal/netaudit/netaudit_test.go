@@ -221,8 +221,14 @@ func TestTraceBash(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Only the inet calls are compared: the C library may also try a
+	// unix socket of its own (nscd's, to look up the user), which depends
+	// on the host.
 	var got []string
 	for _, e := range events {
+		if e.Family != "inet" && e.Family != "inet6" {
+			continue
+		}
 		got = append(got, e.Syscall+" "+e.Family+" "+e.Addr+" = "+e.Result)
 	}
 	want := []string{
