@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/lafs/lafs/internal/i2ptest"
+	"github.com/lafs/lafs/internal/testutil"
 )
 
 // fakeKey is an I2P private key in SAM's form: a destination (256 + 128
@@ -79,24 +80,7 @@ func FuzzParseSAMArgs(f *testing.F) {
 // serveFakeSAM serves each connection to a fake bridge with handle.
 func serveFakeSAM(t *testing.T, handle func(c net.Conn, r *bufio.Reader)) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				handle(c, bufio.NewReader(c))
-			}()
-		}
-	}()
-	return l.Addr().String()
+	return testutil.Serve(t, "tcp", "127.0.0.1:0", func(c net.Conn) { handle(c, bufio.NewReader(c)) }).Addr().String()
 }
 
 // fakeSAM serves a scripted bridge: reply gives the answer to each

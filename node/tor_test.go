@@ -56,23 +56,33 @@ func (c *canary) port() int { return c.ln.Addr().(*net.TCPAddr).Port }
 // through the canary, with the given [connections] and [tor] settings.
 func torClient(t *testing.T, entry string, settings [][3]string) *node.Node {
 	t.Helper()
-	n, _ := startLafsNode(t, node.CreateOptions{Kind: node.KindClient, WebPort: "none", SharesNeeded: 1, SharesHappy: 1, SharesTotal: 1},
-		func(t *testing.T, dir string) {
-			_, err := node.EditConfig(dir, func(f *node.CfgFile) error {
-				for _, s := range settings {
-					if err := f.Set(s[0], s[1], s[2]); err != nil {
-						return err
-					}
+	return startClientOf(t, node.CreateOptions{Kind: node.KindClient, WebPort: "none", SharesNeeded: 1, SharesHappy: 1, SharesTotal: 1},
+		entry, settings)
+}
+
+// startClientOf starts a client made with opts that uses the one storage
+// server of entry (a servers.yaml entry), with settings (section, key,
+// value) set in its tahoe.cfg.
+func startClientOf(t *testing.T, opts node.CreateOptions, entry string, settings [][3]string) *node.Node {
+	t.Helper()
+	n, _ := startLafsNode(t, opts, func(t *testing.T, dir string) {
+		// One edit: a node would refuse some settings alone (such as
+		// reveal-IP-address = false before tcp = tor).
+		_, err := node.EditConfig(dir, func(f *node.CfgFile) error {
+			for _, s := range settings {
+				if err := f.Set(s[0], s[1], s[2]); err != nil {
+					return err
 				}
-				return nil
-			})
-			if err != nil {
-				t.Fatal(err)
 			}
-			if err := os.WriteFile(filepath.Join(dir, "private", "servers.yaml"), []byte(entry), 0o600); err != nil {
-				t.Fatal(err)
-			}
+			return nil
 		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "private", "servers.yaml"), []byte(entry), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	})
 	return n
 }
 

@@ -3,7 +3,6 @@ package node_test
 import (
 	"bytes"
 	"context"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -58,38 +57,19 @@ func TestHeavyOnionGrid(t *testing.T) {
 	node.RoundTrip(t, ctx, cl.Client, data)
 }
 
-// startHiddenClient starts a client with --hide-ip that uses the one
-// storage server of entry (a servers.yaml entry), with settings (section,
-// key, value) set in its tahoe.cfg.
+// startHiddenClient starts a client with --hide-ip and no key pool that
+// uses the one storage server of entry (a servers.yaml entry), with
+// settings (section, key, value) set in its tahoe.cfg.
 func startHiddenClient(t *testing.T, entry string, settings [][3]string) *node.Node {
 	t.Helper()
-	cl, _ := startLafsNode(t, node.CreateOptions{Kind: node.KindClient, WebPort: "none", HideIP: true,
+	return startClientOf(t, node.CreateOptions{Kind: node.KindClient, WebPort: "none", HideIP: true,
 		SharesNeeded: 1, SharesHappy: 1, SharesTotal: 2},
-		func(t *testing.T, dir string) {
-			noKeyPoolDir(t, dir)
-			_, err := node.EditConfig(dir, func(f *node.CfgFile) error {
-				for _, kv := range settings {
-					if err := f.Set(kv[0], kv[1], kv[2]); err != nil {
-						return err
-					}
-				}
-				return nil
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(filepath.Join(dir, "private", "servers.yaml"), []byte(entry), 0o600); err != nil {
-				t.Fatal(err)
-			}
-		})
-	return cl
+		entry, append([][3]string{{"client", "lafs.key-pool-size", "0"}}, settings...))
 }
 
 // noKeyPoolDir sets [client] lafs.key-pool-size = 0: no background RSA
 // work in a test that makes no mutable file.
 func noKeyPoolDir(t *testing.T, dir string) {
 	t.Helper()
-	if _, err := node.EditConfig(dir, func(f *node.CfgFile) error { return f.Set("client", "lafs.key-pool-size", "0") }); err != nil {
-		t.Fatal(err)
-	}
+	setConfig(t, dir, "client", "lafs.key-pool-size", "0")
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"fmt"
@@ -67,14 +68,17 @@ func (g *realGrid) webURL(t *testing.T) string {
 
 func (g *realGrid) waitConnected(t *testing.T, n int) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		if connectedServers(g.webURL(t)) == n {
-			return
-		}
-		time.Sleep(50 * time.Millisecond)
+	mustSeeServers(t, g.webURL(t), n, 30*time.Second)
+}
+
+// mustSeeServers waits (localgrid.go's waitServers) until the client of
+// the web API at web sees n storage servers connected, and fails the test
+// if it sees another number when within has passed.
+func mustSeeServers(t *testing.T, web string, n int, within time.Duration) {
+	t.Helper()
+	if got := waitServers(context.Background(), web, n, within); got != n {
+		t.Fatalf("the client sees %d storage servers connected after %v, want %d", got, within, n)
 	}
-	t.Fatalf("client sees %d servers connected, want %d", connectedServers(g.webURL(t)), n)
 }
 
 func sha256File(t *testing.T, path string) [32]byte {

@@ -68,15 +68,7 @@ func TestHeavyNoLeakOverI2P(t *testing.T) {
 		"i2p.sam.port":         r.SAMEndpoint(),
 		"i2p.lafs.sam-options": opts,
 	})
-	for _, d := range []string{idir, sdir, cdir} {
-		cfg, err := os.ReadFile(filepath.Join(d, "tahoe.cfg"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !strings.Contains(string(cfg), "reveal-IP-address = false") {
-			t.Fatalf("%s: --hide-ip wrote no reveal-IP-address = false", filepath.Base(d))
-		}
-	}
+	wantHiddenIP(t, idir, sdir, cdir)
 
 	store := startAudited(t, "the I2P storage node", "storage server listening", sdir)
 	if u := readNURL(t, sdir); !strings.HasPrefix(u, "pb+i2p://") || !strings.Contains(u, ".b32.i2p:") {
@@ -86,13 +78,7 @@ func TestHeavyNoLeakOverI2P(t *testing.T) {
 	web := webURL(t, cdir)
 	// Each node makes its SAM sessions (about 20 s each) before the
 	// storage node's announcement reaches the client.
-	deadline := time.Now().Add(5 * time.Minute)
-	for connectedServers(web) != 1 {
-		if time.Now().After(deadline) {
-			t.Fatal("the hidden client did not reach the I2P storage node within 5 minutes")
-		}
-		time.Sleep(500 * time.Millisecond)
-	}
+	mustSeeServers(t, web, 1, 5*time.Minute)
 	t.Logf("the client reached the storage node through the introducer, %v after the start", time.Since(began).Round(time.Second))
 	data := make([]byte, 200<<10)
 	rand.Read(data)

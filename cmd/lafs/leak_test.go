@@ -103,6 +103,21 @@ func summary(events []netaudit.Event) string {
 	return strings.Join(parts, "; ")
 }
 
+// wantHiddenIP checks that --hide-ip wrote reveal-IP-address = false
+// into the tahoe.cfg of each of dirs.
+func wantHiddenIP(t *testing.T, dirs ...string) {
+	t.Helper()
+	for _, d := range dirs {
+		cfg, err := os.ReadFile(filepath.Join(d, "tahoe.cfg"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(cfg), "reveal-IP-address = false") {
+			t.Fatalf("%s: --hide-ip wrote no reveal-IP-address = false", filepath.Base(d))
+		}
+	}
+}
+
 // hiddenPolicy is what a node that hides its IP address may do: connect
 // to its Tor or I2P router (via: Tor's SOCKS and control ports, or I2P's
 // SAM bridge, 127.0.0.1:PORT) and to nothing else over IP; bind only loopback addresses (its listeners,
@@ -181,28 +196,14 @@ func TestHeavyNoLeakOverTor(t *testing.T) {
 		"tor.socks.port":   "tcp:" + clientTor.SOCKS(),
 		"tor.control.port": "tcp:" + clientTor.Control(),
 	})
-	for _, d := range []string{sdir, cdir} {
-		cfg, err := os.ReadFile(filepath.Join(d, "tahoe.cfg"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !strings.Contains(string(cfg), "reveal-IP-address = false") {
-			t.Fatalf("%s: --hide-ip wrote no reveal-IP-address = false", filepath.Base(d))
-		}
-	}
+	wantHiddenIP(t, sdir, cdir)
 
 	store := startAudited(t, "the onion storage node", "storage server listening", sdir)
 	client := startAudited(t, "the hidden client", "web API listening", cdir)
 	web := webURL(t, cdir)
 	// The onion service's descriptor takes a while to reach the
 	// network's directories.
-	deadline := time.Now().Add(4 * time.Minute)
-	for connectedServers(web) != 1 {
-		if time.Now().After(deadline) {
-			t.Fatal("the hidden client did not reach the onion storage node within 4 minutes")
-		}
-		time.Sleep(500 * time.Millisecond)
-	}
+	mustSeeServers(t, web, 1, 4*time.Minute)
 	data := make([]byte, 200<<10)
 	rand.Read(data)
 	capStr := putGet(t, web, data)
@@ -252,13 +253,7 @@ func TestHeavyNoLeakAuditSeesDirectConnection(t *testing.T) {
 	}
 	client := startAudited(t, "the client", "web API listening", cdir)
 	web := webURL(t, cdir)
-	deadline := time.Now().Add(30 * time.Second)
-	for connectedServers(web) != 1 {
-		if time.Now().After(deadline) {
-			t.Fatal("the client did not reach the storage node")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	mustSeeServers(t, web, 1, 30*time.Second)
 	putGet(t, web, []byte(strings.Repeat("seen by the audit\n", 2000)))
 	client.stop(t)
 

@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/lafs/lafs/internal/testutil"
 )
 
 // helperEnv makes the test binary act as the traced program (see
@@ -85,22 +87,7 @@ func flagArgs() map[string]string {
 // listen opens a listener that accepts and closes connections until the
 // test ends.
 func listen(t *testing.T, network, addr string) net.Listener {
-	t.Helper()
-	l, err := net.Listen(network, addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
-	return l
+	return testutil.Serve(t, network, addr, func(net.Conn) {})
 }
 
 // TestTraceGo traces a Go program (this test binary, as the helper) that

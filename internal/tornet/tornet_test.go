@@ -11,31 +11,18 @@ import (
 	"time"
 
 	"golang.org/x/net/proxy"
+
+	"github.com/lafs/lafs/internal/testutil"
 )
 
 // echoServer serves TCP echo on 127.0.0.1 until t ends and returns its
 // address.
 func echoServer(t *testing.T) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				c.SetDeadline(time.Now().Add(time.Minute))
-				io.Copy(c, c)
-			}()
-		}
-	}()
-	return l.Addr().String()
+	return testutil.Serve(t, "tcp", "127.0.0.1:0", func(c net.Conn) {
+		c.SetDeadline(time.Now().Add(time.Minute))
+		io.Copy(c, c)
+	}).Addr().String()
 }
 
 // dialEcho dials addr through the SOCKS port socks, retrying until it
