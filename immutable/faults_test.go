@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/lafs/lafs"
 	"github.com/lafs/lafs/backend"
@@ -283,14 +282,15 @@ func TestRepairAfterServerVanishedMidUpload(t *testing.T) {
 		return (&cap.CHK{Key: k}).StorageIndex()
 	}()
 	victim := slices.Index(g.Servers, g.ServersFor(si)[3])
-	g.Faults[victim].Set(func(f *testgrid.Faults) { f.WriteDelay = 30 * time.Millisecond })
-	go func() {
-		time.Sleep(150 * time.Millisecond)
-		g.Faults[victim].Set(func(f *testgrid.Faults) { f.Offline = true })
-	}()
+	// The victim takes the first write of its share and then vanishes:
+	// the upload goes on without it, and the share is left unfinished.
+	g.Faults[victim].Set(func(f *testgrid.Faults) { f.VanishAfterWrites = 1 })
 	c, v := uploadTo(t, g, data)
-	g.Faults[victim].Set(func(f *testgrid.Faults) { f.Offline = false; f.WriteDelay = 0 })
+	g.Faults[victim].Set(func(f *testgrid.Faults) { f.Offline = false; f.VanishAfterWrites = 0 })
 	before := copies(t, g, si)
+	if len(before) != 9 {
+		t.Fatalf("before repair, shares %v stand, want 9: the victim's left unfinished", before)
+	}
 	r := check(t, g, v, lafs.CheckOptions{})
 	rr := repair(t, g, v, false)
 	after := copies(t, g, si)

@@ -38,6 +38,11 @@ type Faults struct {
 	WriteDelay time.Duration // immutable share writes wait this long first
 	Declines   bool          // allocations are refused
 	FailNext   int           // so many calls fail (as offline), then it works
+	// VanishAfterWrites: after so many immutable share writes the server
+	// goes offline (0: never), for a server lost in the middle of an upload.
+	VanishAfterWrites int
+
+	writes int // immutable share writes the server accepted
 
 	advised  []lafs.ShareNum // immutable shares the server was told are corrupt
 	requests int             // calls the server received
@@ -151,6 +156,17 @@ func (s *faulty) WriteImmutable(ctx context.Context, si lafs.StorageIndex, sh la
 	}
 	if err := wait(ctx, s.f.get().WriteDelay); err != nil {
 		return lafs.WriteResult{}, err
+	}
+	s.f.mu.Lock()
+	vanish := s.f.VanishAfterWrites > 0 && s.f.writes >= s.f.VanishAfterWrites
+	if vanish {
+		s.f.Offline = true
+	} else {
+		s.f.writes++
+	}
+	s.f.mu.Unlock()
+	if vanish {
+		return lafs.WriteResult{}, ErrOffline
 	}
 	return s.StorageServer.WriteImmutable(ctx, si, sh, up, off, data)
 }
