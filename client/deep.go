@@ -197,6 +197,16 @@ func (w *walker) run(root *dirJob) error {
 	return nil
 }
 
+// emit visits e, unless the walk was cancelled: then it returns the
+// context's error, so that no entry is visited after a cancel (the
+// directories read ahead may already hold many).
+func (w *walker) emit(e *WalkEntry) error {
+	if err := w.ctx.Err(); err != nil {
+		return err
+	}
+	return w.visit(e)
+}
+
 // dir visits the directory j (read by now) and its unknown children and
 // files, and returns its subdirectories still to walk, in order.
 func (w *walker) dir(j *dirJob) ([]*dirJob, error) {
@@ -206,7 +216,7 @@ func (w *walker) dir(j *dirJob) ([]*dirJob, error) {
 			return nil, err
 		}
 		e.Err = j.err
-		if err := w.visit(e); err != nil {
+		if err := w.emit(e); err != nil {
 			return nil, err
 		}
 		where := "the root directory"
@@ -216,7 +226,7 @@ func (w *walker) dir(j *dirJob) ([]*dirJob, error) {
 		return nil, fmt.Errorf("client: walk: reading %s: %w", where, j.err)
 	}
 	e.Size, e.Children = j.size, len(j.kids)
-	if err := w.visit(e); err != nil {
+	if err := w.emit(e); err != nil {
 		return nil, err
 	}
 	kids := j.kids
@@ -226,7 +236,7 @@ func (w *walker) dir(j *dirJob) ([]*dirJob, error) {
 		k := &kids[i]
 		child := &WalkEntry{Path: append(e.Path[:len(e.Path):len(e.Path)], k.Name), Cap: k.Cap(), Kind: k.Kind(), Size: -1}
 		if child.Kind == dirnode.KindUnknown {
-			if err := w.visit(child); err != nil {
+			if err := w.emit(child); err != nil {
 				return nil, err
 			}
 			continue
@@ -245,7 +255,7 @@ func (w *walker) dir(j *dirJob) ([]*dirJob, error) {
 		}
 	}
 	for _, f := range files {
-		if err := w.visit(f); err != nil {
+		if err := w.emit(f); err != nil {
 			return nil, err
 		}
 	}
